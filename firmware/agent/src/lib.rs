@@ -1,0 +1,9 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+
+pub mod passthrough;
+
+pub use relais_core as core;
+
+/// Version of the agent, reported by the firmware at boot.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

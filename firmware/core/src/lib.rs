@@ -1,0 +1,6 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+
+/// Version of this crate, reported by the firmware at boot and in the link handshake.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,183 @@
+//! Building board binaries and checking the `no_std` crates for the Cortex-M target.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::size::SizeReport;
+use crate::toolchain::Toolchain;
+use crate::{TARGET, repo_root};
+
+/// The board the CI and the test harness boot under QEMU.
+pub const QEMU_BOARD: &str = "qemu-lm3s6965";
+
+/// What to build: a board directory under `boards/`, with optional cargo features.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct BoardBuild {
+    /// Directory name under `boards/`, e.g. `qemu-lm3s6965`.
+    pub board: String,
+    /// Cargo features of the board crate.
+    pub features: Vec<String>,
+}
+
+impl BoardBuild {
+    /// The QEMU board with its default features.
+    pub fn qemu() -> Self {
+        Self::new(QEMU_BOARD, &[])
+    }
+
+    /// `board` with `features` enabled.
+    pub fn new(board: &str, features: &[&str]) -> Self {
+        Self {
+            board: board.to_owned(),
+            features: features.iter().map(|f| (*f).to_owned()).collect(),
+        }
+    }
+
+    /// Each feature set gets its own target directory so that alternating builds (as
+    /// the test harness does) do not rebuild each other.
+    fn target_dir(&self, toolchain: &Toolchain) -> PathBuf {
+        let mut name = toolchain.short_name().to_owned();
+        for feature in &self.features {
+            name.push('+');
+            name.push_str(feature);
+        }
+        repo_root().join("boards/target").join(name)
+    }
+}
+
+/// A built firmware image.
+#[derive(Clone, Debug)]
+pub struct Firmware {
+    /// The linked ELF file.
+    pub elf: PathBuf,
+    /// The toolchain that built it.
+    pub toolchain: Toolchain,
+    /// Its flash and RAM use.
+    pub size: SizeReport,
+}
+
+/// Builds `build` (release profile) with `toolchain` and reads its size.
+///
+/// Cargo's output goes to this process's stderr so that long builds show progress.
+pub fn build_board(build: &BoardBuild, toolchain: &Toolchain) -> Result<Firmware, String> {
+    let manifest = repo_root()
+        .join("boards")
+        .join(&build.board)
+        .join("Cargo.toml");
+    if !manifest.is_file() {
+        return Err(format!(
+            "no board `{}` ({} missing)",
+            build.board,
+            manifest.display()
+        ));
+    }
+    let target_dir = build.target_dir(toolchain);
+    let mut cmd = toolchain.cargo();
+    cmd.current_dir(repo_root().join("boards"))
+        .args(["build", "--release", "--target", TARGET])
+        .args(toolchain.build_args())
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .args(["--message-format", "json-render-diagnostics"]);
+    if !build.features.is_empty() {
+        cmd.arg("--features").arg(build.features.join(","));
+    }
+    let elf = run_and_find_executable(cmd)?;
+    let size = SizeReport::from_elf(&elf)?;
+    Ok(Firmware {
+        elf,
+        toolchain: toolchain.clone(),
+        size,
+    })
+}
+
+/// Runs a `cargo build --message-format json-render-diagnostics` and returns the path of
+/// the (single) executable it produced.
+fn run_and_find_executable(mut cmd: Command) -> Result<PathBuf, String> {
+    let output = cmd
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("firmware build failed ({})", output.status));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .filter(|line| line.contains("\"reason\":\"compiler-artifact\""))
+        .find_map(executable_of)
+        .ok_or_else(|| "cargo reported no executable for the board".to_owned())
+}
+
+/// The `"executable":"…"` field of one cargo JSON message, when it names a file.
+fn executable_of(line: &str) -> Option<PathBuf> {
+    const KEY: &str = "\"executable\":\"";
+    let start = line.find(KEY)? + KEY.len();
+    let end = start + line[start..].find('"')?;
+    let path = &line[start..end];
+    (!path.is_empty()).then(|| PathBuf::from(path.replace("\\\\", "\\")))
+}
+
+/// The crates that must build for [`TARGET`] without an allocator.
+pub const NO_STD_CRATES: &[&str] = &["relais-core", "relais-agent"];
+
+/// Builds each of [`NO_STD_CRATES`] for [`TARGET`], with and without its `defmt` feature.
+///
+/// With the Debian fallback only `core` is built from source, so any use of `alloc`
+/// or `std` fails the build; with the rustup target `alloc` exists in the sysroot, and
+/// the crates' `#![no_std]` without `extern crate alloc` is what keeps it out.
+pub fn check_no_std(toolchain: &Toolchain) -> Result<(), String> {
+    let target_dir = repo_root()
+        .join("target/cross")
+        .join(toolchain.short_name());
+    for features in [None, Some("defmt")] {
+        let mut cmd = toolchain.cargo();
+        cmd.current_dir(repo_root())
+            .args(["build", "--release", "--target", TARGET])
+            .args(toolchain.build_args())
+            .arg("--target-dir")
+            .arg(&target_dir);
+        for krate in NO_STD_CRATES {
+            cmd.args(["--package", krate]);
+        }
+        if let Some(features) = features {
+            let list: Vec<String> = NO_STD_CRATES
+                .iter()
+                .map(|k| format!("{k}/{features}"))
+                .collect();
+            cmd.arg("--features").arg(list.join(","));
+        }
+        let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "{} failed to build for {TARGET} (features: {})",
+                NO_STD_CRATES.join(", "),
+                features.unwrap_or("none")
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executable_is_read_from_cargo_json() {
+        let line = r#"{"reason":"compiler-artifact","target":{"name":"x"},"executable":"/b/t/release/fw","fresh":true}"#;
+        assert_eq!(executable_of(line), Some(PathBuf::from("/b/t/release/fw")));
+        let lib = r#"{"reason":"compiler-artifact","executable":null}"#;
+        assert_eq!(executable_of(lib), None);
+    }
+
+    #[test]
+    fn feature_sets_do_not_share_a_target_directory() {
+        let t = Toolchain::DebianBuildStd;
+        let plain = BoardBuild::qemu().target_dir(&t);
+        let panicky = BoardBuild::new(QEMU_BOARD, &["selftest-panic"]).target_dir(&t);
+        assert_ne!(plain, panicky);
+    }
+}
