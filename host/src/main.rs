@@ -1,6 +1,11 @@
 //! `relais`: the host program. See the README for the commands.
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
+
+mod pdu;
+mod policy;
 
 /// relais: send and receive SMS through a GSM modem, with compliance rules enforced
 /// on the host and again on the device.
@@ -13,17 +18,24 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Encode, decode and count SMS PDUs (3GPP TS 23.040).
+    Pdu(pdu::Args),
+    /// Ask the compliance core what it decides for a message, and why.
+    Policy(policy::Args),
     /// Print the versions of the host program and of the core and agent it embeds.
     Info,
 }
 
-fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Pdu(args) => pdu::run(args),
+        Command::Policy(args) => policy::run(args),
         Command::Info => {
             println!("relais {}", env!("CARGO_PKG_VERSION"));
             println!("relais-core {}", relais_core::VERSION);
             println!("relais-agent {}", relais_agent::VERSION);
+            ExitCode::SUCCESS
         }
     }
 }

@@ -2,5 +2,9 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod at;
+pub mod compliance;
+pub mod sms;
+
 /// Version of this crate, reported by the firmware at boot and in the link handshake.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,1 @@
+//! Compliance: rule packs, recipient time, holidays, senders, keywords, decisions.

@@ -1,0 +1,11 @@
+//! `relais policy`.
+
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> ExitCode {
+    eprintln!("relais policy: not built yet");
+    ExitCode::from(2)
+}
