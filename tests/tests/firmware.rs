@@ -119,9 +119,10 @@ fn systick_clock_follows_real_time() {
     let wall_ms = started.elapsed().as_millis() as u64;
     let guest_ms = second.millis.unwrap() - first.millis.unwrap();
     // The second report comes at least 2.5 s of real time after the first; the guest's
-    // clock must have advanced by about that, never more than the wall time elapsed.
+    // clock must have advanced by about that (a wrong clock rate is off by a factor of
+    // 4 or more), never more than the wall time elapsed. The slack absorbs a busy host.
     assert!(
-        guest_ms >= 2_000,
+        guest_ms >= 1_500,
         "guest clock advanced {guest_ms} ms over ≥2500 ms of real time"
     );
     assert!(
