@@ -1,0 +1,357 @@
+//! GSM 7-bit default alphabet, its extension table, and septet packing
+//! (3GPP TS 23.038 §6.1.2.1 and §6.2.1, packing §6.1.2.1.1).
+//!
+//! A text character maps to one septet (default table) or to two (`ESC` 0x1B followed
+//! by an extension-table code). Septets are packed LSB-first into octets; after a user
+//! data header the text starts at the next septet boundary (the fill bits are zero).
+
+/// The escape septet that announces an extension-table character (TS 23.038 §6.2.1).
+pub const ESC: u8 = 0x1B;
+
+/// Default alphabet, indexed by septet (TS 23.038 §6.2.1, table "GSM 7 bit default
+/// alphabet"; same string as Android's `GsmAlphabet` `sBasicTables[0]`). Position 0x1B
+/// is the escape code and decodes through [`decode_septets`], never through this table.
+const DEFAULT: [char; 128] = [
+    '@', '£', '$', '¥', 'è', 'é', 'ù', 'ì', 'ò', 'Ç', '\n', 'Ø', 'ø', '\r', 'Å', 'å', //
+    'Δ', '_', 'Φ', 'Γ', 'Λ', 'Ω', 'Π', 'Ψ', 'Σ', 'Θ', 'Ξ', ' ', 'Æ', 'æ', 'ß', 'É', //
+    ' ', '!', '"', '#', '¤', '%', '&', '\'', '(', ')', '*', '+', ',', '-', '.', '/', //
+    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', ':', ';', '<', '=', '>', '?', //
+    '¡', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', //
+    'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z', 'Ä', 'Ö', 'Ñ', 'Ü', '§', //
+    '¿', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', //
+    'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 'ä', 'ö', 'ñ', 'ü', 'à', //
+];
+
+/// Sentinel in [`ASCII_TO_SEPTET`] for ASCII characters without a default-table septet.
+const NONE: u8 = 0xFF;
+
+/// ASCII fast path: septet for each ASCII code, or [`NONE`] (the backquote, the ten
+/// extension characters and the C0 controls other than LF and CR).
+const ASCII_TO_SEPTET: [u8; 128] = build_ascii_map();
+
+const fn build_ascii_map() -> [u8; 128] {
+    let mut map = [NONE; 128];
+    let mut septet = 0;
+    while septet < 128 {
+        let c = DEFAULT[septet] as u32;
+        // 0x1B is ESC, whose table slot holds a placeholder space.
+        if c < 128 && septet != ESC as usize {
+            map[c as usize] = septet as u8;
+        }
+        septet += 1;
+    }
+    map
+}
+
+/// How one character is written in GSM 7-bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Septets {
+    /// One septet of the default table.
+    Default(u8),
+    /// `ESC` followed by this extension-table code: two septets.
+    Extension(u8),
+}
+
+impl Septets {
+    /// Number of septets this character costs (1 or 2).
+    pub const fn count(self) -> u16 {
+        match self {
+            Septets::Default(_) => 1,
+            Septets::Extension(_) => 2,
+        }
+    }
+}
+
+/// The GSM 7-bit form of `c`, or `None` when the default alphabet and its extension
+/// table cannot represent it (the text then needs UCS-2).
+pub fn encode_char(c: char) -> Option<Septets> {
+    let code = c as u32;
+    if code < 128 {
+        let septet = ASCII_TO_SEPTET[code as usize];
+        if septet != NONE {
+            return Some(Septets::Default(septet));
+        }
+    }
+    if let Some(ext) = extension_code(c) {
+        return Some(Septets::Extension(ext));
+    }
+    if code < 128 {
+        return None;
+    }
+    default_non_ascii(c).map(Septets::Default)
+}
+
+/// Extension table, TS 23.038 §6.2.1.1 (Android `sExtendedTables[0]`).
+fn extension_code(c: char) -> Option<u8> {
+    Some(match c {
+        '\u{0C}' => 0x0A,
+        '^' => 0x14,
+        '{' => 0x28,
+        '}' => 0x29,
+        '\\' => 0x2F,
+        '[' => 0x3C,
+        '~' => 0x3D,
+        ']' => 0x3E,
+        '|' => 0x40,
+        '€' => 0x65,
+        _ => return None,
+    })
+}
+
+/// Non-ASCII characters of the default table.
+fn default_non_ascii(c: char) -> Option<u8> {
+    Some(match c {
+        '£' => 0x01,
+        '¥' => 0x03,
+        'è' => 0x04,
+        'é' => 0x05,
+        'ù' => 0x06,
+        'ì' => 0x07,
+        'ò' => 0x08,
+        'Ç' => 0x09,
+        'Ø' => 0x0B,
+        'ø' => 0x0C,
+        'Å' => 0x0E,
+        'å' => 0x0F,
+        'Δ' => 0x10,
+        'Φ' => 0x12,
+        'Γ' => 0x13,
+        'Λ' => 0x14,
+        'Ω' => 0x15,
+        'Π' => 0x16,
+        'Ψ' => 0x17,
+        'Σ' => 0x18,
+        'Θ' => 0x19,
+        'Ξ' => 0x1A,
+        'Æ' => 0x1C,
+        'æ' => 0x1D,
+        'ß' => 0x1E,
+        'É' => 0x1F,
+        '¤' => 0x24,
+        '¡' => 0x40,
+        'Ä' => 0x5B,
+        'Ö' => 0x5C,
+        'Ñ' => 0x5D,
+        'Ü' => 0x5E,
+        '§' => 0x5F,
+        '¿' => 0x60,
+        'ä' => 0x7B,
+        'ö' => 0x7C,
+        'ñ' => 0x7D,
+        'ü' => 0x7E,
+        'à' => 0x7F,
+        _ => return None,
+    })
+}
+
+/// The character of default-table septet `septet` (only the low 7 bits are used).
+/// `ESC` (0x1B) on its own yields a space, as TS 23.038 §6.2.1 note 1 asks of a
+/// receiver that meets an escape it cannot resolve.
+pub fn default_char(septet: u8) -> char {
+    DEFAULT[usize::from(septet & 0x7F)]
+}
+
+/// The character of extension-table code `code`. An unmapped code falls back to the
+/// default-table character (TS 23.038 §6.2.1.1 note: "...shall display the character
+/// from the default table"; Android `testDecodeExtendedFallback`).
+pub fn extension_char(code: u8) -> char {
+    match code & 0x7F {
+        0x0A => '\u{0C}',
+        0x14 => '^',
+        0x28 => '{',
+        0x29 => '}',
+        0x2F => '\\',
+        0x3C => '[',
+        0x3D => '~',
+        0x3E => ']',
+        0x40 => '|',
+        0x65 => '€',
+        other => default_char(other),
+    }
+}
+
+/// Number of septets `text` needs in GSM 7-bit, or `None` if a character is not
+/// representable. Saturates at `u32::MAX`.
+pub fn septet_len(text: &str) -> Option<u32> {
+    let mut total: u32 = 0;
+    for c in text.chars() {
+        total = total.saturating_add(u32::from(encode_char(c)?.count()));
+    }
+    Some(total)
+}
+
+/// Writes septets LSB-first into octets, starting `skip_bits` bits into `out`.
+///
+/// Used with `skip_bits` = UDH length in bits so that the text starts on a septet
+/// boundary after the fill bits (TS 23.040 §9.2.3.24).
+#[derive(Debug)]
+pub struct SeptetWriter<'a> {
+    out: &'a mut [u8],
+    bit: usize,
+}
+
+impl<'a> SeptetWriter<'a> {
+    /// A writer that starts at bit `start_bit` of `out` (bits before are left as they are).
+    pub fn new(out: &'a mut [u8], start_bit: usize) -> Self {
+        Self {
+            out,
+            bit: start_bit,
+        }
+    }
+
+    /// Appends one septet; `Err(())` when `out` is full.
+    #[allow(clippy::result_unit_err)]
+    pub fn push(&mut self, septet: u8) -> Result<(), ()> {
+        let septet = septet & 0x7F;
+        let byte = self.bit / 8;
+        let shift = self.bit % 8;
+        let first = self.out.get_mut(byte).ok_or(())?;
+        if shift == 0 {
+            *first = septet;
+        } else {
+            *first = (*first & ((1u8 << shift) - 1)) | (septet << shift);
+        }
+        if shift > 1 {
+            let next = self.out.get_mut(byte + 1).ok_or(())?;
+            *next = septet >> (8 - shift);
+        }
+        self.bit += 7;
+        Ok(())
+    }
+
+    /// Octets touched so far (the packed length).
+    pub fn octets(&self) -> usize {
+        self.bit.div_ceil(8)
+    }
+}
+
+/// Reads the septet at index `index`, counting septets from bit `start_bit` of `data`.
+/// `None` when the septet would run past the end of `data`.
+pub fn septet_at(data: &[u8], start_bit: usize, index: usize) -> Option<u8> {
+    let bit = index.checked_mul(7)?.checked_add(start_bit)?;
+    let byte = bit / 8;
+    let shift = bit % 8;
+    let lo = u16::from(*data.get(byte)?);
+    let hi = if shift > 1 {
+        u16::from(*data.get(byte + 1)?)
+    } else {
+        0
+    };
+    Some((((lo | (hi << 8)) >> shift) & 0x7F) as u8)
+}
+
+/// Decodes `count` septets of `data` (from bit `start_bit`) into characters, resolving
+/// escapes, and hands each character to `sink`. Returns `None` if `data` is too short.
+///
+/// An `ESC` as the last septet decodes as a space (TS 23.038 §6.2.1 note 1); `ESC ESC`
+/// decodes as a space followed by the next septet's escape handling (reserved code).
+pub fn decode_septets(
+    data: &[u8],
+    start_bit: usize,
+    count: usize,
+    mut sink: impl FnMut(char),
+) -> Option<()> {
+    let mut i = 0;
+    while i < count {
+        let s = septet_at(data, start_bit, i)?;
+        if s == ESC {
+            if i + 1 < count {
+                let code = septet_at(data, start_bit, i + 1)?;
+                if code == ESC {
+                    // "reserved for the extension to another extension table": display a space.
+                    sink(' ');
+                } else {
+                    sink(extension_char(code));
+                }
+                i += 2;
+                continue;
+            }
+            sink(' ');
+        } else {
+            sink(default_char(s));
+        }
+        i += 1;
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::String;
+    use std::vec::Vec;
+
+    fn pack(text: &str) -> Vec<u8> {
+        let mut buf = [0u8; 200];
+        let mut w = SeptetWriter::new(&mut buf, 0);
+        for c in text.chars() {
+            match encode_char(c).unwrap() {
+                Septets::Default(s) => w.push(s).unwrap(),
+                Septets::Extension(e) => {
+                    w.push(ESC).unwrap();
+                    w.push(e).unwrap();
+                }
+            }
+        }
+        let n = w.octets();
+        buf[..n].to_vec()
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| std::format!("{x:02X}")).collect()
+    }
+
+    /// Packing vectors from smspdudecoder tests/test_codecs.py (AT-PDU.md §4.5).
+    #[test]
+    fn packing_vectors() {
+        assert_eq!(hex(&pack("hellohello")), "E8329BFD4697D9EC37");
+        assert_eq!(hex(&pack("Hello")), "C8329BFD06");
+        assert_eq!(hex(&pack("12345678")), "31D98C56B3DD70");
+        assert_eq!(hex(&pack("[10€]")), "1B5E0CB6296F7C");
+        assert_eq!(hex(&pack("2 € par mois")), "32D0A60C8287E5A0F63B3D07");
+        assert_eq!(hex(&pack("1234567")), "31D98C56B3DD00");
+    }
+
+    #[test]
+    fn every_default_septet_round_trips() {
+        for s in 0u8..128 {
+            if s == ESC {
+                continue;
+            }
+            let c = default_char(s);
+            assert_eq!(encode_char(c), Some(Septets::Default(s)), "septet {s:#x}");
+        }
+    }
+
+    #[test]
+    fn extension_and_unmapped() {
+        for c in ['\u{0C}', '^', '{', '}', '\\', '[', '~', ']', '|', '€'] {
+            let Some(Septets::Extension(e)) = encode_char(c) else {
+                panic!("{c:?} not in extension table")
+            };
+            assert_eq!(extension_char(e), c);
+        }
+        assert_eq!(encode_char('`'), None);
+        assert_eq!(encode_char('\t'), None);
+        assert_eq!(encode_char('ç'), None);
+        assert_eq!(encode_char('😀'), None);
+        // Unmapped extension code falls back to the default table.
+        assert_eq!(extension_char(0x41), 'A');
+    }
+
+    #[test]
+    fn decode_handles_trailing_escape_and_short_data() {
+        let data = pack("A");
+        let mut out = String::new();
+        assert_eq!(decode_septets(&data, 0, 2, |c| out.push(c)), None);
+        let mut buf = [0u8; 2];
+        let mut w = SeptetWriter::new(&mut buf, 0);
+        w.push(0x41).unwrap(); // 'A'
+        w.push(ESC).unwrap();
+        let mut out = String::new();
+        decode_septets(&buf, 0, 2, |c| out.push(c)).unwrap();
+        assert_eq!(out, "A ");
+    }
+}

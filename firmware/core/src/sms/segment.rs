@@ -1,0 +1,116 @@
+//! Encoding choice and segmentation (3GPP TS 23.040 §9.2.3.24.1, TS 23.038 §4).
+//!
+//! A text that fits one short message is sent without a user data header; a longer one
+//! is split into segments that each carry a concatenation header and so hold less:
+//!
+//! | encoding | single | with 8-bit ref (6-octet UDH) | with 16-bit ref (7-octet UDH) |
+//! |---|---|---|---|
+//! | GSM 7-bit | 160 septets | 153 | 152 |
+//! | 8-bit | 140 octets | 134 | 133 |
+//! | UCS-2 | 70 UTF-16 units | 67 | 66 |
+//!
+//! Splitting is greedy and never separates an `ESC`+code pair (GSM 7-bit) or a surrogate
+//! pair (UCS-2): a character either fits wholly in the current segment or starts the next.
+
+use super::Encoding;
+use super::gsm7;
+
+/// Which concatenation information element the segments carry (TS 23.040 §9.2.3.24.1
+/// IEI 0x00 and §9.2.3.24.8 IEI 0x08).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ConcatWidth {
+    /// 8-bit reference: UDH of 6 octets (`05 00 03 RR TT SS`). The usual choice.
+    #[default]
+    Ref8,
+    /// 16-bit reference: UDH of 7 octets (`06 08 04 RRRR TT SS`).
+    Ref16,
+}
+
+impl ConcatWidth {
+    /// Octets of the whole user data header, including the UDHL octet.
+    pub const fn udh_octets(self) -> u16 {
+        match self {
+            ConcatWidth::Ref8 => 6,
+            ConcatWidth::Ref16 => 7,
+        }
+    }
+}
+
+/// Capacity in units of `encoding` for one segment: without a header when `single`,
+/// else with a concatenation header of width `width`.
+pub const fn capacity(encoding: Encoding, single: bool, width: ConcatWidth) -> u16 {
+    // 140 octets of user data; a header takes UDH octets, rounded up to whole septets
+    // for GSM 7-bit (the fill bits, TS 23.040 §9.2.3.24).
+    let udh = if single { 0 } else { width.udh_octets() };
+    match encoding {
+        Encoding::Gsm7 => (140 * 8 - (udh * 8).div_ceil(7) * 7) / 7,
+        Encoding::EightBit => 140 - udh,
+        Encoding::Ucs2 => (140 - udh) / 2,
+    }
+}
+
+/// Units `c` costs in `encoding`, or `None` when GSM 7-bit cannot represent it.
+/// 8-bit text is counted as its UTF-8 bytes.
+#[inline]
+pub fn char_cost(encoding: Encoding, c: char) -> Option<u16> {
+    match encoding {
+        Encoding::Gsm7 => gsm7::encode_char(c).map(gsm7::Septets::count),
+        Encoding::Ucs2 => Some(c.len_utf16() as u16),
+        Encoding::EightBit => Some(c.len_utf8() as u16),
+    }
+}
+
+/// Splits a text into segments of at most `capacity` units each. Yields `(part, units)`.
+///
+/// An empty text yields one empty segment (an empty short message is still one PDU).
+/// Characters the encoding cannot represent must be rejected before: they are counted
+/// as one unit here so that the iterator itself never fails.
+#[derive(Debug, Clone)]
+pub struct Segments<'a> {
+    rest: &'a str,
+    encoding: Encoding,
+    capacity: u16,
+    started: bool,
+}
+
+impl<'a> Segments<'a> {
+    /// Segments of `text` in `encoding`, `capacity` units each (values below 4 are raised
+    /// to 4 so that every character, whatever its cost, fits an empty segment).
+    pub fn new(text: &'a str, encoding: Encoding, capacity: u16) -> Self {
+        Self {
+            rest: text,
+            encoding,
+            capacity: capacity.max(4),
+            started: false,
+        }
+    }
+}
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = (&'a str, u16);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            if self.started {
+                return None;
+            }
+            self.started = true;
+            return Some(("", 0));
+        }
+        self.started = true;
+        let mut used: u16 = 0;
+        let mut end = self.rest.len();
+        for (i, c) in self.rest.char_indices() {
+            let cost = char_cost(self.encoding, c).unwrap_or(1);
+            if used + cost > self.capacity {
+                end = i;
+                break;
+            }
+            used += cost;
+        }
+        let (part, rest) = self.rest.split_at(end);
+        self.rest = rest;
+        Some((part, used))
+    }
+}
