@@ -1,0 +1,243 @@
+//! 3GPP TS 27.007 commands: error reporting, SIM, registration, clock.
+
+use super::{Command, CommandLine, Millis, Overflow, put, put_u32};
+use crate::at::fields::{self, Fields};
+use crate::at::urc::{Domain, RegStatus, SimState};
+
+/// `AT+CMEE=<n>`: report mobile equipment errors as `+CME ERROR: <n>` (TS 27.007
+/// §9.1). The driver uses 1 (numeric); the parser also understands 2 (verbose).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cmee(pub u8);
+
+impl Command for Cmee {
+    fn timeout(&self) -> Millis {
+        Millis(1000)
+    }
+    fn write(&self, out: &mut CommandLine) -> Result<(), Overflow> {
+        put(out, b"AT+CMEE=")?;
+        put_u32(out, u32::from(self.0))?;
+        put(out, b"\r")
+    }
+}
+
+/// `AT+CPIN?`: SIM state (TS 27.007 §8.3). Answer `+CPIN: READY`; no SIM gives
+/// `+CME ERROR: 10`. SIM800 lists 5 s as its maximum response time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpinRead;
+
+impl Command for CpinRead {
+    fn response(&self) -> Option<&'static [u8]> {
+        Some(b"+CPIN")
+    }
+    fn timeout(&self) -> Millis {
+        Millis::secs(5)
+    }
+    fn write(&self, out: &mut CommandLine) -> Result<(), Overflow> {
+        put(out, b"AT+CPIN?\r")
+    }
+}
+
+impl CpinRead {
+    /// The SIM state in a `+CPIN: <code>` response line.
+    pub fn parse(line: &[u8]) -> Option<SimState> {
+        fields::after_prefix(line, b"+CPIN").map(SimState::parse)
+    }
+}
+
+fn domain_prefix(domain: Domain) -> &'static [u8] {
+    match domain {
+        Domain::Cs => b"+CREG",
+        Domain::Ps => b"+CGREG",
+        Domain::Eps => b"+CEREG",
+    }
+}
+
+/// `AT+CREG=<n>` / `AT+CGREG=<n>` / `AT+CEREG=<n>`: enable registration URCs (TS 27.007
+/// §7.2, §10.1.19, §10.1.22). `n` = 1 gives `+CREG: <stat>` on every change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistrationUrcs {
+    /// Which registration.
+    pub domain: Domain,
+    /// 0 off, 1 status only, 2 with location.
+    pub mode: u8,
+}
+
+impl Command for RegistrationUrcs {
+    fn timeout(&self) -> Millis {
+        Millis(1000)
+    }
+    fn write(&self, out: &mut CommandLine) -> Result<(), Overflow> {
+        put(out, b"AT")?;
+        put(out, domain_prefix(self.domain))?;
+        put(out, b"=")?;
+        put_u32(out, u32::from(self.mode))?;
+        put(out, b"\r")
+    }
+}
+
+/// `AT+CREG?` (or `+CGREG?`, `+CEREG?`): registration status (TS 27.007 §7.2).
+/// Answer `+CREG: <n>,<stat>[,…]`: unlike the URC, `<n>` comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistrationRead(pub Domain);
+
+impl Command for RegistrationRead {
+    fn response(&self) -> Option<&'static [u8]> {
+        Some(domain_prefix(self.0))
+    }
+    fn timeout(&self) -> Millis {
+        Millis(1000)
+    }
+    fn write(&self, out: &mut CommandLine) -> Result<(), Overflow> {
+        put(out, b"AT")?;
+        put(out, domain_prefix(self.0))?;
+        put(out, b"?\r")
+    }
+}
+
+impl RegistrationRead {
+    /// The `<stat>` of a read response line (`+CREG: <n>,<stat>[,…]`).
+    pub fn parse(&self, line: &[u8]) -> Option<RegStatus> {
+        let params = fields::after_prefix(line, domain_prefix(self.0))?;
+        let mut f = Fields::new(params);
+        let _n = f.next()?;
+        let stat = fields::parse_u8(f.next()?)?;
+        Some(RegStatus::from_code(stat))
+    }
+}
+
+/// `AT+CCLK?`: the modem's real-time clock (TS 27.007 §8.15), set from the network
+/// (NITZ) when the modem supports it (see the driver's profiles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CclkRead;
+
+impl Command for CclkRead {
+    fn response(&self) -> Option<&'static [u8]> {
+        Some(b"+CCLK")
+    }
+    fn timeout(&self) -> Millis {
+        Millis(1000)
+    }
+    fn write(&self, out: &mut CommandLine) -> Result<(), Overflow> {
+        put(out, b"AT+CCLK?\r")
+    }
+}
+
+/// A clock reading `"yy/MM/dd,hh:mm:ss±zz"` (TS 27.007 §8.15): local time and its
+/// offset from UTC in quarter hours (absent on some modems).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ModemClock {
+    /// Year, 2000–2099.
+    pub year: u16,
+    /// Month, 1–12.
+    pub month: u8,
+    /// Day of month, 1–31.
+    pub day: u8,
+    /// Hour, 0–23.
+    pub hour: u8,
+    /// Minute, 0–59.
+    pub minute: u8,
+    /// Second, 0–59 (60 tolerated for a leap second).
+    pub second: u8,
+    /// Offset from UTC in quarter hours (−48..=56), if the modem sent one.
+    pub quarter_hours: Option<i8>,
+}
+
+impl CclkRead {
+    /// The clock in a `+CCLK: "…"` response line; `None` for anything malformed or
+    /// out of range.
+    pub fn parse(line: &[u8]) -> Option<ModemClock> {
+        let text = fields::unquote(fields::after_prefix(line, b"+CCLK")?);
+        let two = |at: usize| -> Option<u8> {
+            let d = text.get(at..at.checked_add(2)?)?;
+            fields::parse_u8(d)
+        };
+        let separators = [(2, b'/'), (5, b'/'), (8, b','), (11, b':'), (14, b':')];
+        if separators.iter().any(|&(i, c)| text.get(i) != Some(&c)) {
+            return None;
+        }
+        let clock = ModemClock {
+            year: 2000 + u16::from(two(0)?),
+            month: two(3)?,
+            day: two(6)?,
+            hour: two(9)?,
+            minute: two(12)?,
+            second: two(15)?,
+            quarter_hours: match text.get(17) {
+                None => None,
+                Some(&sign @ (b'+' | b'-')) => {
+                    let q = i8::try_from(fields::parse_u8(text.get(18..)?)?).ok()?;
+                    Some(if sign == b'-' { -q } else { q })
+                }
+                Some(_) => return None,
+            },
+        };
+        let valid = (1..=12).contains(&clock.month)
+            && (1..=31).contains(&clock.day)
+            && clock.hour < 24
+            && clock.minute < 60
+            && clock.second <= 60
+            && clock.quarter_hours.is_none_or(|q| (-48..=56).contains(&q));
+        valid.then_some(clock)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line<C: Command>(c: C) -> CommandLine {
+        let mut l = CommandLine::new();
+        c.write(&mut l).unwrap();
+        l
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(&line(Cmee(1))[..], b"AT+CMEE=1\r");
+        assert_eq!(&line(CpinRead)[..], b"AT+CPIN?\r");
+        assert_eq!(
+            &line(RegistrationUrcs {
+                domain: Domain::Eps,
+                mode: 1
+            })[..],
+            b"AT+CEREG=1\r"
+        );
+        assert_eq!(&line(RegistrationRead(Domain::Ps))[..], b"AT+CGREG?\r");
+    }
+
+    #[test]
+    fn parses_read_responses() {
+        assert_eq!(
+            RegistrationRead(Domain::Cs).parse(b"+CREG: 0,5,\"D1CF\",\"3A3C\""),
+            Some(RegStatus::Roaming)
+        );
+        assert_eq!(RegistrationRead(Domain::Cs).parse(b"+CREG: 1"), None);
+        assert_eq!(
+            CpinRead::parse(b"+CPIN: SIM PIN"),
+            Some(SimState::PinRequired)
+        );
+        assert_eq!(
+            CclkRead::parse(b"+CCLK: \"94/05/06,22:10:00+08\""),
+            Some(ModemClock {
+                year: 2094,
+                month: 5,
+                day: 6,
+                hour: 22,
+                minute: 10,
+                second: 0,
+                quarter_hours: Some(8)
+            })
+        );
+        assert_eq!(
+            CclkRead::parse(b"+CCLK: \"24/12/31,23:59:59-14\"").and_then(|c| c.quarter_hours),
+            Some(-14)
+        );
+        assert_eq!(
+            CclkRead::parse(b"+CCLK: \"24/12/31,23:59:59\"").map(|c| c.quarter_hours),
+            Some(None)
+        );
+        assert_eq!(CclkRead::parse(b"+CCLK: \"24/13/31,23:59:59\""), None);
+        assert_eq!(CclkRead::parse(b"+CCLK: \"24/1"), None);
+    }
+}
