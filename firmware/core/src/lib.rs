@@ -4,6 +4,7 @@
 
 pub mod at;
 pub mod compliance;
+pub mod link;
 pub mod sms;
 
 /// Version of this crate, reported by the firmware at boot and in the link handshake.

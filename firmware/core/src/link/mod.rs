@@ -1,0 +1,13 @@
+//! The host ↔ device link: framing and a reliable session, shared by both ends so they
+//! cannot drift.
+//!
+//! - [`frame`]: one message per frame: postcard bytes, a CRC-32C, COBS-encoded and
+//!   ended by a zero byte, and a streaming decoder with a fixed buffer.
+//! - [`session`]: sequence numbers, cumulative acknowledgements, go-back-N
+//!   retransmission over a small window, and a sync exchange that starts a new session
+//!   (after a reboot or a lost peer) so old frames can never be taken for new ones.
+//!
+//! The messages themselves (jobs, events, handshake) are defined on top of this layer.
+
+pub mod frame;
+pub mod session;
