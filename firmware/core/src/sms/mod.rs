@@ -2,11 +2,14 @@
 //!
 //! - [`preview`] tells, without encoding, which encoding a text needs and how many
 //!   segments it costs.
-//! - [`gsm7`] and [`ucs2`] are the alphabets; [`segment`] splits texts.
+//! - [`gsm7`] is the GSM 7-bit alphabet (UCS-2 is UTF-16, handled with `core`'s
+//!   `encode_utf16` / `decode_utf16`); [`segment`] splits texts.
+//! - [`pdu`] encodes and decodes PDUs.
 //!
 //! Everything here works on caller-provided or fixed-capacity buffers: no allocator.
 
 pub mod gsm7;
+pub mod pdu;
 pub mod segment;
 
 use core::fmt;

@@ -17,7 +17,7 @@ use super::gsm7;
 
 /// Which concatenation information element the segments carry (TS 23.040 §9.2.3.24.1
 /// IEI 0x00 and §9.2.3.24.8 IEI 0x08).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ConcatWidth {
     /// 8-bit reference: UDH of 6 octets (`05 00 03 RR TT SS`). The usual choice.

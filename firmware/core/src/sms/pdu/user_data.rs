@@ -1,0 +1,333 @@
+//! TP-UDL and TP-UD (TS 23.040 §9.2.3.16, §9.2.3.24): reading the user data of a
+//! received PDU, and planning a text into segments for sending.
+
+use core::fmt;
+
+use super::udh::{self, Concat, Udh};
+use super::{DecodeError, EncodeError, MAX_UD_OCTETS, Reader, Writer};
+use crate::sms::gsm7;
+use crate::sms::segment::{self, Segments};
+use crate::sms::{ConcatWidth, Encoding, SegmentCount, preview_in};
+
+/// Most UTF-8 bytes the text of one PDU decodes to (160 septets × 3 bytes for `€`).
+pub const MAX_TEXT_BYTES: usize = 480;
+
+/// The text of one PDU, decoded into a fixed-capacity string.
+pub type Text = heapless::String<MAX_TEXT_BYTES>;
+
+/// The user data of a decoded PDU: header elements and the text, still encoded,
+/// borrowed from the PDU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct UserData<'a> {
+    /// Alphabet of the text.
+    pub encoding: Encoding,
+    /// Header elements (all `None` when the PDU has no header).
+    pub udh: Udh,
+    /// The user data octets, header included.
+    ud: &'a [u8],
+    /// Where the text starts: a bit offset into `ud` for GSM 7-bit (after the header and
+    /// its fill bits), an octet offset otherwise.
+    start: usize,
+    /// Septets (GSM 7-bit) or octets (UCS-2, 8-bit) of text.
+    units: usize,
+}
+
+impl<'a> UserData<'a> {
+    /// Septets (GSM 7-bit) or octets (UCS-2, 8-bit) of text, header excluded.
+    pub fn units(&self) -> usize {
+        self.units
+    }
+
+    /// The text's octets for UCS-2 and 8-bit user data (`None` for GSM 7-bit, which is
+    /// bit-packed; use [`UserData::septets`]).
+    pub fn octets(&self) -> Option<&'a [u8]> {
+        match self.encoding {
+            Encoding::Gsm7 => None,
+            _ => self.ud.get(self.start..self.start + self.units),
+        }
+    }
+
+    /// The text's septets, one per item (GSM 7-bit only; empty otherwise).
+    pub fn septets(&self) -> impl Iterator<Item = u8> + 'a {
+        let (ud, start) = (self.ud, self.start);
+        let n = if self.encoding == Encoding::Gsm7 {
+            self.units
+        } else {
+            0
+        };
+        (0..n).filter_map(move |i| gsm7::septet_at(ud, start, i))
+    }
+
+    /// Calls `sink` with each character of the text. UCS-2 is read as UTF-16; a lone
+    /// surrogate becomes U+FFFD. 8-bit data is passed through as U+0000..=U+00FF (one
+    /// character per octet); use [`UserData::octets`] for the bytes.
+    pub fn for_each_char(&self, sink: impl FnMut(char)) {
+        for_each_char(self.encoding, self.ud, self.start, self.units, sink);
+    }
+
+    /// Writes the text to `out` (see [`UserData::for_each_char`]).
+    pub fn write_text(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        let mut result = Ok(());
+        self.for_each_char(|c| {
+            if result.is_ok() {
+                result = out.write_char(c);
+            }
+        });
+        result
+    }
+
+    /// The text in a fixed-capacity string (always large enough for one PDU).
+    pub fn text(&self) -> Text {
+        let mut t = Text::new();
+        // Cannot fail: 160 septets or 140 octets never exceed MAX_TEXT_BYTES.
+        let _ = self.write_text(&mut t);
+        t
+    }
+}
+
+/// Decodes text units of any encoding into characters.
+pub(crate) fn for_each_char(
+    encoding: Encoding,
+    data: &[u8],
+    start: usize,
+    units: usize,
+    mut sink: impl FnMut(char),
+) {
+    match encoding {
+        Encoding::Gsm7 => {
+            let _ = gsm7::decode_septets(data, start, units, sink);
+        }
+        Encoding::Ucs2 => {
+            let octets = data.get(start..).unwrap_or(&[]);
+            let octets = octets.get(..units).unwrap_or(octets);
+            let units = octets
+                .chunks_exact(2)
+                .map(|p| u16::from_be_bytes([p[0], p[1]]));
+            for c in char::decode_utf16(units) {
+                sink(c.unwrap_or(char::REPLACEMENT_CHARACTER));
+            }
+        }
+        Encoding::EightBit => {
+            let octets = data.get(start..).unwrap_or(&[]);
+            for &b in octets.iter().take(units) {
+                sink(char::from(b));
+            }
+        }
+    }
+}
+
+/// Reads TP-UDL and TP-UD.
+pub(crate) fn read<'a>(
+    r: &mut Reader<'a>,
+    has_udh: bool,
+    dcs: &super::Dcs,
+) -> Result<UserData<'a>, DecodeError> {
+    let udl = usize::from(r.u8()?);
+    if dcs.compressed {
+        return Err(DecodeError::Compressed);
+    }
+    let encoding = dcs.encoding;
+    let octets = match encoding {
+        Encoding::Gsm7 if udl > 160 => return Err(DecodeError::UserDataTooLong),
+        Encoding::Gsm7 => (udl * 7).div_ceil(8),
+        _ if udl > MAX_UD_OCTETS => return Err(DecodeError::UserDataTooLong),
+        _ => udl,
+    };
+    let ud = r.take(octets)?;
+    let (udh, header_octets) = if has_udh {
+        let udhl = usize::from(*ud.first().ok_or(DecodeError::InvalidUdh)?);
+        let header = ud.get(1..1 + udhl).ok_or(DecodeError::InvalidUdh)?;
+        (Udh::parse(header)?, 1 + udhl)
+    } else {
+        (Udh::default(), 0)
+    };
+    let (start, units) = match encoding {
+        Encoding::Gsm7 => {
+            let header_septets = (header_octets * 8).div_ceil(7);
+            let units = udl
+                .checked_sub(header_septets)
+                .ok_or(DecodeError::InvalidUdh)?;
+            (header_septets * 7, units)
+        }
+        _ => {
+            let units = udl - header_octets;
+            if encoding == Encoding::Ucs2 && units % 2 != 0 {
+                return Err(DecodeError::OddUcs2Length);
+            }
+            (header_octets, units)
+        }
+    };
+    Ok(UserData {
+        encoding,
+        udh,
+        ud,
+        start,
+        units,
+    })
+}
+
+/// How the encoder picks the alphabet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum EncodingChoice {
+    /// GSM 7-bit when every character fits, else UCS-2 (fewest segments).
+    #[default]
+    Auto,
+    /// GSM 7-bit; a character outside the alphabet is an error.
+    Gsm7,
+    /// UCS-2 even when GSM 7-bit would do.
+    Ucs2,
+}
+
+/// A text split into the segments it will be sent as.
+#[derive(Debug, Clone, Copy)]
+pub struct TextPlan<'t> {
+    text: &'t str,
+    encoding: Encoding,
+    width: ConcatWidth,
+    reference: u16,
+    total: u8,
+}
+
+impl<'t> TextPlan<'t> {
+    /// Plans `text`: picks the encoding and counts the segments, which will carry
+    /// concatenation reference `reference` (of width `width`) when there is more than
+    /// one.
+    pub fn new(
+        text: &'t str,
+        choice: EncodingChoice,
+        width: ConcatWidth,
+        reference: u16,
+    ) -> Result<Self, EncodeError> {
+        if width == ConcatWidth::Ref8 && reference > 0xFF {
+            return Err(EncodeError::ReferenceTooLarge);
+        }
+        let gsm7_ok = gsm7::septet_len(text).is_some();
+        let encoding = match choice {
+            EncodingChoice::Auto if gsm7_ok => Encoding::Gsm7,
+            EncodingChoice::Auto | EncodingChoice::Ucs2 => Encoding::Ucs2,
+            EncodingChoice::Gsm7 if gsm7_ok => Encoding::Gsm7,
+            EncodingChoice::Gsm7 => {
+                let c = text
+                    .chars()
+                    .find(|&c| gsm7::encode_char(c).is_none())
+                    .unwrap_or('\u{FFFD}');
+                return Err(EncodeError::Unrepresentable(c));
+            }
+        };
+        let count = preview_in(text, encoding, width).segments;
+        let total = u8::try_from(count.get()).map_err(|_| EncodeError::TooManySegments)?;
+        Ok(Self {
+            text,
+            encoding,
+            width,
+            reference,
+            total,
+        })
+    }
+
+    /// The chosen encoding.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// How many segments (PDUs) the text takes.
+    pub fn segment_count(&self) -> SegmentCount {
+        SegmentCount::new(u16::from(self.total))
+    }
+
+    /// The segments, in order.
+    pub fn segments(&self) -> impl Iterator<Item = TextSegment<'t>> + 't {
+        let plan = *self;
+        let single = plan.total == 1;
+        let capacity = segment::capacity(plan.encoding, single, plan.width);
+        Segments::new(plan.text, plan.encoding, capacity)
+            .zip(1..=plan.total)
+            .map(move |((text, _), part)| TextSegment {
+                text,
+                encoding: plan.encoding,
+                concat: (!single).then_some(Concat {
+                    reference: plan.reference,
+                    total: plan.total,
+                    part,
+                    width: plan.width,
+                }),
+            })
+    }
+}
+
+/// One segment of a planned text, ready to be put into a PDU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TextSegment<'t> {
+    /// The characters this segment carries.
+    pub text: &'t str,
+    /// Their encoding.
+    pub encoding: Encoding,
+    /// Concatenation header, `None` for a single-segment message.
+    pub concat: Option<Concat>,
+}
+
+impl TextSegment<'_> {
+    /// A single-segment message (no header) holding `text` in `encoding`.
+    pub fn single(text: &str, encoding: Encoding) -> TextSegment<'_> {
+        TextSegment {
+            text,
+            encoding,
+            concat: None,
+        }
+    }
+}
+
+/// Writes TP-UDL and TP-UD for `seg`.
+pub(crate) fn write(w: &mut Writer<'_>, seg: &TextSegment<'_>) -> Result<(), EncodeError> {
+    let udl_at = w.pos();
+    w.u8(0)?;
+    let header_octets = match &seg.concat {
+        Some(c) => udh::write_concat(w, c)?,
+        None => 0,
+    };
+    let udl = match seg.encoding {
+        Encoding::Gsm7 => {
+            let header_septets = (header_octets * 8).div_ceil(7);
+            let fill = header_septets * 7 - header_octets * 8;
+            let tail = w.tail();
+            let zero = tail.len().min(MAX_UD_OCTETS);
+            tail.get_mut(..zero).unwrap_or(&mut []).fill(0);
+            let mut sw = gsm7::SeptetWriter::new(tail, fill);
+            let mut septets = header_septets;
+            for c in seg.text.chars() {
+                let code = gsm7::encode_char(c).ok_or(EncodeError::Unrepresentable(c))?;
+                let pushed = match code {
+                    gsm7::Septets::Default(s) => sw.push(s),
+                    gsm7::Septets::Extension(e) => sw.push(gsm7::ESC).and_then(|_| sw.push(e)),
+                };
+                pushed.map_err(|_| EncodeError::BufferTooSmall)?;
+                septets += usize::from(code.count());
+            }
+            if septets > 160 {
+                return Err(EncodeError::SegmentTooLong);
+            }
+            let used = sw.octets();
+            w.advance(used)?;
+            septets
+        }
+        Encoding::Ucs2 => {
+            let mut octets = header_octets;
+            for unit in seg.text.encode_utf16() {
+                w.bytes(&unit.to_be_bytes())?;
+                octets += 2;
+            }
+            octets
+        }
+        Encoding::EightBit => {
+            w.bytes(seg.text.as_bytes())?;
+            header_octets + seg.text.len()
+        }
+    };
+    if seg.encoding != Encoding::Gsm7 && udl > MAX_UD_OCTETS {
+        return Err(EncodeError::SegmentTooLong);
+    }
+    w.set(udl_at, udl as u8)
+}
