@@ -53,7 +53,6 @@ impl TypeOfNumber {
 
 /// A numeric address: up to 20 digits (`0-9 * # a b c`) and their type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct PhoneNumber {
     digits: heapless::String<MAX_DIGITS>,
     ton: TypeOfNumber,
@@ -115,7 +114,6 @@ impl fmt::Display for PhoneNumber {
 
 /// Originator or recipient: a number, or an alphanumeric sender name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Address {
     /// A numeric address.
     Number(PhoneNumber),
@@ -150,6 +148,25 @@ impl fmt::Display for Address {
         match self {
             Address::Number(n) => n.fmt(f),
             Address::Alphanumeric(s) => f.write_str(s),
+        }
+    }
+}
+
+// heapless strings have no `defmt::Format`; log the text.
+#[cfg(feature = "defmt")]
+impl defmt::Format for PhoneNumber {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        let plus = if self.ton == TypeOfNumber::International { "+" } else { "" };
+        defmt::write!(f, "{=str}{=str}", plus, self.digits.as_str());
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Address {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self {
+            Address::Number(n) => defmt::write!(f, "{}", n),
+            Address::Alphanumeric(s) => defmt::write!(f, "{=str}", s.as_str()),
         }
     }
 }
