@@ -156,7 +156,11 @@ impl fmt::Display for Address {
 #[cfg(feature = "defmt")]
 impl defmt::Format for PhoneNumber {
     fn format(&self, f: defmt::Formatter<'_>) {
-        let plus = if self.ton == TypeOfNumber::International { "+" } else { "" };
+        let plus = if self.ton == TypeOfNumber::International {
+            "+"
+        } else {
+            ""
+        };
         defmt::write!(f, "{=str}{=str}", plus, self.digits.as_str());
     }
 }
