@@ -4,12 +4,13 @@
 //!   segments it costs.
 //! - [`gsm7`] is the GSM 7-bit alphabet (UCS-2 is UTF-16, handled with `core`'s
 //!   `encode_utf16` / `decode_utf16`); [`segment`] splits texts.
-//! - [`pdu`] encodes and decodes PDUs.
+//! - [`pdu`] encodes and decodes PDUs; [`reassembly`] joins concatenated parts.
 //!
 //! Everything here works on caller-provided or fixed-capacity buffers: no allocator.
 
 pub mod gsm7;
 pub mod pdu;
+pub mod reassembly;
 pub mod segment;
 
 use core::fmt;

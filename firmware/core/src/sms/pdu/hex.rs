@@ -21,6 +21,16 @@ pub fn decode(hex: &str, out: &mut [u8]) -> Result<usize, DecodeError> {
     Ok(n)
 }
 
+/// Decodes hex text into a fixed-capacity vector of at most `N` octets.
+pub fn decode_vec<const N: usize>(hex: &str) -> Result<heapless::Vec<u8, N>, DecodeError> {
+    let mut v = heapless::Vec::new();
+    v.resize_default(N)
+        .map_err(|_| DecodeError::BufferTooSmall)?;
+    let n = decode(hex, &mut v)?;
+    v.truncate(n);
+    Ok(v)
+}
+
 fn nibble(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
