@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
 
+pub mod modem;
 pub mod passthrough;
 
 pub use relais_core as core;

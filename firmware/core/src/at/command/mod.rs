@@ -73,6 +73,25 @@ pub trait Command {
     fn write(&self, out: &mut CommandLine) -> Result<(), Overflow>;
 }
 
+/// A command line given as bytes (CR included), for vendor commands a profile names
+/// (e.g. SIM800's `AT+CLTS=1\r`). It claims no response prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Raw {
+    /// The full command line, ending in CR.
+    pub line: &'static [u8],
+    /// Time allowed for the final result.
+    pub timeout: Millis,
+}
+
+impl Command for Raw {
+    fn timeout(&self) -> Millis {
+        self.timeout
+    }
+    fn write(&self, out: &mut CommandLine) -> Result<(), Overflow> {
+        put(out, self.line)
+    }
+}
+
 /// Appends raw bytes.
 pub(crate) fn put(out: &mut CommandLine, bytes: &[u8]) -> Result<(), Overflow> {
     out.extend_from_slice(bytes).map_err(|_| Overflow)

@@ -228,11 +228,13 @@ impl Command for Cmgr {
 }
 
 impl Cmgr {
-    /// `<stat>` of the header line. Tolerates `+CMGR: 0,23` (alpha missing, gammu
-    /// tests/at-sms/10.dump).
-    pub fn parse(line: &[u8]) -> Option<MessageStatus> {
-        let mut f = Fields::new(fields::after_prefix(line, b"+CMGR")?);
-        fields::parse_u8(f.next()?).map(MessageStatus::from_code)
+    /// `(<stat>, <length>)` of the header line; the length is the last field (0 when
+    /// unreadable). Tolerates `+CMGR: 0,23` (alpha missing, gammu tests/at-sms/10.dump).
+    pub fn parse(line: &[u8]) -> Option<(MessageStatus, u16)> {
+        let params = fields::after_prefix(line, b"+CMGR")?;
+        let stat = fields::parse_u8(Fields::new(params).next()?)?;
+        let length = Fields::new(params).last().and_then(fields::parse_u16);
+        Some((MessageStatus::from_code(stat), length.unwrap_or(0)))
     }
 }
 
@@ -260,12 +262,14 @@ impl Command for Cmgl {
 }
 
 impl Cmgl {
-    /// `(index, stat)` of an entry header line.
-    pub fn parse(line: &[u8]) -> Option<(u16, MessageStatus)> {
-        let mut f = Fields::new(fields::after_prefix(line, b"+CMGL")?);
+    /// `(<index>, <stat>, <length>)` of an entry header line (length 0 when unreadable).
+    pub fn parse(line: &[u8]) -> Option<(u16, MessageStatus, u16)> {
+        let params = fields::after_prefix(line, b"+CMGL")?;
+        let mut f = Fields::new(params);
         let index = fields::parse_u16(f.next()?)?;
         let stat = fields::parse_u8(f.next()?)?;
-        Some((index, MessageStatus::from_code(stat)))
+        let length = Fields::new(params).last().and_then(fields::parse_u16);
+        Some((index, MessageStatus::from_code(stat), length.unwrap_or(0)))
     }
 }
 
@@ -335,15 +339,15 @@ mod tests {
         assert_eq!(Cmgs::parse(b"+CMGS: 256"), None);
         assert_eq!(
             Cmgr::parse(b"+CMGR: 1,,62"),
-            Some(MessageStatus::ReceivedRead)
+            Some((MessageStatus::ReceivedRead, 62))
         );
         assert_eq!(
             Cmgr::parse(b"+CMGR: 0,23"),
-            Some(MessageStatus::ReceivedUnread)
+            Some((MessageStatus::ReceivedUnread, 23))
         );
         assert_eq!(
             Cmgl::parse(b"+CMGL: 2,0,,24"),
-            Some((2, MessageStatus::ReceivedUnread))
+            Some((2, MessageStatus::ReceivedUnread, 24))
         );
         assert_eq!(Cpms::parse(b"+CPMS: 3,30,3,30,3,30"), Some((3, 30)));
     }
