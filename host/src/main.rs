@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod pdu;
 mod policy;
+mod sim;
 
 /// relais: send and receive SMS through a GSM modem, with compliance rules enforced
 /// on the host and again on the device.
@@ -22,6 +23,8 @@ enum Command {
     Pdu(pdu::Args),
     /// Ask the compliance core what it decides for a message, and why.
     Policy(policy::Args),
+    /// Run a simulated GSM modem and operator on a pty or TCP (docs/sim.md).
+    Sim(Box<sim::Args>),
     /// Print the versions of the host program and of the core and agent it embeds.
     Info,
 }
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Pdu(args) => pdu::run(args),
         Command::Policy(args) => policy::run(args),
+        Command::Sim(args) => sim::run(*args),
         Command::Info => {
             println!("relais {}", env!("CARGO_PKG_VERSION"));
             println!("relais-core {}", relais_core::VERSION);
