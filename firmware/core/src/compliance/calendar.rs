@@ -1,0 +1,753 @@
+//! Civil dates and public-holiday calendars.
+//!
+//! Dates use proleptic Gregorian arithmetic (days-from-civil, after Howard Hinnant's
+//! public-domain algorithms). Holidays are computed from rules — fixed dates, Easter
+//! offsets (anonymous Gregorian computus, SOURCES.md §3.1), n-th weekdays, observed-day
+//! moves — plus tables for lunar or gazetted days with the years they cover. A date in
+//! a year a table does not cover is [`CalendarError::Missing`]: callers fail closed
+//! (rules/README.md decision 7). Computed calendars never expire.
+
+use core::fmt;
+
+/// A day of the week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Weekday {
+    /// Monday.
+    Mon,
+    /// Tuesday.
+    Tue,
+    /// Wednesday.
+    Wed,
+    /// Thursday.
+    Thu,
+    /// Friday.
+    Fri,
+    /// Saturday.
+    Sat,
+    /// Sunday.
+    Sun,
+}
+
+impl Weekday {
+    /// Monday first.
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+
+    /// Three-letter English name (`Mon`).
+    pub const fn short_name(self) -> &'static str {
+        match self {
+            Weekday::Mon => "Mon",
+            Weekday::Tue => "Tue",
+            Weekday::Wed => "Wed",
+            Weekday::Thu => "Thu",
+            Weekday::Fri => "Fri",
+            Weekday::Sat => "Sat",
+            Weekday::Sun => "Sun",
+        }
+    }
+
+    /// Plural English name (`Sundays`), for explanations.
+    pub const fn plural(self) -> &'static str {
+        match self {
+            Weekday::Mon => "Mondays",
+            Weekday::Tue => "Tuesdays",
+            Weekday::Wed => "Wednesdays",
+            Weekday::Thu => "Thursdays",
+            Weekday::Fri => "Fridays",
+            Weekday::Sat => "Saturdays",
+            Weekday::Sun => "Sundays",
+        }
+    }
+
+    /// 0 for Monday … 6 for Sunday.
+    pub const fn index(self) -> u8 {
+        self as u8
+    }
+}
+
+/// A proleptic Gregorian calendar date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Date {
+    /// Year (astronomical numbering).
+    pub year: i32,
+    /// Month, 1–12.
+    pub month: u8,
+    /// Day of the month, 1–31.
+    pub day: u8,
+}
+
+const fn is_leap(year: i32) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+/// Number of days in `month` of `year` (0 for an invalid month).
+pub const fn days_in_month(year: i32, month: u8) -> u8 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(year) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Years outside this range are clamped by date arithmetic; far beyond any use here.
+const YEAR_LIMIT: i32 = 1_000_000;
+
+impl Date {
+    /// A valid date, or `None`.
+    pub const fn new(year: i32, month: u8, day: u8) -> Option<Date> {
+        if year.abs() > YEAR_LIMIT || day == 0 || day > days_in_month(year, month) {
+            return None;
+        }
+        Some(Date { year, month, day })
+    }
+
+    /// Days since 1970-01-01 (negative before).
+    pub const fn days_since_epoch(self) -> i64 {
+        let y = self.year as i64 - if self.month <= 2 { 1 } else { 0 };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let m = self.month as i64;
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + self.day as i64 - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    /// The date `days` after 1970-01-01 (clamped to ±1,000,000 years).
+    pub const fn from_days_since_epoch(days: i64) -> Date {
+        let limit = 365_000_000i64;
+        let days = if days > limit {
+            limit
+        } else if days < -limit {
+            -limit
+        } else {
+            days
+        };
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = (yoe + era * 400 + if month <= 2 { 1 } else { 0 }) as i32;
+        Date { year, month, day }
+    }
+
+    /// The day of the week.
+    pub const fn weekday(self) -> Weekday {
+        // 1970-01-01 was a Thursday (index 3).
+        Weekday::ALL[(self.days_since_epoch() + 3).rem_euclid(7) as usize]
+    }
+
+    /// The date `n` days later (earlier when negative).
+    pub const fn add_days(self, n: i64) -> Date {
+        Date::from_days_since_epoch(self.days_since_epoch() + n)
+    }
+
+    /// The `n`-th `weekday` of `month` (n = 1..=5), or the last one when `n` is negative.
+    pub fn nth_weekday(year: i32, month: u8, weekday: Weekday, n: i8) -> Option<Date> {
+        let first = Date::new(year, month, 1)?;
+        if n < 0 {
+            let last = Date::new(year, month, days_in_month(year, month))?;
+            let back =
+                (i64::from(last.weekday().index()) - i64::from(weekday.index())).rem_euclid(7);
+            return Some(last.add_days(-back));
+        }
+        let ahead = (i64::from(weekday.index()) - i64::from(first.weekday().index())).rem_euclid(7);
+        let d = first.add_days(ahead + 7 * (i64::from(n) - 1));
+        (d.month == month && n >= 1).then_some(d)
+    }
+
+    /// Parses `YYYY-MM-DD`.
+    pub fn parse(text: &str) -> Option<Date> {
+        let b = text.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let n = |s: &[u8]| -> Option<u32> {
+            s.iter().try_fold(0u32, |a, &d| {
+                d.is_ascii_digit().then(|| a * 10 + u32::from(d - b'0'))
+            })
+        };
+        Date::new(n(&b[0..4])? as i32, n(&b[5..7])? as u8, n(&b[8..10])? as u8)
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// Easter Sunday of `year` (Gregorian), by the anonymous Gregorian algorithm
+/// (Meeus/Jones/Butcher; SOURCES.md §3.1). Identical to dateutil's `easter()` for 1583–4999.
+pub const fn easter(year: i32) -> Date {
+    let y = year;
+    let a = y.rem_euclid(19);
+    let b = y.div_euclid(100);
+    let c = y.rem_euclid(100);
+    let d = b.div_euclid(4);
+    let e = b.rem_euclid(4);
+    let f = (b + 8).div_euclid(25);
+    let g = (b - f + 1).div_euclid(3);
+    let h = (19 * a + b - d - g + 15).rem_euclid(30);
+    let i = c.div_euclid(4);
+    let k = c.rem_euclid(4);
+    let l = (32 + 2 * e + 2 * i - h - k).rem_euclid(7);
+    let m = (a + 11 * h + 22 * l).div_euclid(451);
+    let month = (h + l - 7 * m + 114).div_euclid(31);
+    let day = (h + l - 7 * m + 114).rem_euclid(31) + 1;
+    Date {
+        year,
+        month: month as u8,
+        day: day as u8,
+    }
+}
+
+/// How a holiday's date is found each year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateRule {
+    /// The same month and day every year.
+    Fixed(u8, u8),
+    /// Days after (or before, when negative) Easter Sunday.
+    Easter(i16),
+    /// The n-th weekday of a month (n = 1..=4, or -1 for the last).
+    NthWeekday(u8, Weekday, i8),
+}
+
+impl DateRule {
+    /// The rule's date in `year`.
+    pub fn date(self, year: i32) -> Option<Date> {
+        match self {
+            DateRule::Fixed(m, d) => Date::new(year, m, d),
+            DateRule::Easter(offset) => Some(easter(year).add_days(i64::from(offset))),
+            DateRule::NthWeekday(m, wd, n) => Date::nth_weekday(year, m, wd, n),
+        }
+    }
+}
+
+/// A holiday computed by rule, in force from `from` to `until` (years, inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holiday {
+    /// English name, as people (and python-holidays) call it.
+    pub name: &'static str,
+    /// How to compute its date.
+    pub rule: DateRule,
+    /// First year in force.
+    pub from: i32,
+    /// Last year in force.
+    pub until: i32,
+}
+
+const ALWAYS: (i32, i32) = (i32::MIN, i32::MAX);
+
+const fn h(name: &'static str, rule: DateRule) -> Holiday {
+    Holiday {
+        name,
+        rule,
+        from: ALWAYS.0,
+        until: ALWAYS.1,
+    }
+}
+
+const fn since(name: &'static str, rule: DateRule, from: i32) -> Holiday {
+    Holiday {
+        name,
+        rule,
+        from,
+        until: ALWAYS.1,
+    }
+}
+
+/// What happens when a holiday falls on a weekend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    /// Nothing: the holiday stays where it is (France).
+    None,
+    /// A holiday on Sunday makes the Monday a holiday too (South Africa, Public
+    /// Holidays Act 36/1994 s.2(1); Kenya and Nigeria likewise).
+    SundayToMonday,
+    /// Saturday → Friday, Sunday → Monday (US federal holidays, 5 U.S.C. 6103(b)).
+    NearestWeekday,
+}
+
+/// Dates that cannot be computed (lunar or gazetted), with the years the list covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HolidayTable {
+    /// First year the table is complete for.
+    pub first_year: i32,
+    /// Last year the table is complete for; later years fail closed.
+    pub last_year: i32,
+    /// The dates: (year, month, day, name).
+    pub dates: &'static [(i16, u8, u8, &'static str)],
+}
+
+/// A country's (or subdivision's) public-holiday calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Calendar {
+    /// Identifier, python-holidays style: `FR`, `FR-57`, `ZA`.
+    pub id: &'static str,
+    /// Holidays computed by rule.
+    pub holidays: &'static [Holiday],
+    /// The weekend-move rule applied to computed and table holidays.
+    pub observed: Observed,
+    /// Lunar or gazetted holidays; `None` when the calendar is fully computed.
+    pub table: Option<&'static HolidayTable>,
+    /// Days declared ad hoc (elections), listed as known; they do not limit coverage.
+    pub declared: &'static [(i16, u8, u8, &'static str)],
+}
+
+/// Why a calendar cannot answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CalendarError {
+    /// The calendar's table does not cover this year.
+    Missing {
+        /// The year asked about.
+        year: i32,
+    },
+}
+
+impl fmt::Display for CalendarError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CalendarError::Missing { year } => write!(f, "calendar data missing for {year}"),
+        }
+    }
+}
+
+impl core::error::Error for CalendarError {}
+
+impl Calendar {
+    /// The holiday on `date`, if any (`None` for an ordinary day).
+    pub fn holiday(&self, date: Date) -> Result<Option<&'static str>, CalendarError> {
+        if let Some(name) = self.actual(date)? {
+            return Ok(Some(name));
+        }
+        let moved_from = match (self.observed, date.weekday()) {
+            (Observed::SundayToMonday | Observed::NearestWeekday, Weekday::Mon) => {
+                date.add_days(-1)
+            }
+            (Observed::NearestWeekday, Weekday::Fri) => date.add_days(1),
+            _ => return Ok(None),
+        };
+        Ok(self.actual(moved_from)?.map(|_| "observed holiday"))
+    }
+
+    /// The holiday falling on `date` itself, without weekend moves.
+    fn actual(&self, date: Date) -> Result<Option<&'static str>, CalendarError> {
+        if let Some(t) = self.table {
+            if !(t.first_year..=t.last_year).contains(&date.year) {
+                return Err(CalendarError::Missing { year: date.year });
+            }
+            if let Some(name) = find(t.dates, date) {
+                return Ok(Some(name));
+            }
+        }
+        for hol in self.holidays {
+            if (hol.from..=hol.until).contains(&date.year) && hol.rule.date(date.year) == Some(date)
+            {
+                return Ok(Some(hol.name));
+            }
+        }
+        Ok(find(self.declared, date))
+    }
+
+    /// Every holiday of `year` in date order, written through `each` (for listings and
+    /// oracle tests).
+    pub fn for_each_in_year(
+        &self,
+        year: i32,
+        mut each: impl FnMut(Date, &'static str),
+    ) -> Result<(), CalendarError> {
+        let Some(mut d) = Date::new(year, 1, 1) else {
+            return Ok(());
+        };
+        while d.year == year {
+            if let Some(name) = self.holiday(d)? {
+                each(d, name);
+            }
+            d = d.add_days(1);
+        }
+        Ok(())
+    }
+}
+
+fn find(dates: &[(i16, u8, u8, &'static str)], date: Date) -> Option<&'static str> {
+    dates
+        .iter()
+        .find(|&&(y, m, d, _)| i32::from(y) == date.year && m == date.month && d == date.day)
+        .map(|&(.., name)| name)
+}
+
+/// The calendars the packs use. Names follow python-holidays 0.109 (the oracle).
+pub mod calendars {
+    use super::DateRule::{Easter, Fixed, NthWeekday};
+    use super::Weekday::{Mon, Thu};
+    use super::*;
+
+    const FR_NATIONAL: &[Holiday] = &[
+        h("New Year's Day", Fixed(1, 1)),
+        h("Easter Monday", Easter(1)),
+        h("Labor Day", Fixed(5, 1)),
+        h("Victory Day", Fixed(5, 8)),
+        h("Ascension Day", Easter(39)),
+        h("Pentecost Monday", Easter(50)),
+        h("National Day", Fixed(7, 14)),
+        h("Assumption Day", Fixed(8, 15)),
+        h("All Saints' Day", Fixed(11, 1)),
+        h("Armistice Day", Fixed(11, 11)),
+        h("Christmas Day", Fixed(12, 25)),
+    ];
+
+    const fn fr(id: &'static str, holidays: &'static [Holiday]) -> Calendar {
+        Calendar {
+            id,
+            holidays,
+            observed: Observed::None,
+            table: None,
+            declared: &[],
+        }
+    }
+
+    /// France: the 11 fêtes légales, Code du travail L3133-1. They never move.
+    pub const FR: Calendar = fr("FR", FR_NATIONAL);
+
+    /// Alsace-Moselle extras (departments 57, 67, 68): Good Friday and 26 December.
+    pub const FR_ALSACE_MOSELLE: Calendar = fr(
+        "FR-57",
+        &[
+            h("Good Friday", Easter(-2)),
+            h("Saint Stephen's Day", Fixed(12, 26)),
+        ],
+    );
+    /// Guadeloupe extras (python-holidays `971`).
+    pub const FR_GP: Calendar = fr(
+        "FR-971",
+        &[
+            h("Mi-Careme", Easter(-24)),
+            h("Good Friday", Easter(-2)),
+            h("Abolition of Slavery", Fixed(5, 27)),
+            h("Victor Schoelcher Day", Fixed(7, 21)),
+        ],
+    );
+    /// Martinique extras (`972`).
+    pub const FR_MQ: Calendar = fr(
+        "FR-972",
+        &[
+            h("Abolition of Slavery", Fixed(5, 22)),
+            h("Victor Schoelcher Day", Fixed(7, 21)),
+        ],
+    );
+    /// French Guiana extras (`973`).
+    pub const FR_GF: Calendar = fr("FR-973", &[h("Abolition of Slavery", Fixed(6, 10))]);
+    /// Réunion extras (`974`).
+    pub const FR_RE: Calendar = fr("FR-974", &[h("Abolition of Slavery", Fixed(12, 20))]);
+    /// Mayotte extras (`976`).
+    pub const FR_YT: Calendar = fr("FR-976", &[h("Abolition of Slavery", Fixed(4, 27))]);
+    /// New Caledonia extras (`NC`).
+    pub const FR_NC: Calendar = fr("FR-NC", &[h("Citizenship Day", Fixed(9, 24))]);
+    /// Saint-Pierre-et-Miquelon: no extras.
+    pub const FR_PM: Calendar = fr("FR-PM", &[]);
+    /// French Polynesia extras we compute (`PF`). Matāri'i (astronomical) is not
+    /// carried: see the oracle test's documented differences.
+    pub const FR_PF: Calendar = fr(
+        "FR-PF",
+        &[
+            h("Missionary Day", Fixed(3, 5)),
+            h("Good Friday", Easter(-2)),
+        ],
+    );
+
+    /// United States federal holidays, 5 U.S.C. 6103 (used for the state overlays that
+    /// ban marketing on holidays; state-specific holidays are not carried).
+    pub const US: Calendar = Calendar {
+        id: "US",
+        holidays: &[
+            h("New Year's Day", Fixed(1, 1)),
+            h("Martin Luther King Jr. Day", NthWeekday(1, Mon, 3)),
+            h("Washington's Birthday", NthWeekday(2, Mon, 3)),
+            h("Memorial Day", NthWeekday(5, Mon, -1)),
+            since("Juneteenth National Independence Day", Fixed(6, 19), 2021),
+            h("Independence Day", Fixed(7, 4)),
+            h("Labor Day", NthWeekday(9, Mon, 1)),
+            h("Columbus Day", NthWeekday(10, Mon, 2)),
+            h("Veterans Day", Fixed(11, 11)),
+            h("Thanksgiving Day", NthWeekday(11, Thu, 4)),
+            h("Christmas Day", Fixed(12, 25)),
+        ],
+        observed: Observed::NearestWeekday,
+        table: None,
+        declared: &[],
+    };
+
+    /// Brazil national holidays (Lei 662/1949, 6.802/1980, 14.759/2023).
+    pub const BR: Calendar = Calendar {
+        id: "BR",
+        holidays: &[
+            h("Universal Fraternization Day", Fixed(1, 1)),
+            h("Good Friday", Easter(-2)),
+            h("Tiradentes' Day", Fixed(4, 21)),
+            h("Worker's Day", Fixed(5, 1)),
+            h("Independence Day", Fixed(9, 7)),
+            h("Our Lady of Aparecida", Fixed(10, 12)),
+            h("All Souls' Day", Fixed(11, 2)),
+            h("Republic Proclamation Day", Fixed(11, 15)),
+            since(
+                "National Day of Zumbi and Black Awareness",
+                Fixed(11, 20),
+                2024,
+            ),
+            h("Christmas Day", Fixed(12, 25)),
+        ],
+        observed: Observed::None,
+        table: None,
+        declared: &[],
+    };
+
+    /// South Africa, Public Holidays Act 36/1994 (Sunday → Monday, s.2(1)), plus the
+    /// days declared for elections and by decree that python-holidays lists.
+    pub const ZA: Calendar = Calendar {
+        id: "ZA",
+        holidays: &[
+            h("New Year's Day", Fixed(1, 1)),
+            h("Human Rights Day", Fixed(3, 21)),
+            h("Good Friday", Easter(-2)),
+            h("Family Day", Easter(1)),
+            h("Freedom Day", Fixed(4, 27)),
+            h("Workers' Day", Fixed(5, 1)),
+            h("Youth Day", Fixed(6, 16)),
+            h("National Women's Day", Fixed(8, 9)),
+            h("Heritage Day", Fixed(9, 24)),
+            h("Day of Reconciliation", Fixed(12, 16)),
+            h("Christmas Day", Fixed(12, 25)),
+            h("Day of Goodwill", Fixed(12, 26)),
+        ],
+        observed: Observed::SundayToMonday,
+        table: None,
+        declared: &[
+            (2016, 8, 3, "Local Government Elections"),
+            (2019, 5, 8, "National and Provincial Government Elections"),
+            (2021, 11, 1, "Municipal elections"),
+            (2022, 12, 27, "Public Holiday by Presidential Decree"),
+            (2024, 5, 29, "National and Provincial Government Elections"),
+            (2026, 11, 4, "Local Government Elections"),
+        ],
+    };
+
+    /// Kenya (Public Holidays Act, Cap. 110). Eid al-Fitr is gazetted after moon
+    /// sighting: the table holds the gazetted dates (python-holidays `islamic.py`), and
+    /// later years fail closed.
+    pub const KE: Calendar = Calendar {
+        id: "KE",
+        holidays: &[
+            h("New Year's Day", Fixed(1, 1)),
+            h("Good Friday", Easter(-2)),
+            h("Easter Monday", Easter(1)),
+            h("Labor Day", Fixed(5, 1)),
+            h("Madaraka Day", Fixed(6, 1)),
+            since("Mazingira Day", Fixed(10, 10), 2024),
+            h("Mashujaa Day", Fixed(10, 20)),
+            h("Jamhuri Day", Fixed(12, 12)),
+            h("Christmas Day", Fixed(12, 25)),
+            h("Boxing Day", Fixed(12, 26)),
+        ],
+        observed: Observed::SundayToMonday,
+        table: Some(&HolidayTable {
+            first_year: 2020,
+            last_year: 2026,
+            dates: &[
+                (2020, 5, 25, "Eid al-Fitr"),
+                (2021, 5, 14, "Eid al-Fitr"),
+                (2022, 5, 3, "Eid al-Fitr"),
+                (2023, 4, 21, "Eid al-Fitr"),
+                (2024, 4, 10, "Eid al-Fitr"),
+                (2025, 3, 31, "Eid al-Fitr"),
+                (2026, 3, 20, "Eid al-Fitr"),
+            ],
+        }),
+        declared: &[],
+    };
+
+    /// Nigeria (Public Holidays Act). Eid dates are declared after moon sighting: the
+    /// table covers the years with confirmed dates; later years fail closed.
+    pub const NG: Calendar = Calendar {
+        id: "NG",
+        holidays: &[
+            h("New Year's Day", Fixed(1, 1)),
+            h("Good Friday", Easter(-2)),
+            h("Easter Monday", Easter(1)),
+            h("Workers' Day", Fixed(5, 1)),
+            h("Democracy Day", Fixed(6, 12)),
+            h("National Day", Fixed(10, 1)),
+            h("Christmas Day", Fixed(12, 25)),
+            h("Boxing Day", Fixed(12, 26)),
+        ],
+        observed: Observed::SundayToMonday,
+        table: Some(&HolidayTable {
+            first_year: 2020,
+            last_year: 2025,
+            dates: &[
+                (2020, 5, 24, "Eid al-Fitr"),
+                (2020, 7, 31, "Eid al-Adha"),
+                (2021, 5, 13, "Eid al-Fitr"),
+                (2021, 7, 20, "Eid al-Adha"),
+                (2022, 5, 2, "Eid al-Fitr"),
+                (2022, 7, 9, "Eid al-Adha"),
+                (2023, 4, 21, "Eid al-Fitr"),
+                (2023, 6, 28, "Eid al-Adha"),
+                (2024, 4, 10, "Eid al-Fitr"),
+                (2024, 6, 16, "Eid al-Adha"),
+                (2025, 3, 30, "Eid al-Fitr"),
+                (2025, 6, 6, "Eid al-Adha"),
+            ],
+        }),
+        declared: &[],
+    };
+
+    /// Every calendar, for listings and oracle tests.
+    pub const ALL: &[&Calendar] = &[
+        &FR,
+        &FR_ALSACE_MOSELLE,
+        &FR_GP,
+        &FR_MQ,
+        &FR_GF,
+        &FR_RE,
+        &FR_YT,
+        &FR_NC,
+        &FR_PM,
+        &FR_PF,
+        &US,
+        &BR,
+        &ZA,
+        &KE,
+        &NG,
+    ];
+
+    /// A calendar by id.
+    pub fn by_id(id: &str) -> Option<&'static Calendar> {
+        ALL.iter().copied().find(|c| c.id.eq_ignore_ascii_case(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::calendars::*;
+    use super::*;
+    use std::vec::Vec;
+
+    fn d(y: i32, m: u8, day: u8) -> Date {
+        Date::new(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn civil_days_round_trip() {
+        assert_eq!(d(1970, 1, 1).days_since_epoch(), 0);
+        assert_eq!(d(2000, 3, 1).days_since_epoch(), 11_017);
+        assert_eq!(d(1969, 12, 31).days_since_epoch(), -1);
+        for n in (-800_000..800_000).step_by(37) {
+            assert_eq!(Date::from_days_since_epoch(n).days_since_epoch(), n);
+        }
+        assert_eq!(d(2026, 11, 22).weekday(), Weekday::Sun);
+        assert_eq!(Date::new(2026, 2, 29), None);
+        assert_eq!(Date::new(2028, 2, 29), Some(d(2028, 2, 29)));
+        assert_eq!(Date::parse("2027-03-29"), Some(d(2027, 3, 29)));
+    }
+
+    #[test]
+    fn easter_matches_sources_vectors() {
+        // SOURCES.md §3.1 test vectors.
+        let expected = [
+            (2025, 4, 20),
+            (2026, 4, 5),
+            (2027, 3, 28),
+            (2028, 4, 16),
+            (2029, 4, 1),
+            (2030, 4, 21),
+            (2031, 4, 13),
+        ];
+        for (y, m, day) in expected {
+            assert_eq!(easter(y), d(y, m, day));
+        }
+    }
+
+    #[test]
+    fn france_2026_and_2027_in_full() {
+        let list = |y| {
+            let mut v = Vec::new();
+            FR.for_each_in_year(y, |date, _| v.push((date.month, date.day)))
+                .unwrap();
+            v
+        };
+        assert_eq!(
+            list(2026),
+            [
+                (1, 1),
+                (4, 6),
+                (5, 1),
+                (5, 8),
+                (5, 14),
+                (5, 25),
+                (7, 14),
+                (8, 15),
+                (11, 1),
+                (11, 11),
+                (12, 25)
+            ]
+        );
+        assert_eq!(
+            list(2027),
+            [
+                (1, 1),
+                (3, 29),
+                (5, 1),
+                (5, 6),
+                (5, 8),
+                (5, 17),
+                (7, 14),
+                (8, 15),
+                (11, 1),
+                (11, 11),
+                (12, 25)
+            ]
+        );
+    }
+
+    #[test]
+    fn observed_moves() {
+        // ZA: Youth Day 2024-06-16 is a Sunday, so Monday 17 is a holiday.
+        assert!(ZA.holiday(d(2024, 6, 17)).unwrap().is_some());
+        // US: Independence Day 2026 is a Saturday → Friday 3 July observed.
+        assert!(US.holiday(d(2026, 7, 3)).unwrap().is_some());
+        // US: New Year 2022 is a Saturday → Friday 2021-12-31.
+        assert!(US.holiday(d(2021, 12, 31)).unwrap().is_some());
+        // FR never moves.
+        assert_eq!(FR.holiday(d(2027, 5, 10)).unwrap(), None);
+    }
+
+    #[test]
+    fn tables_fail_closed_outside_coverage() {
+        assert_eq!(KE.holiday(d(2026, 3, 20)).unwrap(), Some("Eid al-Fitr"));
+        assert_eq!(
+            KE.holiday(d(2027, 6, 1)),
+            Err(CalendarError::Missing { year: 2027 })
+        );
+        assert_eq!(
+            NG.holiday(d(2026, 1, 5)),
+            Err(CalendarError::Missing { year: 2026 })
+        );
+    }
+}

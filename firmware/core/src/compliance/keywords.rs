@@ -1,0 +1,521 @@
+//! Inbound keywords: normalisation and tiered matching (rules/README.md decision 8,
+//! SOURCES.md §5.3).
+//!
+//! Normalisation is done on the fly, without a buffer: letters with diacritics fold to
+//! their base letter (`É` → `E`, `Œ` → `OE`, `ß` → `SS`), ASCII is uppercased, and every
+//! run of characters that are not letters or digits (spaces, punctuation, emoji)
+//! separates words. Then, in order:
+//!
+//! 1. the whole body is a keyword (`STOP`, `Stop!`, `opt-out`, `STOP ALL`) → tier 1;
+//! 2. the first word is an opt-out keyword (`STOP svp`, `Stop 36111`) → opt-out, tier 2
+//!    (help keywords too: `HELP please`);
+//! 3. an opt-out keyword appears anywhere as a whole word → opt-out for +1 numbers
+//!    (FCC 24-24 "any reasonable means"), elsewhere a possible opt-out for review.
+//!
+//! For Belgian numbers, the GOF's misspellings (`TSOP`, `SOTP`, `STPO`) count as STOP.
+
+use core::fmt;
+
+use super::number::{Msisdn, lookup};
+use super::packs::{self, FrProfile, RuleKind};
+
+/// A keyword language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Lang {
+    /// English (US, CA, UK, global).
+    En,
+    /// French.
+    Fr,
+    /// Spanish.
+    Es,
+    /// German.
+    De,
+    /// Portuguese (Brazil).
+    Pt,
+    /// Italian.
+    It,
+    /// Dutch (Belgium).
+    Nl,
+    /// Swahili (Kenya).
+    Sw,
+}
+
+impl Lang {
+    /// Every language.
+    pub const ALL: &'static [Lang] = &[
+        Lang::En,
+        Lang::Fr,
+        Lang::Es,
+        Lang::De,
+        Lang::Pt,
+        Lang::It,
+        Lang::Nl,
+        Lang::Sw,
+    ];
+
+    /// ISO 639-1 code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Fr => "fr",
+            Lang::Es => "es",
+            Lang::De => "de",
+            Lang::Pt => "pt",
+            Lang::It => "it",
+            Lang::Nl => "nl",
+            Lang::Sw => "sw",
+        }
+    }
+
+    /// The one-time opt-out confirmation, in this language.
+    pub const fn opt_out_confirmation(self) -> &'static str {
+        match self {
+            Lang::Fr => {
+                "Votre demande de désinscription a bien été prise en compte. Répondez START pour vous réabonner."
+            }
+            Lang::Es => {
+                "Se ha dado de baja y no recibirá más mensajes. Responda START para volver a suscribirse."
+            }
+            Lang::Pt => {
+                "Seu pedido foi registrado: você não receberá mais mensagens. Responda START para voltar."
+            }
+            Lang::De => {
+                "Sie sind abgemeldet und erhalten keine weiteren Nachrichten. Antworten Sie START zum Anmelden."
+            }
+            _ => {
+                "You have been unsubscribed and will receive no further messages. Reply START to resubscribe."
+            }
+        }
+    }
+
+    /// The help reply, in this language.
+    pub const fn help_reply(self) -> &'static str {
+        match self {
+            Lang::Fr => {
+                "Aide : répondez STOP pour ne plus recevoir de messages. Coût d'un SMS standard."
+            }
+            Lang::Es => "Ayuda: responda BAJA o STOP para no recibir más mensajes.",
+            Lang::Pt => "Ajuda: responda SAIR para não receber mais mensagens.",
+            Lang::De => "Hilfe: antworten Sie STOP, um keine Nachrichten mehr zu erhalten.",
+            _ => "Help: reply STOP to unsubscribe, START to resubscribe. Msg&data rates may apply.",
+        }
+    }
+}
+
+/// What a keyword asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Kind {
+    /// Unsubscribe from the brand the reply answered.
+    OptOut,
+    /// Unsubscribe from every brand on the agent (STOPALL).
+    OptOutAll,
+    /// Subscribe again (START, UNSTOP).
+    OptIn,
+    /// Ask for the help text.
+    Help,
+    /// An opt-out word somewhere in a longer text, outside +1: record for review.
+    PossibleOptOut,
+    /// Nothing recognised.
+    None,
+}
+
+impl Kind {
+    /// The name used on the command line and in JSON.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::OptOut => "opt-out",
+            Kind::OptOutAll => "opt-out-all",
+            Kind::OptIn => "opt-in",
+            Kind::Help => "help",
+            Kind::PossibleOptOut => "possible-opt-out",
+            Kind::None => "none",
+        }
+    }
+}
+
+/// How a keyword matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Tier {
+    /// The whole normalised body is the keyword.
+    Whole = 1,
+    /// The first word is the keyword.
+    FirstWord = 2,
+    /// The keyword appears as a whole word somewhere.
+    Contains = 3,
+}
+
+struct Keyword {
+    /// Normalised words, separated by one space.
+    words: &'static str,
+    kind: Kind,
+    lang: Lang,
+}
+
+const fn k(words: &'static str, kind: Kind, lang: Lang) -> Keyword {
+    Keyword { words, kind, lang }
+}
+
+use Kind::{Help, OptIn, OptOut, OptOutAll};
+use Lang::{De, En, Es, Fr, It, Nl, Pt, Sw};
+
+/// SOURCES.md §5.1. Multi-word keywords come first so they win over their first word.
+/// Keywords with only weak sources ([W]: ONDOKA, TOKA, MSAADA) are left out.
+const KEYWORDS: &[Keyword] = &[
+    k("STOP ALL", OptOutAll, En),
+    k("OPT OUT", OptOut, En),
+    k("NO MAS", OptOut, Es),
+    k("STOP", OptOut, En),
+    k("STOPALL", OptOutAll, En),
+    k("UNSUBSCRIBE", OptOut, En),
+    k("UNSUB", OptOut, En),
+    k("CANCEL", OptOut, En),
+    k("END", OptOut, En),
+    k("QUIT", OptOut, En),
+    k("REVOKE", OptOut, En),
+    k("OPTOUT", OptOut, En),
+    k("REMOVE", OptOut, En),
+    k("TD", OptOut, En),
+    k("START", OptIn, En),
+    k("UNSTOP", OptIn, En),
+    k("YES", OptIn, En),
+    k("HELP", Help, En),
+    k("INFO", Help, En),
+    k("STOP", OptOut, Fr),
+    k("ARRET", OptOut, Fr),
+    k("ARRETE", OptOut, Fr),
+    k("ARRETT", OptOut, Fr),
+    k("DESABONNER", OptOut, Fr),
+    k("DESINSCRIRE", OptOut, Fr),
+    k("DESINSCRIPTION", OptOut, Fr),
+    k("DESABONNEMENT", OptOut, Fr),
+    k("START", OptIn, Fr),
+    k("AIDE", Help, Fr),
+    k("CONTACT", Help, Fr),
+    k("INFO", Help, Fr),
+    k("BAJA", OptOut, Es),
+    k("ALTO", OptOut, Es),
+    k("CANCELAR", OptOut, Es),
+    k("PARAR", OptOut, Es),
+    k("STOP", OptOut, Es),
+    k("AYUDA", Help, Es),
+    k("STOP", OptOut, De),
+    k("STOPP", OptOut, De),
+    k("ENDE", OptOut, De),
+    k("ANNULLIEREN", OptOut, De),
+    k("HILFE", Help, De),
+    k("SAIR", OptOut, Pt),
+    k("PARE", OptOut, Pt),
+    k("PARAR", OptOut, Pt),
+    k("CANCELAR", OptOut, Pt),
+    k("STOP", OptOut, Pt),
+    k("AJUDA", Help, Pt),
+    k("STOP", OptOut, It),
+    k("STOP", OptOut, Nl),
+    k("STOP", OptOut, Sw),
+];
+
+/// GOF (Belgium): misspellings of STOP that must count (SOURCES.md §2.9).
+const BE_MISSPELLINGS: &[&str] = &["TSOP", "SOTP", "STPO", "SOPT", "OTSP"];
+
+/// The result of classifying an inbound text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Classification {
+    /// What the text asks for.
+    pub kind: Kind,
+    /// The keyword that matched, normalised (`STOP`, `ARRET`).
+    pub keyword: Option<&'static str>,
+    /// How it matched.
+    pub tier: Option<Tier>,
+    /// The keyword's language.
+    pub lang: Option<Lang>,
+    /// The reply to send, where the sender's pack requires one (opt-out confirmation)
+    /// or for help requests.
+    pub reply: Option<&'static str>,
+}
+
+impl Classification {
+    const NONE: Classification = Classification {
+        kind: Kind::None,
+        keyword: None,
+        tier: None,
+        lang: None,
+        reply: None,
+    };
+}
+
+impl fmt::Display for Classification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.name())?;
+        if let (Some(kw), Some(tier)) = (self.keyword, self.tier) {
+            write!(f, " ({kw}, tier {})", tier as u8)?;
+        }
+        Ok(())
+    }
+}
+
+/// Classifies an inbound text from `from` (when known).
+///
+/// ```
+/// use relais_core::compliance::keywords::{classify, Kind, Tier};
+/// use relais_core::compliance::number::Msisdn;
+/// let c = classify("Arrêt!", None);
+/// assert_eq!((c.kind, c.keyword, c.tier), (Kind::OptOut, Some("ARRET"), Some(Tier::Whole)));
+/// let us = Msisdn::parse("+12125550123").ok();
+/// assert_eq!(classify("please stop texting me", us.as_ref()).kind, Kind::OptOut);
+/// assert_eq!(classify("please stop texting me", None).kind, Kind::PossibleOptOut);
+/// ```
+pub fn classify(text: &str, from: Option<&Msisdn>) -> Classification {
+    let info = from.and_then(lookup);
+    let pack = info
+        .and_then(|i| packs::for_region(i.region, FrProfile::Af2m))
+        .map(|(p, _)| p);
+    let langs: &[Lang] = pack.map_or(Lang::ALL, |p| p.languages);
+    let plus_one = info.is_some_and(|i| i.calling_code == 1);
+    let confirms = pack.is_some_and(|p| {
+        p.rules
+            .iter()
+            .any(|r| matches!(r.kind, RuleKind::Confirmation))
+    });
+    // The pack's languages in order (the first is the country's own), so a keyword
+    // shared by two languages is answered in the country's language.
+    let candidates = || {
+        langs
+            .iter()
+            .flat_map(|l| KEYWORDS.iter().filter(move |kw| kw.lang == *l))
+    };
+    let longest = |kw: &&Keyword| usize::MAX - kw.words.len();
+
+    let found = |kw: &Keyword, tier: Tier, kind: Kind| {
+        let reply = match kind {
+            Kind::OptOut | Kind::OptOutAll if confirms => Some(kw.lang.opt_out_confirmation()),
+            Kind::Help => Some(kw.lang.help_reply()),
+            _ => None,
+        };
+        Classification {
+            kind,
+            keyword: Some(kw.words),
+            tier: Some(tier),
+            lang: Some(kw.lang),
+            reply,
+        }
+    };
+
+    let n_words = words(text).count();
+    // Tier 1: the whole body.
+    if let Some(kw) = candidates()
+        .find(|kw| kw.words.split(' ').count() == n_words && starts_with(text, 0, kw.words))
+    {
+        return found(kw, Tier::Whole, kw.kind);
+    }
+    if info.is_some_and(|i| i.region.0 == *b"BE") && n_words == 1 {
+        if let Some(kw) = BE_MISSPELLINGS.iter().find(|m| starts_with(text, 0, m)) {
+            let stop = &KEYWORDS[3];
+            return Classification {
+                keyword: Some(kw),
+                ..found(stop, Tier::Whole, Kind::OptOut)
+            };
+        }
+    }
+    let is_opt_out = |kw: &&Keyword| matches!(kw.kind, Kind::OptOut | Kind::OptOutAll);
+    // Tier 2: the first word.
+    let first = candidates()
+        .filter(|kw| (is_opt_out(kw) || kw.kind == Kind::Help) && starts_with(text, 0, kw.words));
+    if let Some(kw) = first.min_by_key(longest) {
+        return found(kw, Tier::FirstWord, kw.kind);
+    }
+    // Tier 3: anywhere as a whole word.
+    for start in 1..n_words {
+        let here = candidates().filter(|kw| is_opt_out(kw) && starts_with(text, start, kw.words));
+        if let Some(kw) = here.min_by_key(longest) {
+            let kind = if plus_one {
+                kw.kind
+            } else {
+                Kind::PossibleOptOut
+            };
+            return found(kw, Tier::Contains, kind);
+        }
+    }
+    Classification::NONE
+}
+
+/// True when the words of `text` from word `start` on begin with the words of `keyword`.
+fn starts_with(text: &str, start: usize, keyword: &str) -> bool {
+    let mut ws = words(text).skip(start);
+    keyword
+        .split(' ')
+        .all(|kw| ws.next().is_some_and(|w| word_eq(w, kw)))
+}
+
+/// True when `word` normalises to `keyword` (ASCII uppercase).
+fn word_eq(word: &str, keyword: &str) -> bool {
+    let mut kw = keyword.bytes();
+    for c in word.chars() {
+        let (a, b) = fold(c);
+        for f in [Some(a), b].into_iter().flatten() {
+            if kw.next() != Some(f) {
+                return false;
+            }
+        }
+    }
+    kw.next().is_none()
+}
+
+/// The words of `text`: maximal runs of letters and digits.
+pub fn words(text: &str) -> impl DoubleEndedIterator<Item = &str> + Clone {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+/// Folds one character to uppercase ASCII (one or two bytes); characters without a
+/// Latin base letter fold to 0xFF, which matches no keyword.
+pub fn fold(c: char) -> (u8, Option<u8>) {
+    if c.is_ascii() {
+        return (c.to_ascii_uppercase() as u8, None);
+    }
+    let base = match c {
+        'À'..='Å' | 'à'..='å' | 'Ā' | 'ā' | 'Ă' | 'ă' | 'Ą' | 'ą' => b'A',
+        'Æ' | 'æ' => return (b'A', Some(b'E')),
+        'Ç' | 'ç' | 'Ć' | 'ć' | 'Č' | 'č' => b'C',
+        'Ð' | 'ð' | 'Ď' | 'ď' => b'D',
+        'È'..='Ë' | 'è'..='ë' | 'Ē' | 'ē' | 'Ė' | 'ė' | 'Ę' | 'ę' | 'Ě' | 'ě' => b'E',
+        'Ì'..='Ï' | 'ì'..='ï' | 'Ī' | 'ī' | 'Į' | 'į' | 'İ' | 'ı' => b'I',
+        'Ñ' | 'ñ' | 'Ń' | 'ń' | 'Ň' | 'ň' => b'N',
+        'Ò'..='Ö' | 'Ø' | 'ò'..='ö' | 'ø' | 'Ō' | 'ō' | 'Ő' | 'ő' => b'O',
+        'Œ' | 'œ' => return (b'O', Some(b'E')),
+        'Ù'..='Ü' | 'ù'..='ü' | 'Ū' | 'ū' | 'Ů' | 'ů' | 'Ű' | 'ű' => b'U',
+        'Ý' | 'ý' | 'ÿ' | 'Ÿ' => b'Y',
+        'ß' => return (b'S', Some(b'S')),
+        'Ś' | 'ś' | 'Š' | 'š' | 'Ş' | 'ş' => b'S',
+        'Ź' | 'ź' | 'Ż' | 'ż' | 'Ž' | 'ž' => b'Z',
+        'Ł' | 'ł' => b'L',
+        'Ř' | 'ř' => b'R',
+        'Ť' | 'ť' => b'T',
+        'Ğ' | 'ğ' => b'G',
+        // Fullwidth Latin letters (a phone keyboard in CJK mode).
+        'Ａ'..='Ｚ' => (c as u32 - 'Ａ' as u32) as u8 + b'A',
+        'ａ'..='ｚ' => (c as u32 - 'ａ' as u32) as u8 + b'A',
+        _ => 0xFF,
+    };
+    (base, None)
+}
+
+/// Whether `text` carries an opt-out keyword of `langs` as a whole word (used to check
+/// and detect opt-out mentions in outgoing texts).
+pub fn mentions_opt_out(text: &str, langs: &[Lang]) -> bool {
+    let n = words(text).count();
+    (0..n).any(|start| {
+        KEYWORDS
+            .iter()
+            .filter(|kw| {
+                langs.contains(&kw.lang) && matches!(kw.kind, Kind::OptOut | Kind::OptOutAll)
+            })
+            .any(|kw| starts_with(text, start, kw.words))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn num(s: &str) -> Msisdn {
+        Msisdn::parse(s).unwrap()
+    }
+
+    #[test]
+    fn tiers() {
+        let fr = num("+33612345678");
+        let c = classify("  stop. ", Some(&fr));
+        assert_eq!(
+            (c.kind, c.tier, c.keyword),
+            (Kind::OptOut, Some(Tier::Whole), Some("STOP"))
+        );
+        assert!(c.reply.unwrap().contains("prise en compte"));
+        let c = classify("STOP svp", Some(&fr));
+        assert_eq!((c.kind, c.tier), (Kind::OptOut, Some(Tier::FirstWord)));
+        let c = classify("Stop 36111", Some(&fr));
+        assert_eq!((c.kind, c.tier), (Kind::OptOut, Some(Tier::FirstWord)));
+        let c = classify("merci mais stop", Some(&fr));
+        assert_eq!(
+            (c.kind, c.tier),
+            (Kind::PossibleOptOut, Some(Tier::Contains))
+        );
+        let c = classify("ARRÊT", Some(&fr));
+        assert_eq!(
+            (c.kind, c.keyword, c.lang),
+            (Kind::OptOut, Some("ARRET"), Some(Lang::Fr))
+        );
+        assert_eq!(classify("Bonjour, à demain", Some(&fr)).kind, Kind::None);
+    }
+
+    #[test]
+    fn plus_one_contains_counts() {
+        let us = num("+12125550123");
+        let c = classify("please stop texting me", Some(&us));
+        assert_eq!((c.kind, c.tier), (Kind::OptOut, Some(Tier::Contains)));
+        assert!(c.reply.unwrap().starts_with("You have been unsubscribed"));
+        let c = classify("Stop all", Some(&us));
+        assert_eq!((c.kind, c.keyword), (Kind::OptOutAll, Some("STOP ALL")));
+        let c = classify("opt-out", Some(&us));
+        assert_eq!(
+            (c.kind, c.keyword, c.tier),
+            (Kind::OptOut, Some("OPT OUT"), Some(Tier::Whole))
+        );
+        assert_eq!(classify("UNSTOP", Some(&us)).kind, Kind::OptIn);
+        assert_eq!(classify("help", Some(&us)).kind, Kind::Help);
+        assert_eq!(classify("No más", Some(&us)).kind, Kind::OptOut);
+    }
+
+    #[test]
+    fn canada_answers_in_the_keyword_language() {
+        let ca = num("+14165550123");
+        assert_eq!(classify("ARRET", Some(&ca)).lang, Some(Lang::Fr));
+        assert!(
+            classify("ARRET", Some(&ca))
+                .reply
+                .unwrap()
+                .starts_with("Votre demande")
+        );
+        assert!(
+            classify("STOP", Some(&ca))
+                .reply
+                .unwrap()
+                .starts_with("You have")
+        );
+        assert_eq!(classify("AIDE", Some(&ca)).kind, Kind::Help);
+    }
+
+    #[test]
+    fn belgian_misspellings_and_languages() {
+        let be = num("+32470123456");
+        assert_eq!(classify("tsop", Some(&be)).kind, Kind::OptOut);
+        assert_eq!(
+            classify("tsop", Some(&num("+33612345678"))).kind,
+            Kind::None
+        );
+        // Portuguese keywords apply to Brazil, not to Germany.
+        assert_eq!(
+            classify("sair", Some(&num("+5511912345678"))).kind,
+            Kind::OptOut
+        );
+        assert_eq!(
+            classify("sair", Some(&num("+491701234567"))).kind,
+            Kind::None
+        );
+        // No pack for the reply reason: no confirmation text for Germany.
+        assert_eq!(classify("STOPP", Some(&num("+491701234567"))).reply, None);
+    }
+
+    #[test]
+    fn folding() {
+        assert!(word_eq("Désabonner", "DESABONNER"));
+        assert!(word_eq("ＳＴＯＰ", "STOP"));
+        assert!(!word_eq("STOPS", "STOP"));
+        assert!(!word_eq("ST", "STOP"));
+        assert!(mentions_opt_out("Promo -20% STOP au 36123", &[Lang::Fr]));
+        assert!(!mentions_opt_out("Promo -20%", &[Lang::Fr]));
+    }
+}
