@@ -771,7 +771,6 @@ where
         }
         if self.reg_lost_at.is_some() {
             self.query_registration(Domain::Cs);
-            self.wake_at = self.after(REGISTRATION_POLL);
             return true;
         }
         if self.list_requested || self.now >= self.next_poll {
@@ -1157,8 +1156,12 @@ where
                     self.wake_at = self.after(REGISTRATION_POLL);
                 }
             }
-            Phase::Ready if !registered && domain == Domain::Cs && self.profile.eps => {
-                self.query_registration(Domain::Eps);
+            Phase::Ready if !registered => {
+                if domain == Domain::Cs && self.profile.eps {
+                    self.query_registration(Domain::Eps);
+                } else {
+                    self.wake_at = self.after(REGISTRATION_POLL);
+                }
             }
             _ => {}
         }
