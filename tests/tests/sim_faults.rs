@@ -1,0 +1,346 @@
+//! Faults and the operator model of `relais sim`, over real ptys and TCP: reboot,
+//! SIM removal, network loss, garbled and dropped bytes, subscribers who reply,
+//! quiet-hours holding, several modems, and determinism for a seed.
+
+mod sim_support;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sim_support::{AtClient, Sim, submit_pdu};
+
+const T: Duration = Duration::from_secs(10);
+
+const SCENARIO: &str = r#"
+seed = 1
+start = "2026-03-06T09:00:00"
+utc_offset = "+01:00"
+clock = "step"
+
+[[modem]]
+name = "m1"
+msisdn = "+33700000001"
+submit_latency = "0"
+
+[operator]
+report_latency = "0"
+
+[[subscriber]]
+number = "+33612345678"
+stop_after = 2
+reply_delay = "1m"
+
+[[subscriber]]
+number = "+33687654321"
+reply_delay = "30s"
+
+[[subscriber.keyword]]
+contains = "rdv"
+reply = "OUI, je confirme le rendez-vous de demain matin. Pouvez-vous me rappeler l'adresse exacte et le nom du cabinet ? Je viens avec ma fille, elle a aussi besoin d'une consultation. Merci beaucoup et bonne journée."
+"#;
+
+fn send_text(at: &mut AtClient, to: &str, text: &str) -> String {
+    at.cmd("AT+CMGF=1");
+    assert_eq!(at.cmd(&format!("AT+CMGS=\"{to}\"")), "\r\n> ");
+    at.send(format!("{text}\x1a").as_bytes());
+    at.final_result(T)
+}
+
+#[test]
+fn reboot_goes_silent_then_prints_boot_urcs_with_settings_reset() {
+    let sim = Sim::start("sim_faults_reboot", SCENARIO, &[]);
+    let mut at = sim.client();
+    at.cmd("ATE0");
+    at.cmd("AT+CMGF=1");
+    at.cmd("AT+CMEE=1");
+    sim.control(json!({"cmd": "fault", "kind": "reboot"}));
+    at.send(b"AT\r");
+    assert_eq!(
+        at.drain(Duration::from_millis(300)),
+        "",
+        "no answer while booting"
+    );
+    sim.control(json!({"cmd": "advance", "by": "3s"}));
+    let boot = at.read_until("SMS Ready\r\n", T);
+    assert_eq!(
+        boot,
+        "\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\nCall Ready\r\n\r\nSMS Ready\r\n"
+    );
+    // Volatile settings are back to power-on defaults: echo on, PDU mode, CMEE 0.
+    assert_eq!(at.cmd("AT+CMGF?"), "AT+CMGF?\r\r\n+CMGF: 0\r\n\r\nOK\r\n");
+    assert_eq!(at.cmd("AT+CMEE?"), "AT+CMEE?\r\r\n+CMEE: 0\r\n\r\nOK\r\n");
+    let faults = sim.entries("fault");
+    assert_eq!(faults[0]["fault"], "reboot");
+}
+
+#[test]
+fn sim_removal_and_network_loss_fail_sends_with_the_right_codes() {
+    let sim = Sim::start("sim_faults_sim", SCENARIO, &[]);
+    let mut at = sim.client();
+    at.cmd("ATE0");
+    at.cmd("AT+CMEE=1");
+    at.cmd("AT+CREG=1");
+    sim.control(json!({"cmd": "fault", "kind": "sim-out", "duration": "5m"}));
+    assert_eq!(
+        at.read_until("NOT READY\r\n", T),
+        "\r\n+CPIN: NOT READY\r\n"
+    );
+    assert_eq!(at.read_until("\r\n+CREG: 0\r\n", T), "\r\n+CREG: 0\r\n");
+    assert_eq!(at.cmd("AT+CPIN?"), "\r\n+CME ERROR: 10\r\n");
+    at.cmd("AT+CMGF=0");
+    assert_eq!(at.cmd("AT+CMGS=20"), "\r\n+CMS ERROR: 310\r\n");
+    // A message arriving meanwhile waits in the network and arrives after sim-in.
+    sim.control(json!({"cmd": "sms", "from": "+33611111111", "text": "Held"}));
+    assert_eq!(at.drain(Duration::from_millis(200)), "");
+    sim.control(json!({"cmd": "advance", "by": "5m"}));
+    assert_eq!(
+        at.read_until("SMS Ready\r\n", T),
+        "\r\n+CPIN: READY\r\n\r\nSMS Ready\r\n"
+    );
+    assert_eq!(at.read_until("\r\n+CREG: 1\r\n", T), "\r\n+CREG: 1\r\n");
+    sim.control(json!({"cmd": "advance", "by": "1m"}));
+    assert_eq!(
+        at.read_until("+CMTI: \"SM\",1\r\n", T),
+        "\r\n+CMTI: \"SM\",1\r\n"
+    );
+    // Network loss: searching, sends refused with 331, then back.
+    sim.control(json!({"cmd": "fault", "kind": "network-loss", "duration": "10m"}));
+    assert_eq!(at.read_until("\r\n+CREG: 2\r\n", T), "\r\n+CREG: 2\r\n");
+    let (hex, len) = submit_pdu("+33612345678", "No network", None, false);
+    assert_eq!(at.cmd(&format!("AT+CMGS={len}")), "\r\n> ");
+    at.send(format!("{hex}\x1a").as_bytes());
+    assert_eq!(at.final_result(T), "\r\n+CMS ERROR: 331\r\n");
+    assert_eq!(at.cmd("AT+CSQ"), "\r\n+CSQ: 99,99\r\n\r\nOK\r\n");
+    sim.control(json!({"cmd": "advance", "by": "10m"}));
+    assert_eq!(at.read_until("\r\n+CREG: 1\r\n", T), "\r\n+CREG: 1\r\n");
+    assert!(at.cmd(&format!("AT+CMGS={len}")).ends_with("> "));
+    at.send(format!("{hex}\x1a").as_bytes());
+    assert!(at.final_result(T).contains("+CMGS: "));
+    assert_eq!(
+        sim.wait_entries("message", 1, T).len(),
+        1,
+        "only the send that got through"
+    );
+}
+
+#[test]
+fn garbled_and_dropped_bytes_then_a_clean_line() {
+    let sim = Sim::start("sim_faults_garble", SCENARIO, &[]);
+    let mut at = sim.client();
+    at.cmd("ATE0");
+    sim.control(json!({"cmd": "fault", "kind": "drop", "probability": 1.0, "duration": "1m"}));
+    at.send(b"AT\r");
+    assert_eq!(
+        at.drain(Duration::from_millis(300)),
+        "",
+        "every byte dropped"
+    );
+    sim.control(json!({"cmd": "advance", "by": "1m"}));
+    sim.control(json!({"cmd": "fault", "kind": "garble", "probability": 0.5, "duration": "1m"}));
+    at.send(b"AT+CGMI\r");
+    let garbled = at.drain(Duration::from_millis(300));
+    assert!(!garbled.is_empty());
+    assert_ne!(
+        garbled, "\r\nSIMCOM_Ltd\r\n\r\nOK\r\n",
+        "half the bytes are replaced"
+    );
+    sim.control(json!({"cmd": "advance", "by": "1m"}));
+    assert_eq!(at.cmd("AT+CGMI"), "\r\nSIMCOM_Ltd\r\n\r\nOK\r\n");
+}
+
+#[test]
+fn subscribers_reply_stop_after_n_and_keywords_in_multipart() {
+    let sim = Sim::start("sim_faults_subscribers", SCENARIO, &[]);
+    let mut at = sim.client();
+    at.cmd("ATE0");
+    for i in 1..=3 {
+        assert!(send_text(&mut at, "+33612345678", &format!("Promo {i}")).contains("+CMGS:"));
+    }
+    assert!(send_text(&mut at, "+33687654321", "Votre RDV est confirme").contains("+CMGS:"));
+    sim.control(json!({"cmd": "advance", "by": "2m"}));
+    let replies = sim.wait_entries("reply", 2, T);
+    let stop: Vec<&Value> = replies
+        .iter()
+        .filter(|r| r["from"] == "+33612345678")
+        .collect();
+    assert_eq!(
+        stop.len(),
+        1,
+        "STOP once, after the 2nd message; nothing after"
+    );
+    assert_eq!(stop[0]["text"], "STOP");
+    assert_eq!(stop[0]["origin"], "subscriber");
+    assert_eq!(stop[0]["at"], "2026-03-06T08:01:00.000Z");
+    let keyword: Vec<&Value> = replies
+        .iter()
+        .filter(|r| r["from"] == "+33687654321")
+        .collect();
+    assert_eq!(keyword.len(), 1);
+    assert_eq!(
+        keyword[0]["segments"], 2,
+        "a long reply arrives in two parts"
+    );
+    // Both replies are stored on the modem: STOP (1 part) + keyword reply (2 parts).
+    at.cmd("AT+CMGF=1");
+    let list = at.cmd("AT+CMGL=\"ALL\"");
+    assert_eq!(list.matches("+CMGL: ").count(), 3, "{list:?}");
+    assert!(list.contains("\r\nSTOP\r\n"), "{list:?}");
+}
+
+#[test]
+fn quiet_hours_hold_marketing_until_the_morning_after_sunday() {
+    let scenario = r#"
+seed = 1
+start = "2026-03-07T21:30:00"   # Saturday evening
+utc_offset = "+01:00"
+clock = "step"
+
+[[modem]]
+name = "promo"
+msisdn = "+33700000009"
+marketing = true
+submit_latency = "0"
+
+[[modem]]
+name = "service"
+link = "{dir}/service"
+msisdn = "+33700000002"
+submit_latency = "0"
+
+[operator]
+report_latency = "0"
+
+[operator.quiet_hours]
+from = "20:00"
+to = "08:00"
+sundays = true
+"#;
+    let sim = Sim::start("sim_faults_quiet", scenario, &[]);
+    let mut promo = sim.client();
+    let mut service = AtClient::open(&sim.dir.join("service"));
+    promo.cmd("ATE0");
+    service.cmd("ATE0");
+    assert!(send_text(&mut promo, "+33612345678", "Soldes !").contains("+CMGS:"));
+    assert!(send_text(&mut service, "+33612345678", "Votre colis").contains("+CMGS:"));
+    let reports = sim.wait_entries("report", 1, T);
+    assert_eq!(reports.len(), 1, "service traffic is not held");
+    assert_eq!(reports[0]["modem"], "service");
+    assert_eq!(reports[0]["held_until"], Value::Null);
+    // Sunday is quiet all day: released Monday 08:00 local = 07:00Z.
+    sim.control(json!({"cmd": "advance", "by": "1d 10h"}));
+    assert_eq!(sim.entries("report").len(), 1, "still held on Sunday");
+    sim.control(json!({"cmd": "advance", "by": "1h"}));
+    let reports = sim.wait_entries("report", 2, T);
+    assert_eq!(reports[1]["modem"], "promo");
+    assert_eq!(reports[1]["held_until"], "2026-03-09T07:00:00.000Z");
+    assert_eq!(reports[1]["at"], "2026-03-09T07:00:00.000Z");
+    let messages = sim.entries("message");
+    assert_eq!(messages[0]["from"], "+33700000009");
+    assert_eq!(
+        messages[0]["at"], "2026-03-07T20:30:00.000Z",
+        "accepted at once"
+    );
+}
+
+#[test]
+fn tcp_transport_serves_several_modems() {
+    let scenario = r#"
+seed = 1
+clock = "step"
+start = "2026-03-06T09:00:00"
+
+[[modem]]
+name = "a"
+tcp = "127.0.0.1:0"
+submit_latency = "0"
+
+[[modem]]
+name = "b"
+profile = "ec25"
+tcp = "127.0.0.1:0"
+submit_latency = "0"
+"#;
+    let sim = Sim::start("sim_faults_tcp", scenario, &["--tcp", "127.0.0.1:0"]);
+    let addr = |name: &str| -> String {
+        let line = sim
+            .banner
+            .iter()
+            .find(|l| l.starts_with(&format!("modem {name} ")))
+            .unwrap_or_else(|| panic!("{:?}", sim.banner));
+        line.rsplit(' ').next().unwrap().to_string()
+    };
+    let mut b = std::net::TcpStream::connect(addr("b")).unwrap();
+    b.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    b.write_all(b"ATE0\rAT+CGMI\r").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    let deadline = std::time::Instant::now() + T;
+    while !String::from_utf8_lossy(&got).contains("Quectel\r\n\r\nOK") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            String::from_utf8_lossy(&got)
+        );
+        if let Ok(n) = b.read(&mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    let mut a = std::net::TcpStream::connect(addr("a")).unwrap();
+    a.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    a.write_all(b"AT+CGMI\r").unwrap();
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).contains("SIMCOM_Ltd\r\n\r\nOK") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            String::from_utf8_lossy(&got)
+        );
+        if let Ok(n) = a.read(&mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+#[test]
+fn same_seed_same_ledger() {
+    let scenario = r#"
+seed = SEED
+start = "2026-03-06T09:00:00"
+clock = "step"
+
+[[modem]]
+name = "m1"
+submit_latency = "0"
+
+[operator]
+report_latency = "~1h"
+
+[[route]]
+prefix = "+3361"
+outcome = "never"
+probability = 0.5
+"#;
+    let run = |seed: &str| -> Vec<Value> {
+        let sim = Sim::start("sim_faults_seed", &scenario.replace("SEED", seed), &[]);
+        let mut at = sim.client();
+        at.cmd("ATE0");
+        for i in 0..8 {
+            send_text(&mut at, &format!("+336100000{i:02}"), "Hi");
+        }
+        sim.control(json!({"cmd": "advance", "by": "1w"}));
+        sim.wait_entries("report", 8, T)
+    };
+    let a = run("11");
+    let b = run("11");
+    let c = run("12");
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    let lost = a.iter().filter(|r| r["outcome"] == "never").count();
+    assert!(
+        (1..8).contains(&lost),
+        "probability 0.5 over 8 messages: {lost}"
+    );
+}
