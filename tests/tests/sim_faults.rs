@@ -344,3 +344,75 @@ probability = 0.5
         "probability 0.5 over 8 messages: {lost}"
     );
 }
+
+#[test]
+fn scenario_plays_its_inbound_messages_and_faults_on_time() {
+    let scenario = r#"
+seed = 1
+start = "2026-03-06T09:00:00"
+clock = "step"
+
+[[modem]]
+name = "m1"
+
+[[inbound]]
+at = "1m"
+from = "+33611111111"
+text = "Scheduled hello"
+
+[[fault]]
+at = "2m"
+kind = "reboot"
+"#;
+    let sim = Sim::start("sim_faults_scenario", scenario, &[]);
+    let mut at = sim.client();
+    at.cmd("ATE0");
+    sim.control(json!({"cmd": "advance", "by": "59s"}));
+    assert_eq!(
+        at.drain(Duration::from_millis(100)),
+        "",
+        "nothing before 1m"
+    );
+    sim.control(json!({"cmd": "advance", "by": "1s"}));
+    assert_eq!(
+        at.read_until("+CMTI: \"SM\",1\r\n", T),
+        "\r\n+CMTI: \"SM\",1\r\n"
+    );
+    sim.control(json!({"cmd": "advance", "by": "1m 3s"}));
+    assert!(at.read_until("SMS Ready\r\n", T).starts_with("\r\nRDY\r\n"));
+    let reply = &sim.entries("reply")[0];
+    assert_eq!(reply["origin"], "scenario");
+    assert_eq!(reply["at"], "2026-03-06T09:01:00.000Z");
+}
+
+#[test]
+fn clock_runs_faster_than_real_time() {
+    let scenario = r#"
+start = "2026-03-06T09:00:00"
+speed = 3600.0
+
+[[modem]]
+name = "m1"
+"#;
+    let sim = Sim::start("sim_faults_speed", scenario, &[]);
+    let mut at = sim.client();
+    at.cmd("ATE0");
+    std::thread::sleep(Duration::from_millis(1100));
+    let cclk = at.cmd("AT+CCLK?");
+    // At least one virtual hour later (one real second × 3600), well under a day.
+    let time = cclk.split(',').nth(1).unwrap_or_else(|| panic!("{cclk:?}"));
+    let hour: u32 = time[..2].parse().unwrap();
+    assert!((10..20).contains(&hour), "{cclk:?}");
+}
+
+#[test]
+fn sigterm_removes_the_link_and_the_control_socket() {
+    let mut sim = Sim::start("sim_faults_sigterm", SCENARIO, &[]);
+    let link = sim.link();
+    assert!(std::fs::symlink_metadata(&link).is_ok());
+    assert!(std::fs::read_link(&link).unwrap().starts_with("/dev/pts"));
+    let status = sim.terminate().expect("exits on SIGTERM");
+    assert!(status.success(), "{status:?}");
+    assert!(std::fs::symlink_metadata(&link).is_err(), "link removed");
+    assert!(!sim.control.exists(), "control socket removed");
+}

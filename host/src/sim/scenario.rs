@@ -382,6 +382,18 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_scenario_parses() {
+        let path = format!("{}/../docs/sim.md", env!("CARGO_MANIFEST_DIR"));
+        let doc = std::fs::read_to_string(path).unwrap();
+        let start = doc.find("```toml\n").unwrap() + "```toml\n".len();
+        let end = start + doc[start..].find("```").unwrap();
+        let s = Scenario::parse(&doc[start..end]).unwrap();
+        assert_eq!(s.modem[0].name, "promo");
+        assert_eq!(s.route[0].status, Some(0x46));
+        assert_eq!(s.subscriber[0].keyword[0].reply, "OUI");
+    }
+
+    #[test]
     fn mistakes_are_reported() {
         assert!(Scenario::parse("[[route]]\noutcome = \"maybe\"").is_err());
         assert!(Scenario::parse("bogus = 1").is_err());

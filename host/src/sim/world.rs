@@ -361,7 +361,7 @@ impl World {
                 };
                 if let (Some(d), Some(back)) = (duration, undo(&kind)) {
                     self.operator.schedule(
-                        now + d,
+                        at + d,
                         Event::Fault {
                             modem: modem.clone(),
                             kind: back.to_string(),
@@ -372,14 +372,14 @@ impl World {
                 }
                 self.operator.ledger.write(json!({
                     "kind": "fault",
-                    "at": now.to_string(),
+                    "at": at.to_string(),
                     "modem": modem,
                     "fault": kind,
                     "duration_ms": duration.map(|d| d.0),
                 }));
                 let slot = &mut self.slots[i];
                 match kind.as_str() {
-                    "reboot" => slot.modem.reboot(now),
+                    "reboot" => slot.modem.reboot(at),
                     "sim-out" => slot.modem.set_sim(false),
                     "sim-in" => slot.modem.set_sim(true),
                     "network-loss" => slot.modem.set_network(false),

@@ -217,19 +217,27 @@ impl Sim {
     }
 }
 
-impl Drop for Sim {
-    fn drop(&mut self) {
+impl Sim {
+    /// Sends SIGTERM and waits up to 5 s for the simulator to exit.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         // SAFETY: kill(2) on our own child's pid.
         unsafe {
             libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        None
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.terminate();
         let _ = self.child.kill();
         let _ = self.child.wait();
         if !std::thread::panicking() {
