@@ -343,7 +343,8 @@ impl Calendar {
             (Observed::NearestWeekday, Weekday::Fri) => date.add_days(1),
             _ => return Ok(None),
         };
-        Ok(self.actual(moved_from)?.map(|_| "observed holiday"))
+        // Named after the holiday it stands in for.
+        self.actual(moved_from)
     }
 
     /// The holiday falling on `date` itself, without weekend moves.
