@@ -33,7 +33,7 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     /// Decide send / defer / refuse for one message, with the rule and source.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Classify an inbound reply: opt-out, opt-in, help, possible opt-out or none.
     Keyword(KeywordArgs),
     /// Print a country's rule pack as a person would read it, with sources.
