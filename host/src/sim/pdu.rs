@@ -737,4 +737,41 @@ mod tests {
         let ucs = "б".repeat(100);
         assert_eq!(segment_text(&ucs, 1).len(), 2);
     }
+
+    /// Random and mutated PDUs never panic the decoder (the wire can hold anything).
+    #[test]
+    fn decoder_survives_random_and_mutated_pdus() {
+        let mut rng = crate::sim::rng::Rng::keyed(5, "pdu");
+        let good = unhex(b"11000B915155214365F70000FF0CC8329BFD065DDF72363904").unwrap();
+        let concat = {
+            let p = &segment_text(&"z".repeat(200), 9)[0];
+            let mut t = vec![0x51, 0, 0x0B, 0x91];
+            t.extend(bcd("15551234567").unwrap());
+            t.extend([0, 0, 0xFF, p.udl]);
+            t.extend(&p.octets);
+            t
+        };
+        for i in 0..200_000 {
+            let pdu: Vec<u8> = match i % 3 {
+                0 => (0..rng.below(60))
+                    .map(|_| (rng.next_u64() & 0xFF) as u8)
+                    .collect(),
+                _ => {
+                    let mut p = if i % 3 == 1 {
+                        good.clone()
+                    } else {
+                        concat.clone()
+                    };
+                    for _ in 0..1 + rng.below(4) {
+                        let at = rng.below(p.len());
+                        p[at] = (rng.next_u64() & 0xFF) as u8;
+                    }
+                    p.truncate(rng.below(p.len() + 1));
+                    p
+                }
+            };
+            let _ = decode_submit(&pdu);
+            let _ = decode_smsc(&pdu);
+        }
+    }
 }
