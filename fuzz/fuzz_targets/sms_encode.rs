@@ -1,0 +1,34 @@
+//! Any text through the SMS-SUBMIT encoder and back: the encoder must not panic, every
+//! PDU must decode, and the parts must join to the text.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use relais_core::sms::pdu::{
+    self, Address, EncodingChoice, PhoneNumber, SmscField, SubmitHeader, TextPlan, Tpdu,
+};
+use relais_core::sms::{ConcatWidth, preview};
+
+fuzz_target!(|input: (bool, u16, &str)| {
+    let (wide, reference, text) = input;
+    let (width, reference) = if wide {
+        (ConcatWidth::Ref16, reference)
+    } else {
+        (ConcatWidth::Ref8, reference & 0xFF)
+    };
+    let Ok(plan) = TextPlan::new(text, EncodingChoice::Auto, width, reference) else {
+        assert!(preview(text).segments.get() > 255);
+        return;
+    };
+    let to = Address::Number(PhoneNumber::parse("+15551234567").unwrap());
+    let header = SubmitHeader::new(&to);
+    let mut joined = String::new();
+    for seg in plan.segments() {
+        let mut out = [0u8; pdu::MAX_PDU_LEN];
+        let e = pdu::encode_submit(&header, &seg, &mut out).expect("segment encodes");
+        let Ok(Tpdu::Submit(s)) = pdu::decode(&out[..e.pdu_len], SmscField::Present) else {
+            panic!("our SUBMIT does not decode");
+        };
+        s.user_data.write_text(&mut joined).unwrap();
+    }
+    assert_eq!(joined, text);
+});
