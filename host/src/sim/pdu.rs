@@ -774,4 +774,187 @@ mod tests {
             let _ = decode_smsc(&pdu);
         }
     }
+
+    /// The driver's codec (relais_core::sms) and this one are written separately; a
+    /// message must survive the trip from either encoder to the other decoder.
+    mod against_the_core_codec {
+        use super::super::*;
+        use crate::sim::rng::Rng;
+        use relais_core::sms::ConcatWidth;
+        use relais_core::sms::pdu::{
+            self as core_pdu, Address, DeliverHeader, EncodingChoice, MessageClass,
+            MessageReference, PhoneNumber, SmscField, Status, StatusReportFields, SubmitHeader,
+            TextPlan, Timestamp, Tpdu,
+        };
+
+        fn texts() -> Vec<String> {
+            let pool: Vec<char> =
+                "abcXYZ 019.,!?@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà\n\r€[]{}|~^\\"
+                    .chars()
+                    .collect();
+            let wide: Vec<char> = "бжЩ€中😀é ".chars().collect();
+            let mut rng = Rng::keyed(3, "texts");
+            let mut out = vec![
+                String::new(),
+                "Hello".into(),
+                "a".repeat(160),
+                "a".repeat(161),
+                "a".repeat(152) + "€" + "b",
+                "б".repeat(70),
+                "б".repeat(71),
+                "x".repeat(66) + "😀" + &"y".repeat(10),
+            ];
+            for _ in 0..150 {
+                let (p, n) = if rng.chance(0.5) {
+                    (&pool, 400)
+                } else {
+                    (&wide, 200)
+                };
+                let len = rng.below(n);
+                out.push((0..len).map(|_| p[rng.below(p.len())]).collect());
+            }
+            out
+        }
+
+        #[test]
+        fn core_submit_decodes_here() {
+            let to = Address::Number(PhoneNumber::parse("+33612345678").unwrap());
+            for (i, text) in texts().iter().enumerate() {
+                let width = if i % 2 == 0 {
+                    ConcatWidth::Ref8
+                } else {
+                    ConcatWidth::Ref16
+                };
+                let reference = if i % 2 == 0 { 0x42 } else { 0x1234 };
+                let plan = TextPlan::new(text, EncodingChoice::Auto, width, reference).unwrap();
+                let mut header = SubmitHeader::new(&to);
+                header.status_report = i % 3 == 0;
+                let mut joined = String::new();
+                for (k, seg) in plan.segments().enumerate() {
+                    let mut buf = [0u8; core_pdu::MAX_PDU_LEN];
+                    let enc = core_pdu::encode_submit(&header, &seg, &mut buf).unwrap();
+                    let pdu = &buf[..enc.pdu_len];
+                    let (_, used) = decode_smsc(pdu).unwrap();
+                    assert_eq!(pdu.len() - used, enc.tpdu_len);
+                    let s = decode_submit(&pdu[used..])
+                        .unwrap_or_else(|e| panic!("{text:?} part {k}: {e}"));
+                    assert_eq!(s.to, "+33612345678");
+                    assert_eq!(s.status_report, i % 3 == 0);
+                    assert_eq!(s.text, seg.text, "{text:?} part {k}");
+                    match (seg.concat, s.concat) {
+                        (None, None) => {}
+                        (Some(c), Some(d)) => {
+                            assert_eq!(
+                                (c.reference, c.total, c.part),
+                                (d.reference, d.total, d.seq)
+                            );
+                            assert_eq!(d.wide, width == ConcatWidth::Ref16);
+                        }
+                        other => panic!("{text:?}: concat {other:?}"),
+                    }
+                    joined.push_str(&s.text);
+                }
+                assert_eq!(&joined, text);
+            }
+        }
+
+        #[test]
+        fn deliver_and_status_report_from_here_decode_in_the_core() {
+            let off = UtcOffset(-22); // -05:30
+            let at = SimInstant::parse("2026-12-31T23:59:58", off).unwrap();
+            for text in texts() {
+                let mut joined = String::new();
+                let parts = segment_text(&text, 0x99);
+                for p in &parts {
+                    let pdu = encode_deliver("+33609001390", "+33611223344", at, off, p);
+                    let Ok(Tpdu::Deliver(d)) = core_pdu::decode(&pdu, SmscField::Present) else {
+                        panic!("{text:?}: core cannot decode {}", hex(&pdu));
+                    };
+                    assert_eq!(d.from.to_string(), "+33611223344");
+                    assert_eq!(d.smsc.unwrap().to_string(), "+33609001390");
+                    let t = d.timestamp;
+                    assert_eq!(
+                        (t.year, t.month, t.day, t.hour, t.minute, t.second),
+                        (2026, 12, 31, 23, 59, 58)
+                    );
+                    assert_eq!(t.offset_quarters, -22);
+                    assert_eq!(
+                        d.user_data
+                            .udh
+                            .concat
+                            .map(|c| (c.reference, c.total, c.part)),
+                        p.concat.map(|c| (c.reference, c.total, c.seq))
+                    );
+                    let decoded = d.user_data.text();
+                    assert_eq!(decoded.as_str(), p.text, "{text:?}");
+                    joined.push_str(&decoded);
+                }
+                assert_eq!(joined, text);
+            }
+            let pdu = encode_status_report("+33609001390", 214, "+33612345678", at, at, off, 0x46);
+            let Ok(Tpdu::StatusReport(r)) = core_pdu::decode(&pdu, SmscField::Present) else {
+                panic!("core cannot decode {}", hex(&pdu));
+            };
+            assert_eq!(r.message_reference, MessageReference(214));
+            assert_eq!(r.status, Status(0x46));
+            assert_eq!(r.recipient.to_string(), "+33612345678");
+            assert_eq!(r.discharge_time.offset_quarters, -22);
+        }
+
+        #[test]
+        fn core_deliver_and_report_shapes_match_ours() {
+            // The same DELIVER from both encoders is the same bytes.
+            let from = Address::Number(PhoneNumber::parse("+33611223344").unwrap());
+            let smsc = PhoneNumber::parse("+33609001390").unwrap();
+            let ts = Timestamp {
+                year: 2026,
+                month: 3,
+                day: 6,
+                hour: 9,
+                minute: 0,
+                second: 0,
+                offset_quarters: 4,
+            };
+            let header = DeliverHeader {
+                smsc: Some(&smsc),
+                from: &from,
+                timestamp: ts,
+                class: None::<MessageClass>,
+                protocol_id: 0,
+                more_messages: false,
+                status_report_indication: false,
+            };
+            let plan = TextPlan::new("Bonjour à tous", EncodingChoice::Auto, ConcatWidth::Ref8, 1)
+                .unwrap();
+            let seg = plan.segments().next().unwrap();
+            let mut buf = [0u8; core_pdu::MAX_PDU_LEN];
+            let n = core_pdu::encode_deliver(&header, &seg, &mut buf)
+                .unwrap()
+                .pdu_len;
+            let at = SimInstant::parse("2026-03-06T09:00:00", UtcOffset(4)).unwrap();
+            let ours = encode_deliver(
+                "+33609001390",
+                "+33611223344",
+                at,
+                UtcOffset(4),
+                &segment_text("Bonjour à tous", 1)[0],
+            );
+            assert_eq!(hex(&buf[..n]), hex(&ours));
+            let to = Address::Number(PhoneNumber::parse("+33612345678").unwrap());
+            let f = StatusReportFields {
+                smsc: Some(&smsc),
+                message_reference: MessageReference(7),
+                recipient: &to,
+                timestamp: ts,
+                discharge_time: ts,
+                status: Status(0),
+            };
+            let n = core_pdu::encode_status_report(&f, &mut buf)
+                .unwrap()
+                .pdu_len;
+            let ours =
+                encode_status_report("+33609001390", 7, "+33612345678", at, at, UtcOffset(4), 0);
+            assert_eq!(hex(&buf[..n]), hex(&ours));
+        }
+    }
 }
