@@ -176,3 +176,43 @@ proptest! {
         prop_assert_eq!(run.accepted, run.outcomes);
     }
 }
+
+/// A modem that never stops sending the same byte.
+struct Flood(u8);
+
+impl ErrorType for Flood {
+    type Error = ErrorKind;
+}
+
+impl Read<u8> for Flood {
+    fn read(&mut self) -> nb::Result<u8, ErrorKind> {
+        Ok(self.0)
+    }
+}
+
+impl Write<u8> for Flood {
+    fn write(&mut self, _: u8) -> nb::Result<(), ErrorKind> {
+        Ok(())
+    }
+    fn flush(&mut self) -> nb::Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
+#[test]
+fn endless_garbage_neither_blocks_poll_nor_stops_the_timeouts() {
+    for byte in [b'x', b'\n', b'>'] {
+        let clock = FakeClock::default();
+        let mut modem = Modem::new(Flood(byte), NoPowerControl, clock.clone(), Profile::SIM800);
+        let mut cycled = false;
+        for _ in 0..100 {
+            clock.0.set(clock.0.get() + 600);
+            // Each call returns: with an event or WouldBlock once its byte budget is spent.
+            if let Ok(Event::PowerCycling(_)) = modem.poll() {
+                cycled = true;
+                break;
+            }
+        }
+        assert!(cycled, "byte {byte:#x}: the AT probes never timed out");
+    }
+}

@@ -259,6 +259,8 @@ impl fmt::Display for SerialError {
 
 impl core::error::Error for SerialError {}
 
+/// Bytes [`Modem::poll`] reads at most before returning (more on the next call).
+const BYTES_PER_POLL: usize = 128;
 /// Line buffer: a 352-digit PDU line plus slack.
 const LINE_CAPACITY: usize = 400;
 /// Transmit buffer: a PDU in hex plus Ctrl-Z.
@@ -447,28 +449,37 @@ where
     /// `WouldBlock` when there is nothing to report now. Serial errors are returned as
     /// `Other` for logging; the driver keeps going.
     pub fn poll(&mut self) -> nb::Result<Event, SerialError> {
+        // A modem streaming garbage must not keep the caller's loop here forever.
+        let mut budget = BYTES_PER_POLL;
         loop {
             if let Some(event) = self.inner.events.pop_front() {
                 return Ok(event);
             }
             self.inner.now = self.inner.clock.now_ms();
             let mut progress = self.inner.flush()?;
-            match self.inner.serial.read() {
-                Ok(byte) => {
-                    if let Some(event) = self.parser.feed(byte) {
-                        self.inner.on_event(event);
+            if budget > 0 {
+                match self.inner.serial.read() {
+                    Ok(byte) => {
+                        budget -= 1;
+                        if let Some(event) = self.parser.feed(byte) {
+                            self.inner.on_event(event);
+                        }
+                        self.sync_parser();
+                        continue;
                     }
-                    self.sync_parser();
-                    continue;
-                }
-                Err(nb::Error::WouldBlock) => {}
-                Err(nb::Error::Other(e)) => {
-                    return Err(nb::Error::Other(SerialError(serial::Error::kind(&e))));
+                    Err(nb::Error::WouldBlock) => {}
+                    Err(nb::Error::Other(e)) => {
+                        return Err(nb::Error::Other(SerialError(serial::Error::kind(&e))));
+                    }
                 }
             }
+            // Timers run even while the modem floods us (the budget is then spent).
             progress |= self.inner.tick();
             self.sync_parser();
-            if !progress {
+            if let Some(event) = self.inner.events.pop_front() {
+                return Ok(event);
+            }
+            if !progress || budget == 0 {
                 return Err(nb::Error::WouldBlock);
             }
         }
