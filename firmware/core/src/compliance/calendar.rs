@@ -462,13 +462,20 @@ pub mod calendars {
     pub const FR_NC: Calendar = fr("FR-NC", &[h("Citizenship Day", Fixed(9, 24))]);
     /// Saint-Pierre-et-Miquelon: no extras.
     pub const FR_PM: Calendar = fr("FR-PM", &[]);
-    /// French Polynesia extras we compute (`PF`). Matāri'i (astronomical) is not
-    /// carried: see the oracle test's documented differences.
+    /// French Polynesia extras (`PF`): Autonomy Day (29 June) until 2024, replaced by
+    /// Matāri'i, fixed on 20 November from 2025.
     pub const FR_PF: Calendar = fr(
         "FR-PF",
         &[
             h("Missionary Day", Fixed(3, 5)),
             h("Good Friday", Easter(-2)),
+            Holiday {
+                name: "Autonomy Day",
+                rule: Fixed(6, 29),
+                from: ALWAYS.0,
+                until: 2024,
+            },
+            since("Matari'i", Fixed(11, 20), 2025),
         ],
     );
 
@@ -543,6 +550,7 @@ pub mod calendars {
             (2019, 5, 8, "National and Provincial Government Elections"),
             (2021, 11, 1, "Municipal elections"),
             (2022, 12, 27, "Public Holiday by Presidential Decree"),
+            (2023, 12, 15, "Public Holiday by Presidential Decree"),
             (2024, 5, 29, "National and Provincial Government Elections"),
             (2026, 11, 4, "Local Government Elections"),
         ],
