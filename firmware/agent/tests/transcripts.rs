@@ -383,4 +383,6 @@ transcript_tests!(
     reboot_mid_send,
     sim_removed,
     registration_lost,
+    power_down,
+    sim_pin,
 );
