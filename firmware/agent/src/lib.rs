@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
 
+#[macro_use]
+mod fmt;
+
 pub mod modem;
 pub mod passthrough;
 

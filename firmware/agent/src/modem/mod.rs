@@ -580,6 +580,7 @@ where
         // send a truncated line, which the modem answers with ERROR.
         let _ = cmd.write(&mut line);
         let _ = self.tx.extend_from_slice(&line);
+        debug!("modem> {=[u8]:a}", line.as_slice());
         self.claim = cmd.response();
         self.entry = None;
         self.inflight = Some(InFlight {
@@ -723,6 +724,7 @@ where
             }
             Some(next) => self.phase = Phase::Init(next),
             None => {
+                info!("modem: ready ({=str})", self.profile.name);
                 self.phase = Phase::Ready;
                 self.next_poll = self.after(self.poll_interval());
                 self.push(Event::Ready);
@@ -859,6 +861,7 @@ where
 
     fn finish_send(&mut self, outcome: SendOutcome) {
         if self.outgoing.take().is_some() {
+            debug!("modem: send ended: {}", outcome);
             self.push(Event::Sent(outcome));
         }
     }
@@ -905,6 +908,7 @@ where
 
     fn power_cycle(&mut self, why: Recovery) {
         self.forget_session();
+        warn!("modem: power cycle ({})", why);
         self.push(Event::PowerCycling(why));
         self.power.power_off();
         self.phase = Phase::PowerOff;
@@ -914,6 +918,7 @@ where
     /// The modem restarted by itself: let it boot, then bring it up again.
     fn rebooted(&mut self) {
         self.forget_session();
+        warn!("modem: restarted by itself");
         self.push(Event::Rebooted);
         self.booted_at = self.now;
         self.phase = Phase::Booting;
@@ -921,6 +926,7 @@ where
     }
 
     fn resync(&mut self) {
+        warn!("modem: no answer, re-syncing");
         self.forget_session();
         self.phase = Phase::Sync { tries: 0 };
         self.wake_at = self.now;
