@@ -128,8 +128,59 @@ fn gammu_sends_single_and_multipart_and_the_ledger_has_them_reassembled() {
         ],
     );
     assert!(out.contains("Sending SMS 2/2"), "{out}");
-    let messages = sim.wait_entries("message", 3, T);
-    assert_eq!(messages.len(), 3, "{messages:#?}");
+    // Unicode, a report request and a flash message (AT-PDU.md §6.4 table).
+    let out = run(
+        &gammu,
+        &rc,
+        &[
+            "sendsms",
+            "TEXT",
+            "+33611111111",
+            "-unicode",
+            "-text",
+            "Привет €",
+        ],
+    );
+    assert!(out.contains("OK, message reference="), "{out}");
+    let out = run(
+        &gammu,
+        &rc,
+        &[
+            "sendsms",
+            "TEXT",
+            "+33611111111",
+            "-report",
+            "-text",
+            "Report me",
+        ],
+    );
+    assert!(out.contains("OK, message reference="), "{out}");
+    let out = run(
+        &gammu,
+        &rc,
+        &[
+            "sendsms",
+            "TEXT",
+            "+33611111111",
+            "-flash",
+            "-text",
+            "Flash",
+        ],
+    );
+    assert!(out.contains("OK, message reference="), "{out}");
+    let messages = sim.wait_entries("message", 6, T);
+    assert_eq!(messages.len(), 6, "{messages:#?}");
+    assert_eq!(messages[3]["text"], "Привет €");
+    assert_eq!(messages[3]["encoding"], "ucs2");
+    assert_eq!(messages[4]["text"], "Report me");
+    assert_eq!(messages[5]["text"], "Flash");
+    let reports = sim.wait_entries("report", 6, T);
+    let reported: Vec<bool> = reports.iter().map(|r| r["reported"] == true).collect();
+    assert_eq!(
+        reported,
+        [false, false, false, false, true, false],
+        "only -report asked"
+    );
     assert_eq!(messages[0]["text"], "Hello World!");
     assert_eq!(messages[0]["segments"], 1);
     assert_eq!(messages[0]["to"], "+33612345678");

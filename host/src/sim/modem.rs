@@ -12,6 +12,7 @@
 use std::collections::VecDeque;
 
 use super::pdu::{self, Alphabet, Concat, UserData};
+use super::rng::Rng;
 use super::time::{SimDuration, SimInstant, UtcOffset};
 
 const CTRL_Z: u8 = 0x1A;
@@ -61,6 +62,11 @@ pub struct ModemConfig {
     pub pin: Option<String>,
     /// Registered roaming (`+CREG` stat 5) instead of home (1).
     pub roaming: bool,
+    /// Chance that URCs waiting while the client types a command come out between the
+    /// command's echo and its answer, as on real modems (AT-PDU.md §3.2).
+    pub urc_race: f64,
+    /// Seed of this modem's own random choices (the URC race).
+    pub seed: u64,
 }
 
 impl ModemConfig {
@@ -93,6 +99,8 @@ impl ModemConfig {
             bare_prompt: false,
             pin: None,
             roaming: false,
+            urc_race: 0.0,
+            seed: 1,
         };
         match profile {
             "sim800" | "generic" => Some(base),
@@ -483,6 +491,7 @@ pub struct Modem {
     delayed: Vec<(SimInstant, String)>,
     clock_delta: i64,
     last_stat: u8,
+    rng: Rng,
 }
 
 impl Modem {
@@ -500,6 +509,7 @@ impl Modem {
         } else {
             SimState::Ready
         };
+        let rng = Rng::keyed(cfg.seed, &format!("urc race {name}"));
         let mut modem = Self {
             name: name.to_string(),
             cfg,
@@ -517,6 +527,7 @@ impl Modem {
             delayed: Vec::new(),
             clock_delta: 0,
             last_stat: 0,
+            rng,
         };
         modem.last_stat = modem.reg_stat();
         modem
@@ -788,6 +799,10 @@ impl Modem {
                 match b {
                     b'\r' => {
                         let line = std::mem::take(&mut self.line);
+                        if !self.urcs.is_empty() && self.rng.chance(self.cfg.urc_race) {
+                            // The URC wins the race against the answer.
+                            self.flush_urcs();
+                        }
                         self.command_line(&line, now, net);
                     }
                     b'\n' => {}
@@ -2003,6 +2018,19 @@ mod tests {
         assert_eq!(
             say(&mut m, &mut n, "Q\r"),
             "\r\n+CSQ: 20,0\r\n\r\nOK\r\n\r\n+CMTI: \"SM\",1\r\n"
+        );
+    }
+
+    #[test]
+    fn urc_race_puts_the_urc_between_echo_and_answer() {
+        let mut cfg = ModemConfig::preset("sim800").unwrap();
+        cfg.urc_race = 1.0;
+        let (mut m, mut n) = (Modem::new("m", cfg, UtcOffset(4)), Net::default());
+        assert_eq!(say(&mut m, &mut n, "AT+CS"), "AT+CS");
+        m.deliver(inbound("hi")).unwrap();
+        assert_eq!(
+            say(&mut m, &mut n, "Q\r"),
+            "Q\r\r\n+CMTI: \"SM\",1\r\n\r\n+CSQ: 20,0\r\n\r\nOK\r\n"
         );
     }
 

@@ -78,6 +78,8 @@ pub struct ModemSpec {
     /// Print the start-up URCs when the simulator starts.
     #[serde(default)]
     pub boot_urcs_at_start: bool,
+    /// Chance that a URC comes out between a command's echo and its answer.
+    pub urc_race: Option<f64>,
 }
 
 /// The operator's network.

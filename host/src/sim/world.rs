@@ -10,12 +10,33 @@ use super::rng::Rng;
 use super::scenario::{FAULT_KINDS, Latency, ModemSpec, Scenario};
 use super::time::{Clock, ClockMode, SimDuration, SimInstant, UtcOffset};
 
-/// Garbled or dropped bytes on the modem → client direction.
+/// Garbled or dropped bytes on the serial line, both directions.
 #[derive(Debug)]
 struct LineFault {
     garble: f64,
     drop: f64,
     rng: Rng,
+}
+
+impl LineFault {
+    /// `bytes` as they arrive at the other end.
+    fn apply(&mut self, bytes: Vec<u8>) -> Vec<u8> {
+        if self.garble <= 0.0 && self.drop <= 0.0 {
+            return bytes;
+        }
+        let mut kept = Vec::with_capacity(bytes.len());
+        for b in bytes {
+            if self.rng.chance(self.drop) {
+                continue;
+            }
+            if self.rng.chance(self.garble) {
+                kept.push((self.rng.next_u64() & 0xFF) as u8);
+            } else {
+                kept.push(b);
+            }
+        }
+        kept
+    }
 }
 
 /// One modem and how it is reached.
@@ -106,6 +127,8 @@ impl World {
             }
             cfg.pin = spec.pin.clone();
             cfg.bare_prompt = spec.bare_prompt;
+            cfg.urc_race = spec.urc_race.unwrap_or(0.0);
+            cfg.seed = seed;
             let submit_latency = match &spec.submit_latency {
                 Some(l) => Latency::parse(l)?,
                 None => profile_submit_latency(profile),
@@ -169,14 +192,15 @@ impl World {
         }
     }
 
-    /// Bytes from the client of modem `i`.
+    /// Bytes from the client of modem `i`, after the line's faults.
     pub fn feed(&mut self, i: usize, bytes: &[u8]) {
         let now = self.clock.now();
         let Self {
             slots, operator, ..
         } = self;
         if let Some(slot) = slots.get_mut(i) {
-            slot.modem.feed(bytes, now, operator);
+            let bytes = slot.line.apply(bytes.to_vec());
+            slot.modem.feed(&bytes, now, operator);
         }
     }
 
@@ -197,22 +221,7 @@ impl World {
             return Vec::new();
         };
         let out = slot.modem.take_output();
-        let line = &mut slot.line;
-        if line.garble <= 0.0 && line.drop <= 0.0 {
-            return out;
-        }
-        let mut kept = Vec::with_capacity(out.len());
-        for b in out {
-            if line.rng.chance(line.drop) {
-                continue;
-            }
-            if line.rng.chance(line.garble) {
-                kept.push((line.rng.next_u64() & 0xFF) as u8);
-            } else {
-                kept.push(b);
-            }
-        }
-        kept
+        slot.line.apply(out)
     }
 
     /// Injects an SMS from `from` to modem `i` now.
