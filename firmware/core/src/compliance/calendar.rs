@@ -357,9 +357,26 @@ impl Calendar {
                 return Ok(Some(name));
             }
         }
+        let mut easter_sunday = None;
         for hol in self.holidays {
-            if (hol.from..=hol.until).contains(&date.year) && hol.rule.date(date.year) == Some(date)
-            {
+            if !(hol.from..=hol.until).contains(&date.year) {
+                continue;
+            }
+            let hit = match hol.rule {
+                DateRule::Fixed(m, d) => date.month == m && date.day == d,
+                // Easter falls between 22 March and 25 April; our offsets stay in Feb–Jun.
+                DateRule::Easter(offset) => {
+                    (2..=6).contains(&date.month)
+                        && easter_sunday
+                            .get_or_insert_with(|| easter(date.year))
+                            .add_days(i64::from(offset))
+                            == date
+                }
+                DateRule::NthWeekday(m, ..) => {
+                    date.month == m && hol.rule.date(date.year) == Some(date)
+                }
+            };
+            if hit {
                 return Ok(Some(hol.name));
             }
         }

@@ -406,15 +406,28 @@ pub fn fold(c: char) -> (u8, Option<u8>) {
 /// Whether `text` carries an opt-out keyword of `langs` as a whole word (used to check
 /// and detect opt-out mentions in outgoing texts).
 pub fn mentions_opt_out(text: &str, langs: &[Lang]) -> bool {
-    let n = words(text).count();
-    (0..n).any(|start| {
-        KEYWORDS
-            .iter()
-            .filter(|kw| {
-                langs.contains(&kw.lang) && matches!(kw.kind, Kind::OptOut | Kind::OptOutAll)
-            })
-            .any(|kw| starts_with(text, start, kw.words))
-    })
+    let mut at = words(text);
+    loop {
+        let rest = at.clone();
+        let Some(word) = at.next() else { return false };
+        let initial = word.chars().next().map_or(0, |c| fold(c).0);
+        for kw in KEYWORDS {
+            if kw.words.as_bytes().first() != Some(&initial)
+                || !matches!(kw.kind, Kind::OptOut | Kind::OptOutAll)
+                || !langs.contains(&kw.lang)
+            {
+                continue;
+            }
+            let mut parts = kw.words.split(' ');
+            // Cheap test on the first word before walking the rest.
+            if parts.next().is_some_and(|first| word_eq(word, first)) {
+                let mut ws = rest.clone().skip(1);
+                if parts.all(|p| ws.next().is_some_and(|w| word_eq(w, p))) {
+                    return true;
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -251,9 +251,19 @@ fn nanp(number: &Msisdn, info: &mut NumberInfo) {
 }
 
 fn prefix_zones(number: &Msisdn) -> ZoneSet {
+    // The table's prefixes are 2 to 8 digits long: compute each prefix of the number once.
+    let mut prefixes = [u64::MAX; 9];
+    for (n, p) in prefixes.iter_mut().enumerate().skip(1) {
+        if n <= number.len() {
+            *p = number.prefix(n);
+        }
+    }
     let mut best: Option<(u8, u64)> = None;
     for &(prefix, len, zones) in tables::PREFIX_ZONES {
-        if number.prefix(usize::from(len)) == prefix && best.is_none_or(|(l, _)| len > l) {
+        let Some(&p) = prefixes.get(usize::from(len)) else {
+            continue;
+        };
+        if p == prefix && best.is_none_or(|(l, _)| len > l) {
             best = Some((len, zones));
         }
     }
