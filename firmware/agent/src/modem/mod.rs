@@ -30,6 +30,7 @@
 
 mod pdu;
 mod profile;
+mod reports;
 
 use core::fmt;
 
@@ -51,6 +52,7 @@ use relais_core::at::{
 
 pub use pdu::{InboundPdu, MAX_PDU, PduBytes, PduError, SubmitPdu};
 pub use profile::Profile;
+pub use reports::ReportMatcher;
 
 /// A monotonic millisecond clock (never goes back; wraps only after 584 million years).
 pub trait Clock {
