@@ -11,6 +11,8 @@
 //! docs/sim.md is the user documentation.
 
 pub mod control;
+#[cfg(test)]
+mod driver_peer;
 pub mod modem;
 pub mod operator;
 pub mod pdu;

@@ -543,6 +543,12 @@ impl Modem {
         &self.cfg
     }
 
+    /// Messages stored in (SIM, phone, status-report) memory, for tests.
+    #[cfg(test)]
+    pub fn stored(&self) -> [usize; 3] {
+        [Mem::Sm, Mem::Me, Mem::Sr].map(|m| self.usage(m).0)
+    }
+
     /// Bytes the modem has sent since the last call.
     pub fn take_output(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.out)

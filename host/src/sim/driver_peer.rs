@@ -1,0 +1,433 @@
+//! The real modem driver (`relais_agent::modem`) against the simulator, in process and
+//! in virtual time: the driver's serial port is the simulated modem's line, its clock
+//! is the simulator's stepped clock, and its power switch reboots the simulated modem.
+//! Everything is deterministic, and "within bounded time" is measured in virtual time.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, VecDeque};
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use embedded_hal_nb::serial::{ErrorKind, ErrorType, Read, Write};
+use relais_agent::core::at::ErrorClass;
+use relais_agent::modem::{
+    Clock, Event, Modem, ModemPower, Profile, Recovery, SendError, SendOutcome, SubmitPdu,
+};
+use relais_core::sms::ConcatWidth;
+use relais_core::sms::pdu::{
+    self as core_pdu, Address, EncodingChoice, PhoneNumber, SmscField, SubmitHeader, TextPlan, Tpdu,
+};
+use serde_json::Value;
+
+use super::operator::Ledger;
+use super::scenario::Scenario;
+use super::time::SimDuration;
+use super::world::World;
+
+type Shared = Rc<RefCell<World>>;
+
+/// The simulated modem's serial line, as an `embedded-hal-nb` port.
+struct Port {
+    world: Shared,
+    rx: VecDeque<u8>,
+}
+
+impl ErrorType for Port {
+    type Error = ErrorKind;
+}
+
+impl Read<u8> for Port {
+    fn read(&mut self) -> nb::Result<u8, ErrorKind> {
+        if self.rx.is_empty() {
+            let mut w = self.world.borrow_mut();
+            w.tick();
+            let out = w.take_output(0);
+            self.rx.extend(out);
+        }
+        self.rx.pop_front().ok_or(nb::Error::WouldBlock)
+    }
+}
+
+impl Write<u8> for Port {
+    fn write(&mut self, byte: u8) -> nb::Result<(), ErrorKind> {
+        self.world.borrow_mut().feed(0, &[byte]);
+        Ok(())
+    }
+    fn flush(&mut self) -> nb::Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
+struct VirtualClock(Shared);
+
+impl Clock for VirtualClock {
+    fn now_ms(&self) -> u64 {
+        self.0.borrow().clock.now().0 as u64
+    }
+}
+
+/// Power-cycling reboots the simulated modem.
+struct Power(Shared);
+
+impl ModemPower for Power {
+    fn power_off(&mut self) {}
+    fn power_on(&mut self) {
+        let _ = self.0.borrow_mut().inject_fault(0, "reboot", None, 0.0);
+    }
+}
+
+struct Rig {
+    world: Shared,
+    driver: Modem<Port, Power, VirtualClock>,
+    ledger: PathBuf,
+}
+
+const SCENARIO: &str = r#"
+seed = 5
+start = "2026-03-06T09:00:00"
+utc_offset = "+01:00"
+clock = "step"
+
+[[modem]]
+name = "m1"
+profile = "sim800"
+msisdn = "+33700000001"
+submit_latency = "2s..5s"
+
+[operator]
+report_latency = "5s..30s"
+
+[[route]]
+prefix = "+33698"
+outcome = "rejected"
+cms_error = 1          # unassigned number: permanent
+
+[[route]]
+prefix = "+33697"
+outcome = "rejected"
+cms_error = 42         # congestion: retry later
+
+[[route]]
+prefix = "+33699"
+outcome = "failed"
+status = 0x41
+"#;
+
+impl Rig {
+    fn new(test: &str, scenario: &str) -> Rig {
+        let ledger = std::env::temp_dir().join(format!(
+            "relais-driver-peer-{test}-{}.jsonl",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&ledger);
+        let scenario = Scenario::parse(scenario).unwrap();
+        let world = World::new(&scenario, Ledger::open(&ledger).unwrap()).unwrap();
+        let world = Rc::new(RefCell::new(world));
+        let port = Port {
+            world: Rc::clone(&world),
+            rx: VecDeque::new(),
+        };
+        let driver = Modem::new(
+            port,
+            Power(Rc::clone(&world)),
+            VirtualClock(Rc::clone(&world)),
+            Profile::SIM800,
+        );
+        Rig {
+            world,
+            driver,
+            ledger,
+        }
+    }
+
+    /// Polls the driver, moving virtual time 10 ms whenever it has nothing to say,
+    /// until `want` accepts an event; panics after `budget` of virtual time.
+    fn until(&mut self, budget: &str, mut want: impl FnMut(&Event) -> bool) -> Event {
+        let budget = SimDuration::parse(budget).unwrap();
+        let deadline = self.world.borrow().clock.now() + budget;
+        let mut seen = Vec::new();
+        loop {
+            match self.driver.poll() {
+                Ok(event) if want(&event) => return event,
+                Ok(event) => seen.push(event),
+                Err(nb::Error::WouldBlock) => {
+                    let mut w = self.world.borrow_mut();
+                    assert!(
+                        w.clock.now() < deadline,
+                        "not within {budget:?} of virtual time; events: {seen:?}"
+                    );
+                    w.clock.advance(SimDuration(10));
+                    w.tick();
+                }
+                Err(nb::Error::Other(e)) => panic!("serial error {e}"),
+            }
+        }
+    }
+
+    /// Polls the driver for `span` of virtual time; returns its events.
+    fn idle(&mut self, span: &str) -> Vec<Event> {
+        let end = self.world.borrow().clock.now() + SimDuration::parse(span).unwrap();
+        let mut seen = Vec::new();
+        while self.world.borrow().clock.now() < end {
+            match self.driver.poll() {
+                Ok(event) => seen.push(event),
+                Err(nb::Error::WouldBlock) => {
+                    let mut w = self.world.borrow_mut();
+                    w.clock.advance(SimDuration(10));
+                    w.tick();
+                }
+                Err(nb::Error::Other(e)) => panic!("serial error {e}"),
+            }
+        }
+        seen
+    }
+
+    fn ready(&mut self) {
+        self.until("2m", |e| *e == Event::Ready);
+    }
+
+    /// Sends every segment of `text` and returns each segment's outcome.
+    fn send(&mut self, to: &str, text: &str, reference: u16) -> Vec<SendOutcome> {
+        let mut outcomes = Vec::new();
+        for pdu in submit_pdus(to, text, reference) {
+            let more = outcomes.len() + 1 < pdu.1;
+            self.driver.send(&pdu.0, more).unwrap();
+            match self.until("3m", |e| matches!(e, Event::Sent(_))) {
+                Event::Sent(outcome) => outcomes.push(outcome),
+                _ => unreachable!(),
+            }
+        }
+        outcomes
+    }
+
+    fn ledger(&self, kind: &str) -> Vec<Value> {
+        std::fs::read_to_string(&self.ledger)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|v| v["kind"] == kind)
+            .collect()
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.ledger);
+    }
+}
+
+/// The SMS-SUBMIT PDUs of `text` (status report requested) and their count.
+fn submit_pdus(to: &str, text: &str, reference: u16) -> Vec<(SubmitPdu, usize)> {
+    let to = Address::Number(PhoneNumber::parse(to).unwrap());
+    let mut header = SubmitHeader::new(&to);
+    header.status_report = true;
+    let plan = TextPlan::new(text, EncodingChoice::Auto, ConcatWidth::Ref8, reference).unwrap();
+    let count = usize::from(plan.segment_count().get());
+    plan.segments()
+        .map(|seg| {
+            let mut buf = [0u8; core_pdu::MAX_PDU_LEN];
+            let n = core_pdu::encode_submit(&header, &seg, &mut buf)
+                .unwrap()
+                .pdu_len;
+            (SubmitPdu::new(&buf[..n]).unwrap(), count)
+        })
+        .collect()
+}
+
+fn accepted(outcomes: &[SendOutcome]) -> Vec<u8> {
+    outcomes
+        .iter()
+        .map(|o| match o {
+            SendOutcome::Accepted(mr) => mr.0,
+            other => panic!("not accepted: {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn driver_brings_up_sends_single_and_multipart_and_matches_reports() {
+    let mut rig = Rig::new("send", SCENARIO);
+    rig.ready();
+    let single = accepted(&rig.send("+33612345678", "Bonjour, votre RDV est confirmé.", 1));
+    let long = "Une campagne longue. ".repeat(19);
+    let multi = accepted(&rig.send("+33612345678", &long, 2));
+    assert_eq!(multi.len(), 3);
+    // Every segment asked for a report: the +CDS reaches the driver with its MR.
+    let mut want: BTreeSet<u8> = single.iter().chain(&multi).copied().collect();
+    while !want.is_empty() {
+        let Event::StatusReport(pdu) = rig.until("2m", |e| matches!(e, Event::StatusReport(_)))
+        else {
+            unreachable!()
+        };
+        let mr = pdu.status_report_reference().expect("a status report").0;
+        assert!(want.remove(&mr), "report for unexpected MR {mr}");
+    }
+    let messages = rig.ledger("message");
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0]["text"], "Bonjour, votre RDV est confirmé.");
+    assert_eq!(messages[1]["text"], long.as_str());
+    assert_eq!(messages[1]["segments"], 3);
+    assert_eq!(messages[1]["duplicate_segments"], 0);
+}
+
+#[test]
+fn driver_receives_injected_messages_and_deletes_them() {
+    let mut rig = Rig::new("receive", SCENARIO);
+    rig.ready();
+    for text in ["Premier", "Deuxième message, un peu plus long"] {
+        rig.world.borrow_mut().inject_sms(0, "+33611223344", text);
+        let Event::Received(pdu) = rig.until("1m", |e| matches!(e, Event::Received(_))) else {
+            unreachable!()
+        };
+        let Ok(Tpdu::Deliver(d)) = core_pdu::decode(pdu.bytes(), SmscField::Present) else {
+            panic!("not a DELIVER: {pdu:?}");
+        };
+        assert_eq!(d.user_data.text().as_str(), text);
+        assert_eq!(d.from.to_string(), "+33611223344");
+    }
+    // The driver deletes what it read.
+    rig.idle("10s");
+    assert_eq!(rig.world.borrow().slots[0].modem.stored(), [0, 0, 0]);
+}
+
+#[test]
+fn driver_classifies_send_errors() {
+    let mut rig = Rig::new("errors", SCENARIO);
+    rig.ready();
+    let failed = |o: &SendOutcome| match *o {
+        SendOutcome::Failed { error, class } => (error, class),
+        other => panic!("expected a failure, got {other:?}"),
+    };
+    let (error, class) = failed(&rig.send("+33698000000", "Unassigned", 3)[0]);
+    assert_eq!(class, ErrorClass::Permanent, "{error}");
+    let (error, class) = failed(&rig.send("+33697000000", "Congested", 4)[0]);
+    assert_eq!(class, ErrorClass::RetryLater, "{error}");
+    assert!(matches!(error, SendError::Cms(_)));
+    assert_eq!(rig.ledger("message").len(), 0);
+    assert_eq!(rig.ledger("refused").len(), 2);
+}
+
+#[test]
+fn driver_recovers_after_reboot_and_sim_loss_and_sends_again() {
+    let mut rig = Rig::new("recover", SCENARIO);
+    rig.ready();
+    // Past the profile's boot window (15 s after bring-up), where start-up URCs are
+    // expected and ignored.
+    rig.idle("20s");
+    rig.world
+        .borrow_mut()
+        .inject_fault(0, "reboot", None, 0.0)
+        .unwrap();
+    rig.until("1m", |e| *e == Event::Rebooted);
+    rig.ready();
+    accepted(&rig.send("+33612345678", "After reboot", 5));
+    let sim_out = SimDuration::parse("3m").unwrap();
+    rig.world
+        .borrow_mut()
+        .inject_fault(0, "sim-out", Some(sim_out), 0.0)
+        .unwrap();
+    // The driver power-cycles every minute while the SIM is missing; bring-up succeeds
+    // once it is back.
+    let mut events = Vec::new();
+    rig.until("10m", |e| {
+        events.push(e.clone());
+        *e == Event::Ready
+    });
+    assert!(
+        events.contains(&Event::PowerCycling(Recovery::SimLost)),
+        "{events:?}"
+    );
+    accepted(&rig.send("+33612345678", "After SIM back", 6));
+    let texts: Vec<Value> = rig
+        .ledger("message")
+        .iter()
+        .map(|m| m["text"].clone())
+        .collect();
+    assert_eq!(texts, ["After reboot", "After SIM back"]);
+}
+
+/// Garbled bytes in both directions and a network outage in the middle: every
+/// segment the driver reports accepted is in the ledger, nothing is there twice, and
+/// failures the driver reports as such never reached the network.
+#[test]
+fn driver_under_line_faults_never_duplicates_or_loses_a_segment() {
+    let mut rig = Rig::new("faults", SCENARIO);
+    rig.ready();
+    rig.world
+        .borrow_mut()
+        .inject_fault(0, "garble", None, 0.002)
+        .unwrap();
+    let mut accepted_mrs = Vec::new();
+    let mut failed = Vec::new();
+    let mut unknown = 0;
+    for i in 0..40 {
+        if i == 20 {
+            let outage = SimDuration::parse("2m").unwrap();
+            let mut w = rig.world.borrow_mut();
+            w.inject_fault(0, "network-loss", Some(outage), 0.0)
+                .unwrap();
+        }
+        let text = format!("Message number {i:02} of the run");
+        for attempt in 0.. {
+            assert!(attempt < 30, "{text}: no final outcome after 30 attempts");
+            let (pdu, _) = submit_pdus("+33612345678", &text, 0).remove(0);
+            if rig.driver.send(&pdu, false).is_err() {
+                rig.until("10m", |e| *e == Event::Ready);
+                continue;
+            }
+            let Event::Sent(outcome) = rig.until("5m", |e| matches!(e, Event::Sent(_))) else {
+                unreachable!()
+            };
+            match outcome {
+                SendOutcome::Accepted(mr) => accepted_mrs.push(mr.0),
+                SendOutcome::Unknown => unknown += 1,
+                SendOutcome::Failed {
+                    class: ErrorClass::RetryLater,
+                    ..
+                } => {
+                    rig.idle("30s");
+                    continue;
+                }
+                SendOutcome::Failed { error, .. } => failed.push((text.clone(), error)),
+            }
+            break;
+        }
+    }
+    rig.world
+        .borrow_mut()
+        .inject_fault(0, "garble", Some(SimDuration(0)), 0.0)
+        .unwrap();
+    rig.idle("1m");
+    let messages = rig.ledger("message");
+    let ledger_mrs: Vec<u64> = messages
+        .iter()
+        .flat_map(|m| {
+            m["mrs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+        })
+        .collect();
+    let distinct: BTreeSet<u64> = ledger_mrs.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        ledger_mrs.len(),
+        "a segment reached the network twice"
+    );
+    for mr in &accepted_mrs {
+        assert!(
+            distinct.contains(&u64::from(*mr)),
+            "accepted MR {mr} not in the ledger"
+        );
+    }
+    assert!(
+        messages.len() <= accepted_mrs.len() + unknown,
+        "more messages in the ledger than accepted + unknown outcomes"
+    );
+    assert!(
+        accepted_mrs.len() >= 30,
+        "accepted {}, unknown {unknown}, failed {failed:?}",
+        accepted_mrs.len()
+    );
+}
