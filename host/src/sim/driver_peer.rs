@@ -80,6 +80,8 @@ struct Rig {
     world: Shared,
     driver: Modem<Port, Power, VirtualClock>,
     ledger: PathBuf,
+    /// Virtual time moved each time the driver has nothing to do.
+    step_ms: i64,
 }
 
 const SCENARIO: &str = r#"
@@ -137,10 +139,11 @@ impl Rig {
             world,
             driver,
             ledger,
+            step_ms: 10,
         }
     }
 
-    /// Polls the driver, moving virtual time 10 ms whenever it has nothing to say,
+    /// Polls the driver, moving virtual time one step whenever it has nothing to say,
     /// until `want` accepts an event; panics after `budget` of virtual time.
     fn until(&mut self, budget: &str, mut want: impl FnMut(&Event) -> bool) -> Event {
         let budget = SimDuration::parse(budget).unwrap();
@@ -156,7 +159,7 @@ impl Rig {
                         w.clock.now() < deadline,
                         "not within {budget:?} of virtual time; events: {seen:?}"
                     );
-                    w.clock.advance(SimDuration(10));
+                    w.clock.advance(SimDuration(self.step_ms));
                     w.tick();
                 }
                 Err(nb::Error::Other(e)) => panic!("serial error {e}"),
@@ -173,7 +176,7 @@ impl Rig {
                 Ok(event) => seen.push(event),
                 Err(nb::Error::WouldBlock) => {
                     let mut w = self.world.borrow_mut();
-                    w.clock.advance(SimDuration(10));
+                    w.clock.advance(SimDuration(self.step_ms));
                     w.tick();
                 }
                 Err(nb::Error::Other(e)) => panic!("serial error {e}"),
@@ -429,5 +432,31 @@ fn driver_under_line_faults_never_duplicates_or_loses_a_segment() {
         accepted_mrs.len() >= 30,
         "accepted {}, unknown {unknown}, failed {failed:?}",
         accepted_mrs.len()
+    );
+}
+
+/// With a fixed 3 s submit latency the modem allows one segment per 3 s: the driver
+/// must keep it busy, i.e. add (almost) no virtual time of its own between segments
+/// (`AT+CMMS`, `AT+CMGS`, prompt, PDU). Measured in virtual time at 1 ms resolution,
+/// so it is a property of the driver's protocol, not of this machine's speed.
+#[test]
+fn driver_throughput_is_modem_bound() {
+    let scenario = SCENARIO.replace("submit_latency = \"2s..5s\"", "submit_latency = \"3s\"");
+    let mut rig = Rig::new("throughput", &scenario);
+    rig.ready();
+    rig.step_ms = 1;
+    let text = "Segment text that fills a concatenated message. ".repeat(19);
+    let start = rig.world.borrow().clock.now();
+    let mrs = accepted(&rig.send("+33612345678", &text, 7));
+    let elapsed = rig.world.borrow().clock.now() - start;
+    let bound = 3000 * mrs.len() as i64;
+    assert_eq!(mrs.len(), 6);
+    let fraction = bound as f64 / elapsed.0 as f64;
+    assert!(
+        fraction > 0.99,
+        "{} segments in {} ms of virtual time: {:.2}% of the modem-bound rate",
+        mrs.len(),
+        elapsed.0,
+        fraction * 100.0
     );
 }
