@@ -460,3 +460,145 @@ fn driver_throughput_is_modem_bound() {
         fraction * 100.0
     );
 }
+
+/// The driver against the simulator over a real pty, in real time (the transport
+/// `relais sim` uses): bring-up, a two-part send, an injected inbound message.
+#[test]
+fn driver_over_a_pty() {
+    use std::fs::File;
+    use std::io::{Read as _, Write as _};
+    use std::os::fd::AsRawFd;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    struct PtyPort(File);
+    impl ErrorType for PtyPort {
+        type Error = ErrorKind;
+    }
+    impl Read<u8> for PtyPort {
+        fn read(&mut self) -> nb::Result<u8, ErrorKind> {
+            let mut b = [0u8; 1];
+            match self.0.read(&mut b) {
+                Ok(1) => Ok(b[0]),
+                Ok(_) => Err(nb::Error::WouldBlock),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Err(nb::Error::WouldBlock),
+                Err(_) => Err(nb::Error::Other(ErrorKind::Other)),
+            }
+        }
+    }
+    impl Write<u8> for PtyPort {
+        fn write(&mut self, byte: u8) -> nb::Result<(), ErrorKind> {
+            match self.0.write(&[byte]) {
+                Ok(1) => Ok(()),
+                Ok(_) => Err(nb::Error::WouldBlock),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Err(nb::Error::WouldBlock),
+                Err(_) => Err(nb::Error::Other(ErrorKind::Other)),
+            }
+        }
+        fn flush(&mut self) -> nb::Result<(), ErrorKind> {
+            Ok(())
+        }
+    }
+    struct WallClock(Instant);
+    impl Clock for WallClock {
+        fn now_ms(&self) -> u64 {
+            self.0.elapsed().as_millis() as u64
+        }
+    }
+
+    let scenario = r#"
+start = "2026-03-06T09:00:00"
+[[modem]]
+name = "m1"
+submit_latency = "100ms"
+[operator]
+report_latency = "100ms"
+"#;
+    let ledger_path =
+        std::env::temp_dir().join(format!("relais-driver-pty-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&ledger_path);
+    let world = World::new(
+        &Scenario::parse(scenario).unwrap(),
+        Ledger::open(&ledger_path).unwrap(),
+    )
+    .unwrap();
+    let world = Arc::new(Mutex::new(world));
+    let link = std::env::temp_dir().join(format!("relais-driver-pty-{}", std::process::id()));
+    let pty = super::transport::Pty::open(&link).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let server = {
+        let (w, stop) = (Arc::clone(&world), Arc::clone(&stop));
+        std::thread::spawn(move || super::transport::serve_pty_until(w, 0, pty, false, &stop))
+    };
+    let port = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&link)
+        .unwrap();
+    // SAFETY: plain fcntl/termios calls on an fd we own for the whole block.
+    unsafe {
+        let fd = port.as_raw_fd();
+        let mut t: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(fd, &mut t), 0);
+        libc::cfmakeraw(&mut t);
+        assert_eq!(libc::tcsetattr(fd, libc::TCSANOW, &t), 0);
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+    let mut driver = Modem::new(
+        PtyPort(port),
+        relais_agent::modem::NoPowerControl,
+        WallClock(Instant::now()),
+        Profile::SIM800,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let wait = |driver: &mut Modem<_, _, _>, want: &dyn Fn(&Event) -> bool| -> Event {
+        loop {
+            match driver.poll() {
+                Ok(e) if want(&e) => return e,
+                Ok(_) => {}
+                Err(nb::Error::WouldBlock) => std::thread::sleep(Duration::from_millis(1)),
+                Err(nb::Error::Other(e)) => panic!("{e}"),
+            }
+            assert!(Instant::now() < deadline, "driver over pty: timed out");
+        }
+    };
+    wait(&mut driver, &|e| *e == Event::Ready);
+    let text = "Over a real pty, in two parts. ".repeat(7);
+    let pdus = submit_pdus("+33612345678", &text, 9);
+    assert_eq!(pdus.len(), 2);
+    for (i, (pdu, n)) in pdus.iter().enumerate() {
+        driver.send(pdu, i + 1 < *n).unwrap();
+        let Event::Sent(outcome) = wait(&mut driver, &|e| matches!(e, Event::Sent(_))) else {
+            unreachable!()
+        };
+        assert!(matches!(outcome, SendOutcome::Accepted(_)), "{outcome:?}");
+    }
+    world
+        .lock()
+        .unwrap()
+        .inject_sms(0, "+33611223344", "Réponse");
+    let Event::Received(pdu) = wait(&mut driver, &|e| matches!(e, Event::Received(_))) else {
+        unreachable!()
+    };
+    let Ok(Tpdu::Deliver(d)) = core_pdu::decode(pdu.bytes(), SmscField::Present) else {
+        panic!("{pdu:?}")
+    };
+    assert_eq!(d.user_data.text().as_str(), "Réponse");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    server.join().unwrap();
+    let ledger = std::fs::read_to_string(&ledger_path).unwrap();
+    let _ = std::fs::remove_file(&ledger_path);
+    let messages: Vec<Value> = ledger
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["kind"] == "message")
+        .collect();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["text"], text.as_str());
+    assert!(
+        std::fs::symlink_metadata(&link).is_err(),
+        "link removed with the pty"
+    );
+}

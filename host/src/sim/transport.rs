@@ -158,9 +158,20 @@ fn step(world: &Mutex<World>, i: usize, input: &[u8], trace: bool) -> Vec<u8> {
 }
 
 /// Serves modem `i` on `pty` until [`STOP`].
-pub fn serve_pty(world: Arc<Mutex<World>>, i: usize, mut pty: Pty, trace: bool) {
+pub fn serve_pty(world: Arc<Mutex<World>>, i: usize, pty: Pty, trace: bool) {
+    serve_pty_until(world, i, pty, trace, &STOP);
+}
+
+/// Serves modem `i` on `pty` until [`STOP`] or `stop`.
+pub fn serve_pty_until(
+    world: Arc<Mutex<World>>,
+    i: usize,
+    mut pty: Pty,
+    trace: bool,
+    stop: &AtomicBool,
+) {
     let mut buf = [0u8; 4096];
-    while !STOP.load(Ordering::SeqCst) {
+    while !STOP.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst) {
         let n = match readable(pty.master.as_raw_fd(), POLL) {
             Ok(true) => match pty.master.read(&mut buf) {
                 Ok(n) => n,
