@@ -1,8 +1,8 @@
 //! E.164 numbers: parsing, country by longest calling-code prefix, candidate zones.
 //!
 //! E.164 numbers have at most 15 digits, country calling code included, and calling
-//! codes are prefix-free, 1 to 3 digits long (SOURCES.md §4.1). The tables in
-//! [`tables`] are generated from libphonenumber's metadata by
+//! codes are prefix-free, 1 to 3 digits long (SOURCES.md §4.1). The tables in the
+//! `tables` module are generated from libphonenumber's metadata by
 //! `firmware/core/scripts/gen_number_tables.py`: 215 calling codes, the US and Canadian
 //! area codes with their state and zones, and the zone prefixes of the other
 //! multi-zone countries (+34, +55, +262, +689). About 8 KB of flash in all.

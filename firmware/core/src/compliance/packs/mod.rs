@@ -28,13 +28,13 @@ use super::number::{Region, UsState};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Reliability {
-    /// [L] statute, regulation, or a regulator's own page.
+    /// `[L]`: statute, regulation, or a regulator's own page.
     Law,
-    /// [I] industry or operator body.
+    /// `[I]`: industry or operator body.
     Industry,
-    /// [P] an established messaging provider's documentation.
+    /// `[P]`: an established messaging provider's documentation.
     Provider,
-    /// [S] secondary: law firms, press, smaller vendors.
+    /// `[S]`: secondary: law firms, press, smaller vendors.
     Secondary,
     /// A relais product decision (shared/rules/README.md).
     Product,
