@@ -369,7 +369,7 @@ struct Inner<S, P, C> {
     phase: Phase,
     wake_at: u64,
     inflight: Option<InFlight>,
-    events: Deque<Event, 6>,
+    events: Deque<Event, 4>,
     outgoing: Option<Outgoing>,
     reads: Deque<(Slot, Stored), 8>,
     deletes: Deque<u16, 16>,
@@ -563,8 +563,9 @@ where
     }
 
     fn push(&mut self, event: Event) {
-        // The queue is drained before each byte is read, and one byte yields at most
-        // two events, so it cannot be full.
+        // The queue is drained before each byte is read and before each timer step,
+        // and one byte or step yields at most three events (SIM removed: Sim, the
+        // aborted send's Sent, PowerCycling), so four places never overflow.
         let _ = self.events.push_back(event);
     }
 
