@@ -77,10 +77,32 @@ fn gammu_identifies_the_simulated_modem() {
     let Some(gammu) = gammu() else { return };
     let sim = Sim::start("gammu_identify", SCENARIO, &[]);
     let out = run(&gammu, &gammurc(&sim), &["identify"]);
+    assert!(
+        out.contains("Model                : unknown (SIMCOM_SIM800L)"),
+        "{out}"
+    );
     assert!(out.contains("Manufacturer         : SIMCOM_Ltd"), "{out}");
     assert!(out.contains("SIMCOM_SIM800L"), "{out}");
     assert!(out.contains("IMEI                 : 86917003"), "{out}");
     assert!(out.contains("SIM IMSI             : 00101"), "{out}");
+    let rc = gammurc(&sim);
+    let out = run(&gammu, &rc, &["networkinfo"]);
+    assert!(out.contains("Network state        : home network"), "{out}");
+    assert!(out.contains("GPRS                 : attached"), "{out}");
+    let out = run(&gammu, &rc, &["getsmsc"]);
+    assert!(
+        out.contains("Number               : \"+33609001390\""),
+        "{out}"
+    );
+    // The phone's clock is the scenario's virtual clock.
+    let out = run(&gammu, &rc, &["getdatetime"]);
+    assert!(out.contains("Fri Mar  6 09:0"), "{out}");
+    let out = run(&gammu, &rc, &["monitor", "1"]);
+    assert!(out.contains("Signal strength      : -73 dBm"), "{out}");
+    assert!(
+        out.contains("SIM SMS status       : 0 used, 0 unread, 30 locations"),
+        "{out}"
+    );
 }
 
 #[test]
