@@ -7,7 +7,7 @@ use relais_core::sms::pdu::{
     Timestamp, Tpdu,
 };
 use relais_core::sms::reassembly::{Outcome, Reassembler};
-use relais_core::sms::{ConcatWidth, Encoding, preview};
+use relais_core::sms::{ConcatWidth, Encoding, gsm7, preview};
 
 /// Characters that exercise every path: GSM default, extension (2 septets), non-GSM BMP,
 /// outside the BMP (surrogate pairs), controls.
@@ -148,6 +148,18 @@ proptest! {
         }
         // A duplicate pushed after completion starts a new (pending) message.
         prop_assert_eq!(done, Some(text));
+    }
+
+    /// The one-pass measure agrees with counting character by character.
+    #[test]
+    fn measure_matches_naive(text in text_strategy()) {
+        let m = gsm7::measure(&text);
+        prop_assert_eq!(m.utf16 as usize, text.encode_utf16().count());
+        let naive: Option<u32> = text
+            .chars()
+            .map(|c| gsm7::encode_char(c).map(|s| u32::from(s.count())))
+            .sum();
+        prop_assert_eq!(m.septets, naive);
     }
 
     /// Any bytes: decoding returns, never panics.

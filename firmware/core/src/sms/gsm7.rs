@@ -171,58 +171,294 @@ pub fn extension_char(code: u8) -> char {
     }
 }
 
+/// Septets each ASCII character costs: 1 (default table), 2 (extension table) or 0
+/// (not representable).
+const ASCII_COST: [u8; 128] = build_ascii_cost();
+
+const fn build_ascii_cost() -> [u8; 128] {
+    let mut cost = [0u8; 128];
+    let mut c = 0;
+    while c < 128 {
+        cost[c] = if ASCII_TO_SEPTET[c] != NONE {
+            1
+        } else {
+            match c as u8 {
+                0x0C | b'^' | b'{' | b'}' | b'\\' | b'[' | b'~' | b']' | b'|' => 2,
+                _ => 0,
+            }
+        };
+        c += 1;
+    }
+    cost
+}
+
+/// Septets `c` costs in GSM 7-bit (1 or 2), or `None` when it has no GSM 7-bit form.
+#[inline]
+pub fn char_septets(c: char) -> Option<u16> {
+    let code = c as u32;
+    if code < 128 {
+        return match ASCII_COST[code as usize] {
+            0 => None,
+            n => Some(u16::from(n)),
+        };
+    }
+    encode_char(c).map(Septets::count)
+}
+
+/// What a text costs in both alphabets, measured in one pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Measure {
+    /// GSM 7-bit septets, `None` when a character is not representable.
+    pub septets: Option<u32>,
+    /// UTF-16 code units (the UCS-2 cost).
+    pub utf16: u32,
+}
+
+/// Measures `text` in GSM 7-bit and UCS-2. Counts saturate at `u32::MAX`.
+pub fn measure(text: &str) -> Measure {
+    let mut septets: u32 = 0;
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        // ASCII fast path; any other byte starts a multi-byte character.
+        if b < 0x80 {
+            match ASCII_COST[usize::from(b)] {
+                0 => return ucs2_only(text),
+                n => septets = septets.saturating_add(u32::from(n)),
+            }
+            continue;
+        }
+        if b & 0xC0 == 0x80 {
+            continue; // continuation byte of a character already counted
+        }
+        let c = text.get(i..).and_then(|t| t.chars().next());
+        match c.and_then(char_septets) {
+            Some(n) => septets = septets.saturating_add(u32::from(n)),
+            None => return ucs2_only(text),
+        }
+    }
+    Measure {
+        septets: Some(septets),
+        utf16: utf16_len(text),
+    }
+}
+
+fn ucs2_only(text: &str) -> Measure {
+    Measure {
+        septets: None,
+        utf16: utf16_len(text),
+    }
+}
+
+/// UTF-16 code units of `text`: one per character, two for those outside the BMP
+/// (4-byte UTF-8 sequences), counted from the bytes.
+fn utf16_len(text: &str) -> u32 {
+    let mut n: u32 = 0;
+    for &b in text.as_bytes() {
+        if b & 0xC0 != 0x80 {
+            n = n.saturating_add(if b >= 0xF0 { 2 } else { 1 });
+        }
+    }
+    n
+}
+
 /// Number of septets `text` needs in GSM 7-bit, or `None` if a character is not
 /// representable. Saturates at `u32::MAX`.
 pub fn septet_len(text: &str) -> Option<u32> {
     let mut total: u32 = 0;
     for c in text.chars() {
-        total = total.saturating_add(u32::from(encode_char(c)?.count()));
+        total = total.saturating_add(u32::from(char_septets(c)?));
     }
     Some(total)
 }
 
-/// Writes septets LSB-first into octets, starting `skip_bits` bits into `out`.
+/// Writes septets LSB-first into octets, starting `start_bit` bits into `out`.
 ///
-/// Used with `skip_bits` = UDH length in bits so that the text starts on a septet
-/// boundary after the fill bits (TS 23.040 §9.2.3.24).
+/// Used with `start_bit` = UDH length in bits plus fill bits so that the text starts on
+/// a septet boundary (TS 23.040 §9.2.3.24). Call [`SeptetWriter::finish`] to write the
+/// last, partial octet.
 #[derive(Debug)]
 pub struct SeptetWriter<'a> {
     out: &'a mut [u8],
-    bit: usize,
+    pos: usize,
+    acc: u32,
+    bits: u32,
 }
 
 impl<'a> SeptetWriter<'a> {
-    /// A writer that starts at bit `start_bit` of `out` (bits before are left as they are).
+    /// A writer that starts at bit `start_bit` of `out` (bits before it are kept).
     pub fn new(out: &'a mut [u8], start_bit: usize) -> Self {
+        let pos = start_bit / 8;
+        let bits = (start_bit % 8) as u32;
+        let keep = out
+            .get(pos)
+            .map_or(0, |b| u32::from(*b) & ((1 << bits) - 1));
         Self {
             out,
-            bit: start_bit,
+            pos,
+            acc: keep,
+            bits,
         }
     }
 
     /// Appends one septet; `Err(())` when `out` is full.
     #[allow(clippy::result_unit_err)]
+    #[inline]
     pub fn push(&mut self, septet: u8) -> Result<(), ()> {
-        let septet = septet & 0x7F;
-        let byte = self.bit / 8;
-        let shift = self.bit % 8;
-        let first = self.out.get_mut(byte).ok_or(())?;
-        if shift == 0 {
-            *first = septet;
-        } else {
-            *first = (*first & ((1u8 << shift) - 1)) | (septet << shift);
+        self.acc |= u32::from(septet & 0x7F) << self.bits;
+        self.bits += 7;
+        if self.bits >= 8 {
+            *self.out.get_mut(self.pos).ok_or(())? = self.acc as u8;
+            self.pos += 1;
+            self.acc >>= 8;
+            self.bits -= 8;
         }
-        if shift > 1 {
-            let next = self.out.get_mut(byte + 1).ok_or(())?;
-            *next = septet >> (8 - shift);
-        }
-        self.bit += 7;
         Ok(())
     }
 
-    /// Octets touched so far (the packed length).
-    pub fn octets(&self) -> usize {
-        self.bit.div_ceil(8)
+    /// Writes the partial last octet (zero-padded) and returns the octets used from the
+    /// start of `out`.
+    #[allow(clippy::result_unit_err)]
+    pub fn finish(self) -> Result<usize, ()> {
+        if self.bits == 0 {
+            return Ok(self.pos);
+        }
+        *self.out.get_mut(self.pos).ok_or(())? = self.acc as u8;
+        Ok(self.pos + 1)
+    }
+}
+
+/// Why [`pack`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackError {
+    /// This character has no GSM 7-bit form.
+    Unrepresentable(char),
+    /// The writer's buffer is full.
+    Full,
+}
+
+/// Packs `text` into `w` (escapes included) and returns the septets written.
+pub fn pack(text: &str, w: &mut SeptetWriter<'_>) -> Result<usize, PackError> {
+    // The writer's state lives in locals for the loop and is stored back at the end.
+    let (mut acc, mut bits, mut pos) = (w.acc, w.bits, w.pos);
+    let out = &mut *w.out;
+    let mut septets = 0usize;
+    let mut result = Ok(());
+    let mut put = |s: u8, acc: &mut u32, bits: &mut u32, pos: &mut usize| -> bool {
+        *acc |= u32::from(s & 0x7F) << *bits;
+        *bits += 7;
+        if *bits >= 8 {
+            let Some(slot) = out.get_mut(*pos) else {
+                return false;
+            };
+            *slot = *acc as u8;
+            *pos += 1;
+            *acc >>= 8;
+            *bits -= 8;
+        }
+        true
+    };
+    for c in text.chars() {
+        let code = c as u32;
+        // ASCII fast path: one table lookup for the common case.
+        let ok = if code < 128 && ASCII_TO_SEPTET[code as usize] != NONE {
+            septets += 1;
+            put(
+                ASCII_TO_SEPTET[code as usize],
+                &mut acc,
+                &mut bits,
+                &mut pos,
+            )
+        } else {
+            match encode_char(c) {
+                Some(Septets::Default(s)) => {
+                    septets += 1;
+                    put(s, &mut acc, &mut bits, &mut pos)
+                }
+                Some(Septets::Extension(e)) => {
+                    septets += 2;
+                    put(ESC, &mut acc, &mut bits, &mut pos) && put(e, &mut acc, &mut bits, &mut pos)
+                }
+                None => {
+                    result = Err(PackError::Unrepresentable(c));
+                    false
+                }
+            }
+        };
+        if !ok {
+            if result.is_ok() {
+                result = Err(PackError::Full);
+            }
+            break;
+        }
+    }
+    w.acc = acc;
+    w.bits = bits;
+    w.pos = pos;
+    result.map(|()| septets)
+}
+
+/// Reads `count` septets of `data` starting at bit `start_bit`, LSB-first.
+#[derive(Debug, Clone)]
+pub struct SeptetReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    acc: u32,
+    bits: u32,
+    remaining: usize,
+}
+
+impl<'a> SeptetReader<'a> {
+    /// A reader of `count` septets, or `None` when `data` is too short to hold them.
+    pub fn new(data: &'a [u8], start_bit: usize, count: usize) -> Option<Self> {
+        let end_bit = count.checked_mul(7)?.checked_add(start_bit)?;
+        if end_bit > data.len().checked_mul(8)? {
+            return None;
+        }
+        Some(
+            Self {
+                data,
+                pos: start_bit / 8,
+                acc: 0,
+                bits: 0,
+                remaining: count,
+            }
+            .skip_bits((start_bit % 8) as u32),
+        )
+    }
+
+    fn skip_bits(mut self, n: u32) -> Self {
+        if n > 0 {
+            self.acc = u32::from(self.data.get(self.pos).copied().unwrap_or(0)) >> n;
+            self.bits = 8 - n;
+            self.pos += 1;
+        }
+        self
+    }
+}
+
+impl Iterator for SeptetReader<'_> {
+    type Item = u8;
+
+    #[inline]
+    fn next(&mut self) -> Option<u8> {
+        if self.remaining == 0 {
+            return None;
+        }
+        if self.bits < 7 {
+            // In bounds: `new` checked that `data` holds every septet.
+            let b = self.data.get(self.pos).copied().unwrap_or(0);
+            self.acc |= u32::from(b) << self.bits;
+            self.pos += 1;
+            self.bits += 8;
+        }
+        let s = (self.acc & 0x7F) as u8;
+        self.acc >>= 7;
+        self.bits -= 7;
+        self.remaining -= 1;
+        Some(s)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
     }
 }
 
@@ -230,48 +466,35 @@ impl<'a> SeptetWriter<'a> {
 /// `None` when the septet would run past the end of `data`.
 pub fn septet_at(data: &[u8], start_bit: usize, index: usize) -> Option<u8> {
     let bit = index.checked_mul(7)?.checked_add(start_bit)?;
-    let byte = bit / 8;
-    let shift = bit % 8;
-    let lo = u16::from(*data.get(byte)?);
-    let hi = if shift > 1 {
-        u16::from(*data.get(byte + 1)?)
-    } else {
-        0
-    };
-    Some((((lo | (hi << 8)) >> shift) & 0x7F) as u8)
+    SeptetReader::new(data, bit, 1)?.next()
 }
 
 /// Decodes `count` septets of `data` (from bit `start_bit`) into characters, resolving
-/// escapes, and hands each character to `sink`. Returns `None` if `data` is too short.
+/// escapes, and hands each character to `sink`. Returns `None` (and calls `sink` for
+/// nothing) if `data` is too short.
 ///
 /// An `ESC` as the last septet decodes as a space (TS 23.038 §6.2.1 note 1); `ESC ESC`
-/// decodes as a space followed by the next septet's escape handling (reserved code).
+/// decodes as a space (the code is reserved for a further extension table).
 pub fn decode_septets(
     data: &[u8],
     start_bit: usize,
     count: usize,
     mut sink: impl FnMut(char),
 ) -> Option<()> {
-    let mut i = 0;
-    while i < count {
-        let s = septet_at(data, start_bit, i)?;
-        if s == ESC {
-            if i + 1 < count {
-                let code = septet_at(data, start_bit, i + 1)?;
-                if code == ESC {
-                    // "reserved for the extension to another extension table": display a space.
-                    sink(' ');
-                } else {
-                    sink(extension_char(code));
-                }
-                i += 2;
-                continue;
-            }
-            sink(' ');
+    let mut escaped = false;
+    for s in SeptetReader::new(data, start_bit, count)? {
+        if escaped {
+            escaped = false;
+            // "reserved for the extension to another extension table": display a space.
+            sink(if s == ESC { ' ' } else { extension_char(s) });
+        } else if s == ESC {
+            escaped = true;
         } else {
             sink(default_char(s));
         }
-        i += 1;
+    }
+    if escaped {
+        sink(' ');
     }
     Some(())
 }
@@ -295,7 +518,7 @@ mod tests {
                 }
             }
         }
-        let n = w.octets();
+        let n = w.finish().unwrap();
         buf[..n].to_vec()
     }
 
@@ -346,10 +569,12 @@ mod tests {
         let data = pack("A");
         let mut out = String::new();
         assert_eq!(decode_septets(&data, 0, 2, |c| out.push(c)), None);
+        assert_eq!(out, "");
         let mut buf = [0u8; 2];
         let mut w = SeptetWriter::new(&mut buf, 0);
         w.push(0x41).unwrap(); // 'A'
         w.push(ESC).unwrap();
+        w.finish().unwrap();
         let mut out = String::new();
         decode_septets(&buf, 0, 2, |c| out.push(c)).unwrap();
         assert_eq!(out, "A ");

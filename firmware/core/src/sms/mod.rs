@@ -118,23 +118,28 @@ pub struct Preview {
 /// assert_eq!((p.encoding, p.segments.get(), p.capacity), (Encoding::Ucs2, 2, 67));
 /// ```
 pub fn preview(text: &str) -> Preview {
-    let encoding = if gsm7::septet_len(text).is_some() {
-        Encoding::Gsm7
-    } else {
-        Encoding::Ucs2
-    };
-    preview_in(text, encoding, ConcatWidth::Ref8)
+    let m = gsm7::measure(text);
+    match m.septets {
+        Some(septets) => count(text, Encoding::Gsm7, ConcatWidth::Ref8, septets),
+        None => count(text, Encoding::Ucs2, ConcatWidth::Ref8, m.utf16),
+    }
 }
 
 /// Like [`preview`] but for a given encoding and concatenation width. Characters that
 /// `encoding` cannot represent are counted as one unit each; check with
-/// [`gsm7::septet_len`] first when forcing GSM 7-bit.
+/// [`gsm7::septet_len`] first when forcing GSM 7-bit. 8-bit text is counted as UTF-8.
 pub fn preview_in(text: &str, encoding: Encoding, width: ConcatWidth) -> Preview {
-    let mut units: u32 = 0;
-    for c in text.chars() {
-        let cost = segment::char_cost(encoding, c).unwrap_or(1);
-        units = units.saturating_add(u32::from(cost));
-    }
+    let units = match encoding {
+        Encoding::Ucs2 => gsm7::measure(text).utf16,
+        Encoding::Gsm7 | Encoding::EightBit => text.chars().fold(0u32, |n, c| {
+            n.saturating_add(u32::from(segment::char_cost(encoding, c).unwrap_or(1)))
+        }),
+    };
+    count(text, encoding, width, units)
+}
+
+/// Segments for `text` of `units` units in `encoding` (the one place that decides).
+pub(crate) fn count(text: &str, encoding: Encoding, width: ConcatWidth, units: u32) -> Preview {
     let single = segment::capacity(encoding, true, width);
     if units <= u32::from(single) {
         return Preview {

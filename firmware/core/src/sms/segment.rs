@@ -55,7 +55,7 @@ pub const fn capacity(encoding: Encoding, single: bool, width: ConcatWidth) -> u
 #[inline]
 pub fn char_cost(encoding: Encoding, c: char) -> Option<u16> {
     match encoding {
-        Encoding::Gsm7 => gsm7::encode_char(c).map(gsm7::Septets::count),
+        Encoding::Gsm7 => gsm7::char_septets(c),
         Encoding::Ucs2 => Some(c.len_utf16() as u16),
         Encoding::EightBit => Some(c.len_utf8() as u16),
     }
@@ -72,6 +72,7 @@ pub struct Segments<'a> {
     encoding: Encoding,
     capacity: u16,
     started: bool,
+    whole: bool,
 }
 
 impl<'a> Segments<'a> {
@@ -83,6 +84,18 @@ impl<'a> Segments<'a> {
             encoding,
             capacity: capacity.max(4),
             started: false,
+            whole: false,
+        }
+    }
+
+    /// The whole of `text` as one segment of `units` units (already measured to fit).
+    pub fn whole(text: &'a str, units: u16) -> Self {
+        Self {
+            rest: text,
+            encoding: Encoding::EightBit,
+            capacity: units,
+            started: false,
+            whole: true,
         }
     }
 }
@@ -99,6 +112,9 @@ impl<'a> Iterator for Segments<'a> {
             return Some(("", 0));
         }
         self.started = true;
+        if self.whole {
+            return Some((core::mem::take(&mut self.rest), self.capacity));
+        }
         let mut used: u16 = 0;
         let mut end = self.rest.len();
         for (i, c) in self.rest.char_indices() {

@@ -238,7 +238,7 @@ pub(crate) fn write_tp(w: &mut Writer<'_>, address: &Address) -> Result<(), Enco
             if septets > MAX_ALPHANUMERIC {
                 return Err(EncodeError::AddressTooLong);
             }
-            let octets = sw.octets();
+            let octets = sw.finish().map_err(|_| EncodeError::AddressTooLong)?;
             // Semi-octets actually used (AT-PDU.md §4.2: `MMoney` → 0x0B).
             w.u8((septets * 7).div_ceil(4) as u8)?;
             w.u8(0xD0)?;

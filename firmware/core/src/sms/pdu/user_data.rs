@@ -7,7 +7,7 @@ use super::udh::{self, Concat, Udh};
 use super::{DecodeError, EncodeError, MAX_UD_OCTETS, Reader, Writer};
 use crate::sms::gsm7;
 use crate::sms::segment::{self, Segments};
-use crate::sms::{ConcatWidth, Encoding, SegmentCount, preview_in};
+use crate::sms::{ConcatWidth, Encoding, SegmentCount};
 
 /// Most UTF-8 bytes the text of one PDU decodes to (160 septets × 3 bytes for `€`).
 pub const MAX_TEXT_BYTES: usize = 480;
@@ -188,6 +188,7 @@ pub struct TextPlan<'t> {
     width: ConcatWidth,
     reference: u16,
     total: u8,
+    units: u32,
 }
 
 impl<'t> TextPlan<'t> {
@@ -203,12 +204,13 @@ impl<'t> TextPlan<'t> {
         if width == ConcatWidth::Ref8 && reference > 0xFF {
             return Err(EncodeError::ReferenceTooLarge);
         }
-        let gsm7_ok = gsm7::septet_len(text).is_some();
-        let encoding = match choice {
-            EncodingChoice::Auto if gsm7_ok => Encoding::Gsm7,
-            EncodingChoice::Auto | EncodingChoice::Ucs2 => Encoding::Ucs2,
-            EncodingChoice::Gsm7 if gsm7_ok => Encoding::Gsm7,
-            EncodingChoice::Gsm7 => {
+        let m = gsm7::measure(text);
+        let (encoding, units) = match (choice, m.septets) {
+            (EncodingChoice::Auto | EncodingChoice::Gsm7, Some(septets)) => {
+                (Encoding::Gsm7, septets)
+            }
+            (EncodingChoice::Auto | EncodingChoice::Ucs2, _) => (Encoding::Ucs2, m.utf16),
+            (EncodingChoice::Gsm7, None) => {
                 let c = text
                     .chars()
                     .find(|&c| gsm7::encode_char(c).is_none())
@@ -216,14 +218,16 @@ impl<'t> TextPlan<'t> {
                 return Err(EncodeError::Unrepresentable(c));
             }
         };
-        let count = preview_in(text, encoding, width).segments;
-        let total = u8::try_from(count.get()).map_err(|_| EncodeError::TooManySegments)?;
+        let preview = crate::sms::count(text, encoding, width, units);
+        let total =
+            u8::try_from(preview.segments.get()).map_err(|_| EncodeError::TooManySegments)?;
         Ok(Self {
             text,
             encoding,
             width,
             reference,
             total,
+            units: preview.units,
         })
     }
 
@@ -241,8 +245,14 @@ impl<'t> TextPlan<'t> {
     pub fn segments(&self) -> impl Iterator<Item = TextSegment<'t>> + 't {
         let plan = *self;
         let single = plan.total == 1;
-        let capacity = segment::capacity(plan.encoding, single, plan.width);
-        Segments::new(plan.text, plan.encoding, capacity)
+        let segments = if single {
+            // Measured to fit: no need to walk the text again.
+            Segments::whole(plan.text, plan.units as u16)
+        } else {
+            let capacity = segment::capacity(plan.encoding, false, plan.width);
+            Segments::new(plan.text, plan.encoding, capacity)
+        };
+        segments
             .zip(1..=plan.total)
             .map(move |((text, _), part)| TextSegment {
                 text,
@@ -292,24 +302,21 @@ pub(crate) fn write(w: &mut Writer<'_>, seg: &TextSegment<'_>) -> Result<(), Enc
         Encoding::Gsm7 => {
             let header_septets = (header_octets * 8).div_ceil(7);
             let fill = header_septets * 7 - header_octets * 8;
+            // The fill bits start a fresh octet: clear it so they are zero.
             let tail = w.tail();
-            let zero = tail.len().min(MAX_UD_OCTETS);
-            tail.get_mut(..zero).unwrap_or(&mut []).fill(0);
-            let mut sw = gsm7::SeptetWriter::new(tail, fill);
-            let mut septets = header_septets;
-            for c in seg.text.chars() {
-                let code = gsm7::encode_char(c).ok_or(EncodeError::Unrepresentable(c))?;
-                let pushed = match code {
-                    gsm7::Septets::Default(s) => sw.push(s),
-                    gsm7::Septets::Extension(e) => sw.push(gsm7::ESC).and_then(|_| sw.push(e)),
-                };
-                pushed.map_err(|_| EncodeError::BufferTooSmall)?;
-                septets += usize::from(code.count());
+            if let Some(first) = tail.first_mut() {
+                *first = 0;
             }
+            let mut sw = gsm7::SeptetWriter::new(tail, fill);
+            let septets = header_septets
+                + gsm7::pack(seg.text, &mut sw).map_err(|e| match e {
+                    gsm7::PackError::Unrepresentable(c) => EncodeError::Unrepresentable(c),
+                    gsm7::PackError::Full => EncodeError::BufferTooSmall,
+                })?;
             if septets > 160 {
                 return Err(EncodeError::SegmentTooLong);
             }
-            let used = sw.octets();
+            let used = sw.finish().map_err(|_| EncodeError::BufferTooSmall)?;
             w.advance(used)?;
             septets
         }
