@@ -312,7 +312,12 @@ fn driver_classifies_send_errors() {
 
 #[test]
 fn driver_recovers_after_reboot_and_sim_loss_and_sends_again() {
-    let mut rig = Rig::new("recover", SCENARIO);
+    // After each reboot the SIM answers "busy" for 8 s, as real ones do.
+    let scenario = SCENARIO.replace(
+        "profile = \"sim800\"",
+        "profile = \"sim800\"\nsim_busy = \"8s\"",
+    );
+    let mut rig = Rig::new("recover", &scenario);
     rig.ready();
     // Past the profile's boot window (15 s after bring-up), where start-up URCs are
     // expected and ignored.

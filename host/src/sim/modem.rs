@@ -67,6 +67,9 @@ pub struct ModemConfig {
     pub urc_race: f64,
     /// Seed of this modem's own random choices (the URC race).
     pub seed: u64,
+    /// After power-on and after PIN entry, SIM commands answer `+CME ERROR: 14` /
+    /// `+CMS ERROR: 314` (SIM busy) for this long (AT-PDU.md §3 item 6).
+    pub sim_busy: SimDuration,
 }
 
 impl ModemConfig {
@@ -101,6 +104,7 @@ impl ModemConfig {
             roaming: false,
             urc_race: 0.0,
             seed: 1,
+            sim_busy: SimDuration(0),
         };
         match profile {
             "sim800" | "generic" => Some(base),
@@ -492,6 +496,10 @@ pub struct Modem {
     clock_delta: i64,
     last_stat: u8,
     rng: Rng,
+    /// The latest time seen by `feed`/`tick`.
+    now: SimInstant,
+    /// SIM commands answer "SIM busy" until then.
+    sim_busy_until: SimInstant,
 }
 
 impl Modem {
@@ -528,6 +536,8 @@ impl Modem {
             clock_delta: 0,
             last_stat: 0,
             rng,
+            now: SimInstant(i64::MIN),
+            sim_busy_until: SimInstant(i64::MIN),
         };
         modem.last_stat = modem.reg_stat();
         modem
@@ -556,6 +566,7 @@ impl Modem {
 
     /// Processes bytes received from the client.
     pub fn feed(&mut self, bytes: &[u8], now: SimInstant, net: &mut dyn Network) {
+        self.now = now;
         for &b in bytes {
             self.byte(b, now, net);
         }
@@ -565,6 +576,7 @@ impl Modem {
     /// Lets virtual time pass: finishes commands whose time has come, boots after a
     /// reboot, prints delayed URCs.
     pub fn tick(&mut self, now: SimInstant) {
+        self.now = now;
         match &self.input {
             Input::Busy { until, .. } if *until <= now => {
                 if let Input::Busy { reply, .. } =
@@ -719,6 +731,7 @@ impl Modem {
     }
 
     fn power_on(&mut self) {
+        self.sim_busy_until = self.now + self.cfg.sim_busy;
         self.s = Settings::power_on(&self.cfg);
         self.input = Input::Command;
         self.line.clear();
@@ -973,6 +986,9 @@ impl Modem {
     }
 
     fn need_sim(&self) -> Result<(), Fail> {
+        if self.now < self.sim_busy_until {
+            return Err(Fail::Cms(314));
+        }
         match self.sim {
             SimState::Ready => Ok(()),
             SimState::PinRequired => Err(Fail::Cms(311)),
@@ -981,6 +997,9 @@ impl Modem {
     }
 
     fn need_sim_cme(&self) -> Result<(), Fail> {
+        if self.now < self.sim_busy_until {
+            return Err(Fail::Cme(14));
+        }
         match self.sim {
             SimState::Ready => Ok(()),
             SimState::PinRequired => Err(Fail::Cme(11)),
@@ -1092,6 +1111,7 @@ impl Modem {
                     return Err(Fail::Cme(16));
                 }
                 self.sim = SimState::Ready;
+                self.sim_busy_until = now + self.cfg.sim_busy;
                 self.urc("+CPIN: READY", false);
                 self.urc("SMS Ready", false);
                 self.registration_changed();
@@ -1951,6 +1971,7 @@ fn cms_text(code: u16) -> &'static str {
         305 => "invalid text mode parameter",
         310 => "SIM not inserted",
         311 => "SIM PIN required",
+        314 => "SIM busy",
         321 => "invalid memory index",
         322 => "memory full",
         330 => "SMSC address unknown",
@@ -2127,6 +2148,28 @@ mod tests {
             say(&mut m, &mut n, "AT+CREG?\r"),
             "\r\n+CREG: 0,1\r\n\r\nOK\r\n"
         );
+    }
+
+    #[test]
+    fn sim_busy_after_reboot() {
+        let mut cfg = ModemConfig::preset("sim800").unwrap();
+        cfg.sim_busy = SimDuration::from_secs(8);
+        let (mut m, mut n) = (Modem::new("m", cfg, UtcOffset(0)), Net::default());
+        m.tick(T0);
+        m.reboot(T0);
+        m.tick(T0 + SimDuration::from_secs(3));
+        m.take_output();
+        let at = |m: &mut Modem, n: &mut Net, secs: i64, line: &str| {
+            m.feed(line.as_bytes(), T0 + SimDuration::from_secs(secs), n);
+            String::from_utf8(m.take_output()).unwrap()
+        };
+        at(&mut m, &mut n, 3, "ATE0;+CMEE=1\r");
+        assert_eq!(at(&mut m, &mut n, 4, "AT+CIMI\r"), "\r\n+CME ERROR: 14\r\n");
+        assert_eq!(
+            at(&mut m, &mut n, 5, "AT+CPMS?\r"),
+            "\r\n+CMS ERROR: 314\r\n"
+        );
+        assert!(at(&mut m, &mut n, 11, "AT+CPMS?\r").starts_with("\r\n+CPMS: "));
     }
 
     #[test]

@@ -80,6 +80,8 @@ pub struct ModemSpec {
     pub boot_urcs_at_start: bool,
     /// Chance that a URC comes out between a command's echo and its answer.
     pub urc_race: Option<f64>,
+    /// SIM busy (CME 14 / CMS 314) for this long after a reboot or PIN entry.
+    pub sim_busy: Option<String>,
 }
 
 /// The operator's network.
@@ -231,6 +233,9 @@ impl Scenario {
             }
             if let Some(l) = &m.submit_latency {
                 Latency::parse(l)?;
+            }
+            if let Some(d) = &m.sim_busy {
+                SimDuration::parse(d)?;
             }
         }
         if let Some(l) = &self.operator.report_latency {

@@ -128,6 +128,9 @@ impl World {
             cfg.pin = spec.pin.clone();
             cfg.bare_prompt = spec.bare_prompt;
             cfg.urc_race = spec.urc_race.unwrap_or(0.0);
+            if let Some(d) = &spec.sim_busy {
+                cfg.sim_busy = SimDuration::parse(d)?;
+            }
             cfg.seed = seed;
             let submit_latency = match &spec.submit_latency {
                 Some(l) => Latency::parse(l)?,
