@@ -281,6 +281,12 @@ pub enum Observed {
     SundayToMonday,
     /// Saturday → Friday, Sunday → Monday (US federal holidays, 5 U.S.C. 6103(b)).
     NearestWeekday,
+    /// A holiday on Sunday moves to the next day that is not itself a holiday (Kenya,
+    /// Public Holidays Act s.3: 25 Dec on a Sunday gives Tuesday 27 after Boxing Day).
+    SundayToNextFree,
+    /// A holiday on Saturday or Sunday moves to the next weekday that is not itself a
+    /// holiday, each moved holiday taking its own day (Nigeria).
+    WeekendToNextFree,
 }
 
 /// Dates that cannot be computed (lunar or gazetted), with the years the list covers.
@@ -336,6 +342,12 @@ impl Calendar {
         if let Some(name) = self.actual(date)? {
             return Ok(Some(name));
         }
+        if matches!(
+            self.observed,
+            Observed::SundayToNextFree | Observed::WeekendToNextFree
+        ) {
+            return self.moved_onto(date);
+        }
         let moved_from = match (self.observed, date.weekday()) {
             (Observed::SundayToMonday | Observed::NearestWeekday, Weekday::Mon) => {
                 date.add_days(-1)
@@ -347,8 +359,43 @@ impl Calendar {
         self.actual(moved_from)
     }
 
+    /// For the cascading rules: the holiday moved onto `date` (not itself a holiday),
+    /// found by replaying the week before it: each holiday on a rest day waits for the
+    /// next working day that is not a holiday.
+    fn moved_onto(&self, date: Date) -> Result<Option<&'static str>, CalendarError> {
+        let rest = |d: Date| match d.weekday() {
+            Weekday::Sun => true,
+            Weekday::Sat => self.observed == Observed::WeekendToNextFree,
+            _ => false,
+        };
+        if rest(date) {
+            return Ok(None);
+        }
+        let mut pending: [Option<&'static str>; 7] = [None; 7];
+        let (mut head, mut tail) = (0usize, 0usize);
+        for back in (1..=7).rev() {
+            let day = date.add_days(-back);
+            match (rest(day), self.regular(day)?) {
+                (true, Some(name)) => {
+                    if let Some(slot) = pending.get_mut(tail) {
+                        *slot = Some(name);
+                        tail += 1;
+                    }
+                }
+                (false, None) if head < tail && self.actual(day)?.is_none() => head += 1,
+                _ => {}
+            }
+        }
+        Ok(pending.get(head).copied().flatten().filter(|_| head < tail))
+    }
+
     /// The holiday falling on `date` itself, without weekend moves.
     fn actual(&self, date: Date) -> Result<Option<&'static str>, CalendarError> {
+        Ok(self.regular(date)?.or_else(|| find(self.declared, date)))
+    }
+
+    /// A holiday by rule or table on `date` (declared days excluded: they never move).
+    fn regular(&self, date: Date) -> Result<Option<&'static str>, CalendarError> {
         if let Some(t) = self.table {
             if !(t.first_year..=t.last_year).contains(&date.year) {
                 return Err(CalendarError::Missing { year: date.year });
@@ -380,7 +427,7 @@ impl Calendar {
                 return Ok(Some(hol.name));
             }
         }
-        Ok(find(self.declared, date))
+        Ok(None)
     }
 
     /// Every holiday of `year` in date order, written through `each` (for listings and
@@ -574,8 +621,9 @@ pub mod calendars {
     };
 
     /// Kenya (Public Holidays Act, Cap. 110). Eid al-Fitr is gazetted after moon
-    /// sighting: the table holds the gazetted dates (python-holidays `islamic.py`), and
-    /// later years fail closed.
+    /// sighting: the table holds the gazetted dates (as python-holidays `islamic.py`
+    /// lists them), and later years fail closed. 10 October was Moi Day, then
+    /// Utamaduni Day (2021–2023), then Mazingira Day (2024–).
     pub const KE: Calendar = Calendar {
         id: "KE",
         holidays: &[
@@ -584,17 +632,30 @@ pub mod calendars {
             h("Easter Monday", Easter(1)),
             h("Labor Day", Fixed(5, 1)),
             h("Madaraka Day", Fixed(6, 1)),
+            Holiday {
+                name: "Moi Day",
+                rule: Fixed(10, 10),
+                from: 2019,
+                until: 2020,
+            },
+            Holiday {
+                name: "Utamaduni Day",
+                rule: Fixed(10, 10),
+                from: 2021,
+                until: 2023,
+            },
             since("Mazingira Day", Fixed(10, 10), 2024),
             h("Mashujaa Day", Fixed(10, 20)),
             h("Jamhuri Day", Fixed(12, 12)),
             h("Christmas Day", Fixed(12, 25)),
             h("Boxing Day", Fixed(12, 26)),
         ],
-        observed: Observed::SundayToMonday,
+        observed: Observed::SundayToNextFree,
         table: Some(&HolidayTable {
-            first_year: 2020,
+            first_year: 2019,
             last_year: 2026,
             dates: &[
+                (2019, 6, 5, "Eid al-Fitr"),
                 (2020, 5, 25, "Eid al-Fitr"),
                 (2021, 5, 14, "Eid al-Fitr"),
                 (2022, 5, 3, "Eid al-Fitr"),
@@ -604,11 +665,34 @@ pub mod calendars {
                 (2026, 3, 20, "Eid al-Fitr"),
             ],
         }),
-        declared: &[],
+        declared: &[
+            (2020, 2, 11, "President Moi Memorial Day"),
+            (
+                2022,
+                4,
+                29,
+                "State Funeral for Former President Mwai Kibaki",
+            ),
+            (2022, 8, 9, "Election Day"),
+            (2022, 9, 10, "Day of Mourning for Queen Elizabeth II"),
+            (2022, 9, 11, "Day of Mourning for Queen Elizabeth II"),
+            (2022, 9, 12, "Day of Mourning for Queen Elizabeth II"),
+            (2022, 9, 13, "Inauguration Day"),
+            (2023, 11, 13, "National Tree Growing Day"),
+            (2024, 5, 10, "National Tree Growing Day"),
+            (2024, 11, 1, "Inauguration Day"),
+            (
+                2025,
+                10,
+                17,
+                "State Funeral for Former Prime Minister Raila Odinga",
+            ),
+        ],
     };
 
-    /// Nigeria (Public Holidays Act). Eid dates are declared after moon sighting: the
-    /// table covers the years with confirmed dates; later years fail closed.
+    /// Nigeria (Public Holidays Act). Eid al-Fitr, Eid al-Adha (each with the following
+    /// day) and the Prophet's Birthday are declared after moon sighting: the table
+    /// covers the years with confirmed dates; later years fail closed.
     pub const NG: Calendar = Calendar {
         id: "NG",
         holidays: &[
@@ -621,26 +705,59 @@ pub mod calendars {
             h("Christmas Day", Fixed(12, 25)),
             h("Boxing Day", Fixed(12, 26)),
         ],
-        observed: Observed::SundayToMonday,
+        observed: Observed::WeekendToNextFree,
         table: Some(&HolidayTable {
-            first_year: 2020,
+            first_year: 2019,
             last_year: 2025,
             dates: &[
+                (2019, 6, 4, "Eid al-Fitr"),
+                (2019, 6, 5, "Eid al-Fitr Holiday"),
+                (2019, 8, 12, "Eid al-Adha"),
+                (2019, 8, 13, "Eid al-Adha Holiday"),
+                (2019, 11, 9, "Prophet's Birthday"),
                 (2020, 5, 24, "Eid al-Fitr"),
+                (2020, 5, 25, "Eid al-Fitr Holiday"),
                 (2020, 7, 31, "Eid al-Adha"),
+                (2020, 8, 1, "Eid al-Adha Holiday"),
+                (2020, 10, 29, "Prophet's Birthday"),
                 (2021, 5, 13, "Eid al-Fitr"),
+                (2021, 5, 14, "Eid al-Fitr Holiday"),
                 (2021, 7, 20, "Eid al-Adha"),
+                (2021, 7, 21, "Eid al-Adha Holiday"),
+                (2021, 10, 19, "Prophet's Birthday"),
                 (2022, 5, 2, "Eid al-Fitr"),
+                (2022, 5, 3, "Eid al-Fitr Holiday"),
                 (2022, 7, 9, "Eid al-Adha"),
+                (2022, 7, 10, "Eid al-Adha Holiday"),
+                (2022, 10, 8, "Prophet's Birthday"),
                 (2023, 4, 21, "Eid al-Fitr"),
+                (2023, 4, 22, "Eid al-Fitr Holiday"),
                 (2023, 6, 28, "Eid al-Adha"),
+                (2023, 6, 29, "Eid al-Adha Holiday"),
+                (2023, 9, 27, "Prophet's Birthday"),
                 (2024, 4, 10, "Eid al-Fitr"),
+                (2024, 4, 11, "Eid al-Fitr Holiday"),
                 (2024, 6, 16, "Eid al-Adha"),
+                (2024, 6, 17, "Eid al-Adha Holiday"),
+                (2024, 9, 16, "Prophet's Birthday"),
                 (2025, 3, 30, "Eid al-Fitr"),
+                (2025, 3, 31, "Eid al-Fitr Holiday"),
                 (2025, 6, 6, "Eid al-Adha"),
+                (2025, 6, 7, "Eid al-Adha Holiday"),
+                (2025, 9, 5, "Prophet's Birthday"),
             ],
         }),
-        declared: &[],
+        declared: &[
+            (2019, 2, 22, "Public Holiday for Elections"),
+            (2019, 5, 29, "Presidential Inauguration Day"),
+            (2023, 5, 29, "Presidential Inauguration Day"),
+            (
+                2025,
+                7,
+                15,
+                "Day of Mourning for President Muhammadu Buhari",
+            ),
+        ],
     };
 
     /// Every calendar, for listings and oracle tests.
