@@ -99,7 +99,7 @@ for code in sorted(CC):
 p("];")
 p("")
 p("/// NANP area code -> (region, US state or `--`, candidate zone bitmask).")
-p("pub(super) const NANP: &[(u16, [u8; 2], [u8; 2], u64)] = &[")
+p("pub(super) const NANP: &[(u16, [u8; 2], [u8; 2], u32)] = &[")
 for npa in range(200, 1000):
     pre = "1%d" % npa
     if not any(k.startswith(pre) for k in D):
@@ -123,7 +123,7 @@ p("];")
 p("")
 p("/// Non-NANP prefixes (digits after '+', longest match wins) -> candidate zone bitmask,")
 p("/// for the countries whose numbers map to more than one zone.")
-p("pub(super) const PREFIX_ZONES: &[(u64, u8, u64)] = &[")
+p("pub(super) const PREFIX_ZONES: &[(u32, u8, u64)] = &[")
 entries = {}
 for cc in ["34", "262", "689"]:
     for k in D:

@@ -198,7 +198,7 @@ fn rows() -> Vec<Row> {
             "2026-11-23T09:00:00Z",
             "Votre code: 123456",
             Plain,
-            Refuse("short code may not carry"),
+            Refuse("short code may not carry "),
             "fr.transactional.senders",
         ),
         row(
@@ -209,7 +209,7 @@ fn rows() -> Vec<Row> {
             "2026-11-23T09:00:00Z",
             STOP_FR,
             Plain,
-            Refuse("long number may not carry"),
+            Refuse("long number may not carry "),
             "fr.marketing.senders",
         ),
         row(
@@ -220,7 +220,7 @@ fn rows() -> Vec<Row> {
             "2026-11-23T09:00:00Z",
             STOP_FR,
             Plain,
-            Refuse("short code may not carry"),
+            Refuse("short code may not carry "),
             "fr.marketing.senders",
         ),
         row(
@@ -381,7 +381,7 @@ fn rows() -> Vec<Row> {
             "2026-11-23T09:00:00Z",
             STOP_FR,
             Plain,
-            Refuse("short code may not carry"),
+            Refuse("short code may not carry "),
             "fr.marketing.senders",
         ),
         // United States (federal + state overlays).
@@ -471,7 +471,7 @@ fn rows() -> Vec<Row> {
             "2026-11-23T15:00:00Z",
             "Code 1234",
             Plain,
-            Refuse("alphanumeric sender may not carry"),
+            Refuse("alphanumeric sender may not carry "),
             "us.senders",
         ),
         row(
@@ -482,7 +482,7 @@ fn rows() -> Vec<Row> {
             "2026-11-23T15:00:00Z",
             PROMO_STOP,
             Plain,
-            Refuse("long number may not carry"),
+            Refuse("long number may not carry "),
             "us.marketing.senders",
         ),
         row(
@@ -777,7 +777,7 @@ fn rows() -> Vec<Row> {
             "2026-11-23T06:00:00Z",
             PROMO,
             Plain,
-            Refuse("long number may not carry"),
+            Refuse("long number may not carry "),
             "in.marketing.senders",
         ),
         row(
@@ -847,7 +847,7 @@ fn rows() -> Vec<Row> {
             "2026-11-23T15:00:00Z",
             "Code",
             Plain,
-            Refuse("alphanumeric sender may not carry"),
+            Refuse("alphanumeric sender may not carry "),
             "ca.senders",
         ),
         row(
@@ -1066,7 +1066,7 @@ fn rows() -> Vec<Row> {
             "2026-11-23T12:00:00Z",
             "Offerta STOP",
             Plain,
-            Refuse("long number may not carry"),
+            Refuse("long number may not carry "),
             "it.marketing.senders",
         ),
         row(
@@ -1077,7 +1077,7 @@ fn rows() -> Vec<Row> {
             "2026-11-23T12:00:00Z",
             "Offerta STOP",
             Plain,
-            Refuse("alphanumeric sender may not carry"),
+            Refuse("alphanumeric sender may not carry "),
             "it.marketing.senders",
         ),
         cat(
@@ -1136,7 +1136,7 @@ fn rows() -> Vec<Row> {
             "2026-11-23T12:00:00Z",
             "Code",
             Plain,
-            Refuse("alphanumeric sender may not carry"),
+            Refuse("alphanumeric sender may not carry "),
             "be.senders",
         ),
         row(
@@ -1192,7 +1192,7 @@ fn rows() -> Vec<Row> {
             "2026-11-23T15:00:00Z",
             "Code",
             Plain,
-            Refuse("alphanumeric sender may not carry"),
+            Refuse("alphanumeric sender may not carry "),
             "br.senders",
         ),
         cat(
@@ -1279,7 +1279,7 @@ fn rows() -> Vec<Row> {
             "2026-11-23T08:00:00Z",
             "Offer STOP*456*9*5#",
             Plain,
-            Refuse("long number may not carry"),
+            Refuse("long number may not carry "),
             "ke.marketing.senders",
         ),
         row(

@@ -478,7 +478,7 @@ pub enum Reason {
     /// A content category the pack refuses.
     Category(Category),
     /// The sender kind may not carry this class.
-    Sender(&'static str),
+    Sender(&'static str, Class),
     /// No recorded opt-in.
     NoConsent,
     /// The opt-out mention is missing and appending is off.
@@ -514,7 +514,9 @@ impl fmt::Display for Reason {
                 f.write_str("recipient opted out of every brand (STOPALL)")
             }
             Reason::Category(c) => write!(f, "{} content not allowed", c.name()),
-            Reason::Sender(kind) => write!(f, "{kind} may not carry this class"),
+            Reason::Sender(kind, class) => {
+                write!(f, "{kind} may not carry {} messages", class.name())
+            }
             Reason::NoConsent => f.write_str("no recorded opt-in for this brand"),
             Reason::MissingOptOut => f.write_str("opt-out mention missing and appending is off"),
             Reason::NoStopCode => {
@@ -757,7 +759,7 @@ pub fn evaluate<'a>(
             }
             RuleKind::Senders(allowed) => {
                 if !allowed.iter().any(|a| sender_matches(a, sender)) {
-                    return refuse(d, Reason::Sender(sender.kind.kind_name()), r);
+                    return refuse(d, Reason::Sender(sender.kind.kind_name(), class), r);
                 }
             }
             RuleKind::Consent { soft_opt_in } => {

@@ -240,7 +240,7 @@ fn nanp(number: &Msisdn, info: &mut NumberInfo) {
         Ok(i) => {
             let (_, region, state, zones) = tables::NANP[i];
             info.region = Region(region);
-            info.zones = ZoneSet::from_bits(zones);
+            info.zones = ZoneSet::from_bits(u64::from(zones));
             if region == *b"US" && state != *b"--" {
                 info.us_state = Some(UsState(state));
             }
@@ -263,7 +263,7 @@ fn prefix_zones(number: &Msisdn) -> ZoneSet {
         let Some(&p) = prefixes.get(usize::from(len)) else {
             continue;
         };
-        if p == prefix && best.is_none_or(|(l, _)| len > l) {
+        if p == u64::from(prefix) && best.is_none_or(|(l, _)| len > l) {
             best = Some((len, zones));
         }
     }

@@ -221,7 +221,7 @@ pub(super) const CALLING_CODES: &[(u16, [u8; 2])] = &[
 ];
 
 /// NANP area code -> (region, US state or `--`, candidate zone bitmask).
-pub(super) const NANP: &[(u16, [u8; 2], [u8; 2], u64)] = &[
+pub(super) const NANP: &[(u16, [u8; 2], [u8; 2], u32)] = &[
     (201, *b"US", *b"NJ", 0x800),
     (202, *b"US", *b"DC", 0x800),
     (203, *b"US", *b"CT", 0x800),
@@ -641,7 +641,7 @@ pub(super) const NANP: &[(u16, [u8; 2], [u8; 2], u64)] = &[
 
 /// Non-NANP prefixes (digits after '+', longest match wins) -> candidate zone bitmask,
 /// for the countries whose numbers map to more than one zone.
-pub(super) const PREFIX_ZONES: &[(u64, u8, u64)] = &[
+pub(super) const PREFIX_ZONES: &[(u32, u8, u64)] = &[
     (34, 2, 0x44),
     (55, 2, 0x78000000),
     (262, 3, 0xc00000000),
