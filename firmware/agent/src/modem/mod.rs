@@ -188,8 +188,8 @@ pub enum Event {
     Ready,
     /// The send started by [`Modem::send`] ended.
     Sent(SendOutcome),
-    /// An inbound SMS (normally an SMS-DELIVER), still encoded. Stored ones are deleted
-    /// from the modem right after this event.
+    /// An inbound SMS (normally an SMS-DELIVER), still encoded. A stored one is deleted
+    /// from the modem by a later `poll()` call: keep it safe before polling again.
     Received(InboundPdu),
     /// An SMS-STATUS-REPORT, still encoded; see [`InboundPdu::status_report_reference`].
     StatusReport(InboundPdu),
@@ -999,6 +999,9 @@ where
             Op::Read(slot, _) => {
                 if let Some((_, length)) = Cmgr::parse(line) {
                     self.entry = Some((slot.index, MessageStatus::ReceivedUnread, length));
+                } else if !pdu::looks_like_pdu(line) {
+                    // An unknown vendor URC (`PB DONE`, `^RSSI:…`) between the header
+                    // and its PDU line: not the PDU, keep waiting for it.
                 } else if let Some((_, _, length)) = self.entry.take() {
                     self.inbound =
                         Some(InboundPdu::from_hex(Some(slot), length, line).ok_or(Some(slot)));
@@ -1007,6 +1010,8 @@ where
             Op::List => {
                 if let Some(header) = Cmgl::parse(line) {
                     self.entry = Some(header);
+                } else if !pdu::looks_like_pdu(line) {
+                    // Not the PDU line (see Op::Read).
                 } else if let Some((index, stat, length)) = self.entry.take() {
                     self.listed(index, stat, length, line);
                 }
@@ -1019,7 +1024,11 @@ where
     fn listed(&mut self, index: u16, stat: MessageStatus, length: u16, hex: &[u8]) {
         // Stored SUBMITs are not ours to hand up; a full delete queue means the entry
         // is handed up by the next listing instead (no duplicate, no loss).
-        if !stat.is_received() || self.deletes.is_full() {
+        if !stat.is_received() {
+            return;
+        }
+        if self.deletes.is_full() {
+            self.list_requested = true;
             return;
         }
         let slot = Slot {

@@ -202,6 +202,14 @@ pub(crate) fn decode_hex(hex: &[u8], out: &mut PduBytes) -> Result<(), PduError>
     Ok(())
 }
 
+/// True for a line that can be a PDU: hex digits only, apart from surrounding spaces
+/// and a trailing `"` (what [`decode_hex`] accepts, before the length check).
+pub(crate) fn looks_like_pdu(line: &[u8]) -> bool {
+    let line = relais_core::at::fields::trim(line);
+    let line = line.strip_suffix(b"\"").unwrap_or(line);
+    !line.is_empty() && line.iter().all(u8::is_ascii_hexdigit)
+}
+
 /// Upper-case hex digit for the low nibble of `n`.
 pub(crate) fn hex_digit(n: u8) -> u8 {
     b"0123456789ABCDEF"[usize::from(n & 0x0F)]
