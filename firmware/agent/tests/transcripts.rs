@@ -385,4 +385,5 @@ transcript_tests!(
     registration_lost,
     power_down,
     sim_pin,
+    receive_garbled,
 );

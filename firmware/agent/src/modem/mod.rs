@@ -337,6 +337,18 @@ enum Op {
     List,
 }
 
+/// What to do with a stored message, judged from its PDU line.
+#[derive(Debug)]
+enum Verdict {
+    /// Decoded, and as long as the header said: hand up, delete.
+    Good(InboundPdu),
+    /// Garbled or inconsistent for the first time: read it again before deciding.
+    Again,
+    /// Still bad on the second read: hand up what decodes (the codec judges), else
+    /// report it unreadable; delete either way so it cannot block the storage.
+    Bad(Option<InboundPdu>),
+}
+
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
     op: Op,
@@ -394,7 +406,9 @@ struct Inner<S, P, C> {
     claim: Option<&'static [u8]>,
     /// The parser must drop its partial line (the modem restarted).
     parser_reset: bool,
-    inbound: Option<Result<InboundPdu, Option<Slot>>>,
+    inbound: Option<Verdict>,
+    /// Stored messages whose PDU line was garbled once; the next failure gives up.
+    suspects: Vec<Slot, 4>,
 }
 
 impl<S, P, C> Modem<S, P, C>
@@ -443,6 +457,7 @@ where
                 claim: None,
                 parser_reset: false,
                 inbound: None,
+                suspects: Vec::new(),
             },
         }
     }
@@ -901,6 +916,7 @@ where
         self.deletes.clear();
         self.entry = None;
         self.inbound = None;
+        self.suspects.clear();
         self.read_memory = self.profile.storage;
         self.cs_registered = false;
         self.eps_registered = false;
@@ -973,11 +989,8 @@ where
                 }
             }
             AtEvent::Urc(urc) => self.on_urc(urc),
-            AtEvent::Overflow => {
-                if self.entry.take().is_some() {
-                    self.inbound = Some(Err(None));
-                }
-            }
+            // An overlong line where a PDU was due: a garbled PDU line.
+            AtEvent::Overflow => self.on_pdu_line(b""),
         }
     }
 
@@ -1002,9 +1015,8 @@ where
                 } else if !pdu::looks_like_pdu(line) {
                     // An unknown vendor URC (`PB DONE`, `^RSSI:…`) between the header
                     // and its PDU line: not the PDU, keep waiting for it.
-                } else if let Some((_, _, length)) = self.entry.take() {
-                    self.inbound =
-                        Some(InboundPdu::from_hex(Some(slot), length, line).ok_or(Some(slot)));
+                } else {
+                    self.on_pdu_line(line);
                 }
             }
             Op::List => {
@@ -1012,11 +1024,40 @@ where
                     self.entry = Some(header);
                 } else if !pdu::looks_like_pdu(line) {
                     // Not the PDU line (see Op::Read).
-                } else if let Some((index, stat, length)) = self.entry.take() {
-                    self.listed(index, stat, length, line);
+                } else {
+                    self.on_pdu_line(line);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The line after a `+CMGR:`/`+CMGL:` header (empty for an overlong line).
+    fn on_pdu_line(&mut self, hex: &[u8]) {
+        let Some((index, stat, length)) = self.entry.take() else {
+            return;
+        };
+        match self.inflight.map(|i| i.op) {
+            Some(Op::Read(slot, _)) => self.inbound = Some(self.judge(slot, length, hex)),
+            Some(Op::List) => self.listed(index, stat, length, hex),
+            _ => {}
+        }
+    }
+
+    /// Decodes a stored message's PDU line and decides whether to trust it.
+    fn judge(&mut self, slot: Slot, length: u16, hex: &[u8]) -> Verdict {
+        let pdu = InboundPdu::from_hex(Some(slot), length, hex);
+        let seen = self.suspects.iter().position(|s| *s == slot);
+        if let Some(i) = seen {
+            self.suspects.swap_remove(i);
+        }
+        match pdu {
+            Some(pdu) if pdu.length_matches() => Verdict::Good(pdu),
+            pdu if seen.is_some() => Verdict::Bad(pdu),
+            pdu => match self.suspects.push(slot) {
+                Ok(()) => Verdict::Again,
+                Err(_) => Verdict::Bad(pdu),
+            },
         }
     }
 
@@ -1035,11 +1076,15 @@ where
             memory: self.read_memory,
             index,
         };
-        let _ = self.deletes.push_back(index);
-        match InboundPdu::from_hex(Some(slot), length, hex) {
-            Some(pdu) => self.push(Event::Received(pdu)),
-            None => self.push(Event::Unreadable(Some(slot))),
+        match self.judge(slot, length, hex) {
+            Verdict::Good(pdu) | Verdict::Bad(Some(pdu)) => self.push(Event::Received(pdu)),
+            Verdict::Bad(None) => self.push(Event::Unreadable(Some(slot))),
+            Verdict::Again => {
+                self.list_requested = true;
+                return;
+            }
         }
+        let _ = self.deletes.push_back(index);
     }
 
     fn on_final(&mut self, op: Op, result: Final) {
@@ -1079,16 +1124,19 @@ where
             Op::Read(slot, stored) => {
                 self.entry = None;
                 match self.inbound.take() {
-                    Some(Ok(pdu)) if result.is_ok() => {
+                    Some(Verdict::Good(pdu) | Verdict::Bad(Some(pdu))) if result.is_ok() => {
                         self.push(match stored {
                             Stored::Message => Event::Received(pdu),
                             Stored::StatusReport => Event::StatusReport(pdu),
                         });
                         let _ = self.deletes.push_front(slot.index);
                     }
-                    Some(Err(_)) => {
+                    Some(Verdict::Bad(None)) => {
                         self.push(Event::Unreadable(Some(slot)));
                         let _ = self.deletes.push_front(slot.index);
+                    }
+                    Some(Verdict::Again) => {
+                        let _ = self.reads.push_front((slot, stored));
                     }
                     // Empty slot (`+CMS ERROR: 321`, or bare OK on old Quectel UC20).
                     _ => {}

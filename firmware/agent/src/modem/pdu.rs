@@ -112,10 +112,14 @@ pub struct InboundPdu {
 }
 
 impl InboundPdu {
-    /// Decodes the hex line the modem sent. `None` when it is not valid hex or too long.
+    /// Decodes the hex line the modem sent. `None` when it is empty, not valid hex, or
+    /// too long.
     pub fn from_hex(slot: Option<Slot>, tpdu_len: u16, hex: &[u8]) -> Option<InboundPdu> {
         let mut bytes = PduBytes::new();
         decode_hex(hex, &mut bytes).ok()?;
+        if bytes.is_empty() {
+            return None;
+        }
         Some(InboundPdu {
             slot,
             tpdu_len,
@@ -126,6 +130,15 @@ impl InboundPdu {
     /// The whole PDU as received (normally with the SMSC field first).
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// True when the PDU is as long as the modem announced: the TPDU length, plus the
+    /// SMSC field when there is one. A garbled line usually fails this; a few modems
+    /// announce wrong lengths (gammu tests/at-sms/10.dump, AT-PDU.md §3 item 12).
+    pub fn length_matches(&self) -> bool {
+        let tpdu = usize::from(self.tpdu_len);
+        let with_smsc = self.bytes.first().map(|&n| tpdu + 1 + usize::from(n));
+        self.bytes.len() == tpdu || Some(self.bytes.len()) == with_smsc
     }
 
     /// The TPDU: the bytes after the SMSC field. Modems that omit the SMSC field are
