@@ -38,20 +38,21 @@ use embedded_hal::digital::OutputPin;
 use embedded_hal_nb::serial::{self, ErrorKind, Read, Write};
 use heapless::{Deque, Vec};
 use relais_core::at::command::general::{
-    CclkRead, Cmee, CpinRead, ModemClock, RegistrationRead, RegistrationUrcs,
+    CclkRead, Cmee, CpinRead, RegistrationRead, RegistrationUrcs,
 };
-use relais_core::at::command::sms::{
-    Cmgd, Cmgf, Cmgl, Cmgr, Cmgs, Cmms, Cpms, MessageReference, MessageStatus,
-};
+use relais_core::at::command::sms::{Cmgd, Cmgf, Cmgl, Cmgr, Cmgs, Cmms, Cpms, MessageStatus};
 use relais_core::at::command::v250::{At, CTRL_Z, ESC, Echo};
 use relais_core::at::command::{Command, CommandLine, Millis, Raw};
-use relais_core::at::{
-    CmeError, CmsError, Domain, ErrorClass, Event as AtEvent, Final, Memory, Parser, RegStatus,
-    SimState, Slot, Urc,
-};
+use relais_core::at::{Event as AtEvent, Final, Parser, Urc};
 
 pub use pdu::{InboundPdu, MAX_PDU, PduBytes, PduError, SubmitPdu};
+// The `relais-core` types that appear in this module's API, so callers need one import.
 pub use profile::Profile;
+pub use relais_core::at::command::general::ModemClock;
+pub use relais_core::at::command::sms::MessageReference;
+pub use relais_core::at::{
+    CmeError, CmsError, Domain, ErrorClass, Memory, RegStatus, SimState, Slot,
+};
 pub use reports::ReportMatcher;
 
 /// A monotonic millisecond clock (never goes back; wraps only after 584 million years).

@@ -1,7 +1,5 @@
 //! 3GPP TS 27.005 commands (SMS, PDU mode).
 
-use core::fmt;
-
 use super::{Command, CommandLine, Millis, Overflow, put, put_u32};
 use crate::at::fields::{self, Fields};
 use crate::at::urc::Memory;
@@ -124,16 +122,8 @@ impl Command for Cmms {
 }
 
 /// TP-Message-Reference assigned by the modem to a submitted PDU (`+CMGS: <mr>`,
-/// TS 27.005 §3.5.1; TS 23.040 §9.2.3.6). A status report carries the same value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct MessageReference(pub u8);
-
-impl fmt::Display for MessageReference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "mr {}", self.0)
-    }
-}
+/// TS 27.005 §3.5.1); the status report carries the same value. The codec's type.
+pub use crate::sms::pdu::MessageReference;
 
 /// `AT+CMGS=<length>`: send a PDU (TS 27.005 §3.5.1). `length` is the TPDU length in
 /// octets without the SMSC field. The modem answers with the `> ` prompt; the PDU in
