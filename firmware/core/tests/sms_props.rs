@@ -7,7 +7,7 @@ use relais_core::sms::pdu::{
     Timestamp, Tpdu,
 };
 use relais_core::sms::reassembly::{Outcome, Reassembler};
-use relais_core::sms::{ConcatWidth, Encoding, gsm7, preview};
+use relais_core::sms::{ConcatWidth, Encoding, NationalLanguage, gsm7, preview, preview_national};
 
 /// Characters that exercise every path: GSM default, extension (2 septets), non-GSM BMP,
 /// outside the BMP (surrogate pairs), controls.
@@ -18,6 +18,17 @@ fn interesting_char() -> impl Strategy<Value = char> {
         1 => prop::sample::select(vec!['ç', 'б', 'ş', '中', '`', '\t', '\u{1B}', '\u{0}']),
         1 => prop::sample::select(vec!['😀', '👍', '\u{10FFFF}', '𝄞']),
         1 => any::<char>(),
+    ]
+}
+
+/// Letters of Turkish, Spanish and Portuguese plus GSM characters.
+fn national_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        3 => prop::sample::select(vec!['a', 'e', ' ', 'k', 'S', '.', '€', '{', '@', 'é', 'ñ']),
+        2 => prop::sample::select(vec!['ş', 'Ş', 'ğ', 'Ğ', 'ı', 'İ', 'ç', 'Ç', 'ö', 'ü']),
+        1 => prop::sample::select(vec!['á', 'í', 'ó', 'ú', 'Á', 'Í', 'Ó', 'Ú']),
+        1 => prop::sample::select(vec!['ã', 'õ', 'ê', 'ô', 'â', 'Ã', 'Õ', 'À', 'ª', 'º', '∞']),
+        1 => prop::sample::select(vec!['😀', 'б', '`', '¡', '¿']),
     ]
 }
 
@@ -148,6 +159,34 @@ proptest! {
         }
         // A duplicate pushed after completion starts a new (pending) message.
         prop_assert_eq!(done, Some(text));
+    }
+
+    /// With national language tables allowed: round trip, preview_national == encoder,
+    /// and never more segments than without them.
+    #[test]
+    fn national_round_trip(text in prop::collection::vec(national_char(), 0..500)
+                               .prop_map(|v| v.into_iter().collect::<String>()),
+                           langs in prop::sample::subsequence(NationalLanguage::ALL.to_vec(), 0..=3)) {
+        let plan = TextPlan::with_national(&text, EncodingChoice::Auto, ConcatWidth::Ref8, 9, &langs).unwrap();
+        let p = preview_national(&text, &langs);
+        prop_assert_eq!((p.encoding, p.segments, p.shift), (plan.encoding(), plan.segment_count(), plan.shift()));
+        prop_assert!(p.segments <= preview(&text).segments);
+        let to = Address::Number(PhoneNumber::parse("+905321234567").unwrap());
+        let header = SubmitHeader::new(&to);
+        let mut joined = String::new();
+        for seg in plan.segments() {
+            let mut out = [0u8; pdu::MAX_PDU_LEN];
+            let e = pdu::encode_submit(&header, &seg, &mut out).unwrap();
+            let Tpdu::Submit(s) = pdu::decode(&out[..e.pdu_len], SmscField::Present).unwrap() else {
+                panic!("not a SUBMIT")
+            };
+            prop_assert_eq!(s.user_data.shift(), plan.shift());
+            if s.user_data.encoding == Encoding::Gsm7 {
+                prop_assert!(s.user_data.units() <= usize::from(p.capacity));
+            }
+            s.user_data.write_text(&mut joined).unwrap();
+        }
+        prop_assert_eq!(joined, text);
     }
 
     /// The one-pass measure agrees with counting character by character.

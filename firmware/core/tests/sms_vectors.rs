@@ -381,3 +381,45 @@ fn eight_bit_deliver() {
     assert_eq!(d.user_data.octets(), Some(&[0x00, 0xFF, 0x7F][..]));
     assert_eq!(d.from.to_string(), "123");
 }
+
+#[test]
+fn national_language_shift_tables() {
+    // [TS 23.040] §9.2.3.24.15-16 and TS 23.038 A.2.1/A.3.1, octets worked out by hand:
+    // UDH `03 24 01 01` (single shift, Turkish) is 4 octets = 5 septets with 3 fill bits;
+    // `ğ` is ESC 0x67 in the Turkish single shift table: septets 1B 67 → D8 9C 01.
+    let to = Address::Number(PhoneNumber::parse("+905321234567").unwrap());
+    let header = SubmitHeader::new(&to);
+    let encode = |text: &str| {
+        let plan = TextPlan::with_national(
+            text,
+            EncodingChoice::Gsm7,
+            ConcatWidth::Ref8,
+            0,
+            &[relais_core::sms::NationalLanguage::Turkish],
+        )
+        .unwrap();
+        let seg = plan.segments().next().unwrap();
+        let mut out = [0u8; pdu::MAX_PDU_LEN];
+        let e = encode_submit(&header, &seg, &mut out).unwrap();
+        hex(&out[..e.pdu_len])
+    };
+    assert_eq!(encode("ğ"), "0041000C9109351232547600000703240101D89C01");
+    // Decoding it back, and the locking shift form of `ş` (septet 0x1D): `03 25 01 01 E8 00`.
+    let b = unhex("0041000C9109351232547600000703240101D89C01");
+    let Tpdu::Submit(s) = pdu::decode(&b, SmscField::Present).unwrap() else {
+        panic!()
+    };
+    assert_eq!(s.user_data.text().as_str(), "ğ");
+    let b = unhex("0041000C9109351232547600000603250101E800");
+    let Tpdu::Submit(s) = pdu::decode(&b, SmscField::Present).unwrap() else {
+        panic!()
+    };
+    assert_eq!(s.user_data.udh.locking_shift, Some(1));
+    assert_eq!(s.user_data.text().as_str(), "ş");
+    // Language id 6 (Hindi) has no table here: the default alphabet is used (0x1D = æ).
+    let b = unhex("0041000C9109351232547600000603250106E800");
+    let Tpdu::Submit(s) = pdu::decode(&b, SmscField::Present).unwrap() else {
+        panic!()
+    };
+    assert_eq!(s.user_data.text().as_str(), "æ");
+}

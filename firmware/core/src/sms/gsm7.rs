@@ -156,7 +156,12 @@ pub fn default_char(septet: u8) -> char {
 /// default-table character (TS 23.038 §6.2.1.1 note: "...shall display the character
 /// from the default table"; Android `testDecodeExtendedFallback`).
 pub fn extension_char(code: u8) -> char {
-    match code & 0x7F {
+    extension_lookup(code).unwrap_or_else(|| default_char(code))
+}
+
+/// The extension-table character of `code`, or `None` when the table has none.
+pub fn extension_lookup(code: u8) -> Option<char> {
+    Some(match code & 0x7F {
         0x0A => '\u{0C}',
         0x14 => '^',
         0x28 => '{',
@@ -167,8 +172,8 @@ pub fn extension_char(code: u8) -> char {
         0x3E => ']',
         0x40 => '|',
         0x65 => '€',
-        other => default_char(other),
-    }
+        _ => return None,
+    })
 }
 
 /// Septets each ASCII character costs: 1 (default table), 2 (extension table) or 0

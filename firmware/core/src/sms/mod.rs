@@ -9,12 +9,14 @@
 //! Everything here works on caller-provided or fixed-capacity buffers: no allocator.
 
 pub mod gsm7;
+pub mod national;
 pub mod pdu;
 pub mod reassembly;
 pub mod segment;
 
 use core::fmt;
 
+pub use national::{NationalLanguage, Shift};
 pub use segment::ConcatWidth;
 
 /// Alphabet of a short message's user data (TP-DCS bits 3..2, TS 23.038 §4).
@@ -100,6 +102,8 @@ pub struct Preview {
     /// Units still free in the last segment (what a user can add without paying more,
     /// as long as the characters added cost one unit each).
     pub free_in_last: u16,
+    /// National language tables used (GSM 7-bit only; [`Shift::DEFAULT`] otherwise).
+    pub shift: Shift,
 }
 
 /// Tells which encoding `text` needs and how many segments it costs, without encoding.
@@ -120,8 +124,20 @@ pub struct Preview {
 pub fn preview(text: &str) -> Preview {
     let m = gsm7::measure(text);
     match m.septets {
-        Some(septets) => count(text, Encoding::Gsm7, ConcatWidth::Ref8, septets),
-        None => count(text, Encoding::Ucs2, ConcatWidth::Ref8, m.utf16),
+        Some(septets) => count(
+            text,
+            Encoding::Gsm7,
+            ConcatWidth::Ref8,
+            Shift::DEFAULT,
+            septets,
+        ),
+        None => count(
+            text,
+            Encoding::Ucs2,
+            ConcatWidth::Ref8,
+            Shift::DEFAULT,
+            m.utf16,
+        ),
     }
 }
 
@@ -135,12 +151,97 @@ pub fn preview_in(text: &str, encoding: Encoding, width: ConcatWidth) -> Preview
             n.saturating_add(u32::from(segment::char_cost(encoding, c).unwrap_or(1)))
         }),
     };
-    count(text, encoding, width, units)
+    count(text, encoding, width, Shift::DEFAULT, units)
 }
 
-/// Segments for `text` of `units` units in `encoding` (the one place that decides).
-pub(crate) fn count(text: &str, encoding: Encoding, width: ConcatWidth, units: u32) -> Preview {
-    let single = segment::capacity(encoding, true, width);
+/// Like [`preview`], but national language shift tables of `languages` may be used
+/// when they take fewer segments than UCS-2 (TS 23.038 §6.2.1.2.4). GSM 7-bit with the
+/// default tables is still preferred whenever it fits; on a tie with UCS-2, UCS-2 wins
+/// (every phone reads it). The SMS-SUBMIT encoder decides the same way
+/// ([`pdu::TextPlan::with_national`]).
+///
+/// ```
+/// use relais_core::sms::{Encoding, NationalLanguage, preview, preview_national};
+/// let text = "Şu an İstanbul'dayım, akşam görüşürüz. Çok teşekkürler! ".repeat(2);
+/// assert_eq!((preview(&text).encoding, preview(&text).segments.get()), (Encoding::Ucs2, 2));
+/// let p = preview_national(&text, &[NationalLanguage::Turkish]);
+/// assert_eq!((p.encoding, p.segments.get()), (Encoding::Gsm7, 1));
+/// // The single shift table suffices here (smaller header than the locking one).
+/// assert_eq!(p.shift.single, Some(NationalLanguage::Turkish));
+/// ```
+pub fn preview_national(text: &str, languages: &[NationalLanguage]) -> Preview {
+    best(text, ConcatWidth::Ref8, languages)
+}
+
+/// The cheapest way to send `text`: default GSM 7-bit, else the fewest segments among
+/// UCS-2 and GSM 7-bit with the national tables of `languages`.
+pub(crate) fn best(text: &str, width: ConcatWidth, languages: &[NationalLanguage]) -> Preview {
+    let m = gsm7::measure(text);
+    if let Some(septets) = m.septets {
+        return count(text, Encoding::Gsm7, width, Shift::DEFAULT, septets);
+    }
+    let mut best = count(text, Encoding::Ucs2, width, Shift::DEFAULT, m.utf16);
+    if let Some(p) = best_national(text, width, languages) {
+        if p.segments < best.segments {
+            best = p;
+        }
+    }
+    best
+}
+
+/// The fewest-segment GSM 7-bit preview with the national tables of `languages`.
+pub(crate) fn best_national(
+    text: &str,
+    width: ConcatWidth,
+    languages: &[NationalLanguage],
+) -> Option<Preview> {
+    let mut best: Option<Preview> = None;
+    for &lang in languages {
+        let locking = lang.has_locking_table().then_some(lang);
+        let candidates = [
+            Shift {
+                locking: None,
+                single: Some(lang),
+            },
+            Shift {
+                locking,
+                single: None,
+            },
+            Shift {
+                locking,
+                single: Some(lang),
+            },
+        ];
+        for shift in candidates.into_iter().filter(|s| !s.is_default()) {
+            let Some(septets) = septets_with(text, shift) else {
+                continue;
+            };
+            let p = count(text, Encoding::Gsm7, width, shift, septets);
+            if best.is_none_or(|b| p.segments < b.segments) {
+                best = Some(p);
+            }
+        }
+    }
+    best
+}
+
+fn septets_with(text: &str, shift: Shift) -> Option<u32> {
+    text.chars().try_fold(0u32, |n, c| {
+        Some(n.saturating_add(u32::from(shift.char_septets(c)?)))
+    })
+}
+
+/// Segments for `text` of `units` units in `encoding` with tables `shift` (the one place
+/// that decides).
+pub(crate) fn count(
+    text: &str,
+    encoding: Encoding,
+    width: ConcatWidth,
+    shift: Shift,
+    units: u32,
+) -> Preview {
+    let extra = shift.udh_octets();
+    let single = segment::capacity_with(encoding, None, extra);
     if units <= u32::from(single) {
         return Preview {
             encoding,
@@ -148,12 +249,13 @@ pub(crate) fn count(text: &str, encoding: Encoding, width: ConcatWidth, units: u
             units,
             capacity: single,
             free_in_last: single - units as u16,
+            shift,
         };
     }
-    let capacity = segment::capacity(encoding, false, width);
+    let capacity = segment::capacity_with(encoding, Some(width), extra);
     let mut count: u16 = 0;
     let mut last: u16 = 0;
-    for (_, used) in segment::Segments::new(text, encoding, capacity) {
+    for (_, used) in segment::Segments::with_shift(text, capacity, shift).with_encoding(encoding) {
         count = count.saturating_add(1);
         last = used;
     }
@@ -163,6 +265,7 @@ pub(crate) fn count(text: &str, encoding: Encoding, width: ConcatWidth, units: u
         units,
         capacity,
         free_in_last: capacity.saturating_sub(last),
+        shift,
     }
 }
 

@@ -35,6 +35,7 @@
 use core::fmt;
 
 use super::gsm7;
+use super::national::Shift;
 use super::pdu::{Address, UserData};
 use super::{ConcatWidth, Encoding};
 
@@ -87,6 +88,8 @@ struct Key {
 #[derive(Debug, Clone)]
 struct Part {
     encoding: Encoding,
+    /// GSM 7-bit tables this part's header selected.
+    shift: Shift,
     units: heapless::Vec<u8, 160>,
 }
 
@@ -238,6 +241,7 @@ fn capture(ud: &UserData<'_>) -> Part {
     }
     Part {
         encoding: ud.encoding,
+        shift: ud.shift(),
         units,
     }
 }
@@ -288,12 +292,12 @@ impl Assembled<'_> {
                             sink(if s == gsm7::ESC {
                                 ' '
                             } else {
-                                gsm7::extension_char(s)
+                                part.shift.extension_char(s)
                             });
                         } else if s == gsm7::ESC {
                             esc = true;
                         } else {
-                            sink(gsm7::default_char(s));
+                            sink(part.shift.basic_char(s));
                         }
                     }
                 }

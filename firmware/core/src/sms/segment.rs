@@ -13,7 +13,7 @@
 //! pair (UCS-2): a character either fits wholly in the current segment or starts the next.
 
 use super::Encoding;
-use super::gsm7;
+use super::national::Shift;
 
 /// Which concatenation information element the segments carry (TS 23.040 §9.2.3.24.1
 /// IEI 0x00 and §9.2.3.24.8 IEI 0x08).
@@ -40,9 +40,21 @@ impl ConcatWidth {
 /// Capacity in units of `encoding` for one segment: without a header when `single`,
 /// else with a concatenation header of width `width`.
 pub const fn capacity(encoding: Encoding, single: bool, width: ConcatWidth) -> u16 {
+    let concat = if single { None } else { Some(width) };
+    capacity_with(encoding, concat, 0)
+}
+
+/// Capacity in units of `encoding` for one segment whose header holds a concatenation
+/// element of width `concat` (if any) and `extra` more octets of elements (national
+/// language shifts: 3 octets each).
+pub const fn capacity_with(encoding: Encoding, concat: Option<ConcatWidth>, extra: u16) -> u16 {
     // 140 octets of user data; a header takes UDH octets, rounded up to whole septets
     // for GSM 7-bit (the fill bits, TS 23.040 §9.2.3.24).
-    let udh = if single { 0 } else { width.udh_octets() };
+    let udh = match concat {
+        Some(width) => width.udh_octets() + extra,
+        None if extra > 0 => 1 + extra,
+        None => 0,
+    };
     match encoding {
         Encoding::Gsm7 => (140 * 8 - (udh * 8).div_ceil(7) * 7) / 7,
         Encoding::EightBit => 140 - udh,
@@ -55,7 +67,7 @@ pub const fn capacity(encoding: Encoding, single: bool, width: ConcatWidth) -> u
 #[inline]
 pub fn char_cost(encoding: Encoding, c: char) -> Option<u16> {
     match encoding {
-        Encoding::Gsm7 => gsm7::char_septets(c),
+        Encoding::Gsm7 => super::gsm7::char_septets(c),
         Encoding::Ucs2 => Some(c.len_utf16() as u16),
         Encoding::EightBit => Some(c.len_utf8() as u16),
     }
@@ -73,6 +85,7 @@ pub struct Segments<'a> {
     capacity: u16,
     started: bool,
     whole: bool,
+    shift: Shift,
 }
 
 impl<'a> Segments<'a> {
@@ -85,7 +98,25 @@ impl<'a> Segments<'a> {
             capacity: capacity.max(4),
             started: false,
             whole: false,
+            shift: Shift::DEFAULT,
         }
+    }
+
+    /// Segments of GSM 7-bit `text` written with the national tables `shift`.
+    pub fn with_shift(text: &'a str, capacity: u16, shift: Shift) -> Self {
+        Self {
+            shift,
+            ..Self::new(text, Encoding::Gsm7, capacity)
+        }
+    }
+
+    /// The same segments for `encoding` (the shift only applies to GSM 7-bit).
+    pub fn with_encoding(mut self, encoding: Encoding) -> Self {
+        self.encoding = encoding;
+        if encoding != Encoding::Gsm7 {
+            self.shift = Shift::DEFAULT;
+        }
+        self
     }
 
     /// The whole of `text` as one segment of `units` units (already measured to fit).
@@ -96,6 +127,7 @@ impl<'a> Segments<'a> {
             capacity: units,
             started: false,
             whole: true,
+            shift: Shift::DEFAULT,
         }
     }
 }
@@ -118,8 +150,13 @@ impl<'a> Iterator for Segments<'a> {
         let mut used: u16 = 0;
         let mut end = self.rest.len();
         for (i, c) in self.rest.char_indices() {
-            let cost = char_cost(self.encoding, c).unwrap_or(1);
-            if used + cost > self.capacity {
+            let cost = if self.shift.is_default() {
+                char_cost(self.encoding, c)
+            } else {
+                self.shift.char_septets(c)
+            }
+            .unwrap_or(1);
+            if used.saturating_add(cost) > self.capacity {
                 end = i;
                 break;
             }

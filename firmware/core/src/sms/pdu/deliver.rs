@@ -65,7 +65,7 @@ pub fn encode_deliver(
     if h.status_report_indication {
         first |= 0x20;
     }
-    if seg.concat.is_some() {
+    if seg.has_udh() {
         first |= 0x40;
     }
     w.u8(first)?;

@@ -138,7 +138,7 @@ pub fn encode_submit(
     if h.status_report {
         first |= 0x20;
     }
-    if seg.concat.is_some() {
+    if seg.has_udh() {
         first |= 0x40;
     }
     w.u8(first)?;

@@ -4,6 +4,7 @@
 
 use super::{DecodeError, EncodeError, Writer};
 use crate::sms::ConcatWidth;
+use crate::sms::national::Shift;
 
 /// Concatenation information: this PDU is part `part` of `total` of message `reference`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,20 +80,44 @@ fn concat(reference: u16, total: u8, part: u8, width: ConcatWidth) -> Option<Con
     })
 }
 
-/// Writes a UDH (UDHL included) holding just `concat`; returns the octets written.
-pub(crate) fn write_concat(w: &mut Writer<'_>, c: &Concat) -> Result<usize, EncodeError> {
-    match c.width {
-        ConcatWidth::Ref8 => {
-            let r = u8::try_from(c.reference).map_err(|_| EncodeError::ReferenceTooLarge)?;
-            w.bytes(&[0x05, 0x00, 0x03, r, c.total, c.part])?;
-            Ok(6)
-        }
-        ConcatWidth::Ref16 => {
-            let [rh, rl] = c.reference.to_be_bytes();
-            w.bytes(&[0x06, 0x08, 0x04, rh, rl, c.total, c.part])?;
-            Ok(7)
+/// Writes a UDH (UDHL included) holding `concat` and the national language elements
+/// of `shift` (IEI 0x24 single shift, 0x25 locking shift, TS 23.040 §9.2.3.24.15-16);
+/// returns the octets written, 0 when there is nothing to write.
+pub(crate) fn write_header(
+    w: &mut Writer<'_>,
+    concat: Option<&Concat>,
+    shift: Shift,
+) -> Result<usize, EncodeError> {
+    if concat.is_none() && shift.is_default() {
+        return Ok(0);
+    }
+    let udhl_at = w.pos();
+    w.u8(0)?;
+    let mut len = 0usize;
+    if let Some(c) = concat {
+        match c.width {
+            ConcatWidth::Ref8 => {
+                let r = u8::try_from(c.reference).map_err(|_| EncodeError::ReferenceTooLarge)?;
+                w.bytes(&[0x00, 0x03, r, c.total, c.part])?;
+                len += 5;
+            }
+            ConcatWidth::Ref16 => {
+                let [rh, rl] = c.reference.to_be_bytes();
+                w.bytes(&[0x08, 0x04, rh, rl, c.total, c.part])?;
+                len += 6;
+            }
         }
     }
+    if let Some(lang) = shift.single {
+        w.bytes(&[0x24, 0x01, lang.id()])?;
+        len += 3;
+    }
+    if let Some(lang) = shift.locking {
+        w.bytes(&[0x25, 0x01, lang.id()])?;
+        len += 3;
+    }
+    w.set(udhl_at, len as u8)?;
+    Ok(1 + len)
 }
 
 #[cfg(test)]

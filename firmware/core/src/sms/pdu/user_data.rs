@@ -6,6 +6,7 @@ use core::fmt;
 use super::udh::{self, Concat, Udh};
 use super::{DecodeError, EncodeError, MAX_UD_OCTETS, Reader, Writer};
 use crate::sms::gsm7;
+use crate::sms::national::{NationalLanguage, Shift};
 use crate::sms::segment::{self, Segments};
 use crate::sms::{ConcatWidth, Encoding, SegmentCount};
 
@@ -63,7 +64,14 @@ impl<'a> UserData<'a> {
     /// surrogate becomes U+FFFD. 8-bit data is passed through as U+0000..=U+00FF (one
     /// character per octet); use [`UserData::octets`] for the bytes.
     pub fn for_each_char(&self, sink: impl FnMut(char)) {
-        for_each_char(self.encoding, self.ud, self.start, self.units, sink);
+        let shift = self.shift();
+        for_each_char(self.encoding, shift, self.ud, self.start, self.units, sink);
+    }
+
+    /// The GSM 7-bit tables the header selects (national language shifts; ids without
+    /// tables here fall back to the default alphabet).
+    pub fn shift(&self) -> Shift {
+        Shift::from_ids(self.udh.locking_shift, self.udh.single_shift)
     }
 
     /// Writes the text to `out` (see [`UserData::for_each_char`]).
@@ -89,6 +97,7 @@ impl<'a> UserData<'a> {
 /// Decodes text units of any encoding into characters.
 pub(crate) fn for_each_char(
     encoding: Encoding,
+    shift: Shift,
     data: &[u8],
     start: usize,
     units: usize,
@@ -96,7 +105,7 @@ pub(crate) fn for_each_char(
 ) {
     match encoding {
         Encoding::Gsm7 => {
-            let _ = gsm7::decode_septets(data, start, units, sink);
+            let _ = shift.decode_septets(data, start, units, sink);
         }
         Encoding::Ucs2 => {
             let octets = data.get(start..).unwrap_or(&[]);
@@ -185,6 +194,7 @@ pub enum EncodingChoice {
 pub struct TextPlan<'t> {
     text: &'t str,
     encoding: Encoding,
+    shift: Shift,
     width: ConcatWidth,
     reference: u16,
     total: u8,
@@ -194,36 +204,50 @@ pub struct TextPlan<'t> {
 impl<'t> TextPlan<'t> {
     /// Plans `text`: picks the encoding and counts the segments, which will carry
     /// concatenation reference `reference` (of width `width`) when there is more than
-    /// one.
+    /// one. Uses the default GSM 7-bit tables only; see [`TextPlan::with_national`].
     pub fn new(
         text: &'t str,
         choice: EncodingChoice,
         width: ConcatWidth,
         reference: u16,
     ) -> Result<Self, EncodeError> {
+        Self::with_national(text, choice, width, reference, &[])
+    }
+
+    /// Like [`TextPlan::new`], but GSM 7-bit may also use the national language shift
+    /// tables of `languages` (TS 23.038 §6.2.1.2.4): with `Auto`, only when that takes
+    /// fewer segments than UCS-2; with `Gsm7`, whenever the default tables cannot hold
+    /// the text. The choice is the one [`crate::sms::preview_national`] reports.
+    pub fn with_national(
+        text: &'t str,
+        choice: EncodingChoice,
+        width: ConcatWidth,
+        reference: u16,
+        languages: &[NationalLanguage],
+    ) -> Result<Self, EncodeError> {
         if width == ConcatWidth::Ref8 && reference > 0xFF {
             return Err(EncodeError::ReferenceTooLarge);
         }
-        let m = gsm7::measure(text);
-        let (encoding, units) = match (choice, m.septets) {
-            (EncodingChoice::Auto | EncodingChoice::Gsm7, Some(septets)) => {
-                (Encoding::Gsm7, septets)
+        let preview = match choice {
+            EncodingChoice::Auto => crate::sms::best(text, width, languages),
+            EncodingChoice::Ucs2 => {
+                let units = gsm7::measure(text).utf16;
+                crate::sms::count(text, Encoding::Ucs2, width, Shift::DEFAULT, units)
             }
-            (EncodingChoice::Auto | EncodingChoice::Ucs2, _) => (Encoding::Ucs2, m.utf16),
-            (EncodingChoice::Gsm7, None) => {
-                let c = text
-                    .chars()
-                    .find(|&c| gsm7::encode_char(c).is_none())
-                    .unwrap_or('\u{FFFD}');
-                return Err(EncodeError::Unrepresentable(c));
-            }
+            EncodingChoice::Gsm7 => match gsm7::measure(text).septets {
+                Some(septets) => {
+                    crate::sms::count(text, Encoding::Gsm7, width, Shift::DEFAULT, septets)
+                }
+                None => crate::sms::best_national(text, width, languages)
+                    .ok_or_else(|| first_unrepresentable(text))?,
+            },
         };
-        let preview = crate::sms::count(text, encoding, width, units);
         let total =
             u8::try_from(preview.segments.get()).map_err(|_| EncodeError::TooManySegments)?;
         Ok(Self {
             text,
-            encoding,
+            encoding: preview.encoding,
+            shift: preview.shift,
             width,
             reference,
             total,
@@ -234,6 +258,11 @@ impl<'t> TextPlan<'t> {
     /// The chosen encoding.
     pub fn encoding(&self) -> Encoding {
         self.encoding
+    }
+
+    /// The national language tables GSM 7-bit segments use ([`Shift::DEFAULT`] if none).
+    pub fn shift(&self) -> Shift {
+        self.shift
     }
 
     /// How many segments (PDUs) the text takes.
@@ -249,8 +278,9 @@ impl<'t> TextPlan<'t> {
             // Measured to fit: no need to walk the text again.
             Segments::whole(plan.text, plan.units as u16)
         } else {
-            let capacity = segment::capacity(plan.encoding, false, plan.width);
-            Segments::new(plan.text, plan.encoding, capacity)
+            let extra = plan.shift.udh_octets();
+            let capacity = segment::capacity_with(plan.encoding, Some(plan.width), extra);
+            Segments::with_shift(plan.text, capacity, plan.shift).with_encoding(plan.encoding)
         };
         segments
             .zip(1..=plan.total)
@@ -263,8 +293,17 @@ impl<'t> TextPlan<'t> {
                     part,
                     width: plan.width,
                 }),
+                shift: plan.shift,
             })
     }
+}
+
+fn first_unrepresentable(text: &str) -> EncodeError {
+    let c = text
+        .chars()
+        .find(|&c| gsm7::encode_char(c).is_none())
+        .unwrap_or('\u{FFFD}');
+    EncodeError::Unrepresentable(c)
 }
 
 /// One segment of a planned text, ready to be put into a PDU.
@@ -277,6 +316,8 @@ pub struct TextSegment<'t> {
     pub encoding: Encoding,
     /// Concatenation header, `None` for a single-segment message.
     pub concat: Option<Concat>,
+    /// National language tables for GSM 7-bit (written as UDH elements 0x24/0x25).
+    pub shift: Shift,
 }
 
 impl TextSegment<'_> {
@@ -286,7 +327,13 @@ impl TextSegment<'_> {
             text,
             encoding,
             concat: None,
+            shift: Shift::DEFAULT,
         }
+    }
+
+    /// True when the PDU needs a user data header (TP-UDHI).
+    pub fn has_udh(&self) -> bool {
+        self.concat.is_some() || (self.encoding == Encoding::Gsm7 && !self.shift.is_default())
     }
 }
 
@@ -294,10 +341,12 @@ impl TextSegment<'_> {
 pub(crate) fn write(w: &mut Writer<'_>, seg: &TextSegment<'_>) -> Result<(), EncodeError> {
     let udl_at = w.pos();
     w.u8(0)?;
-    let header_octets = match &seg.concat {
-        Some(c) => udh::write_concat(w, c)?,
-        None => 0,
+    let shift = if seg.encoding == Encoding::Gsm7 {
+        seg.shift
+    } else {
+        Shift::DEFAULT
     };
+    let header_octets = udh::write_header(w, seg.concat.as_ref(), shift)?;
     let udl = match seg.encoding {
         Encoding::Gsm7 => {
             let header_septets = (header_octets * 8).div_ceil(7);
@@ -308,8 +357,13 @@ pub(crate) fn write(w: &mut Writer<'_>, seg: &TextSegment<'_>) -> Result<(), Enc
                 *first = 0;
             }
             let mut sw = gsm7::SeptetWriter::new(tail, fill);
+            let packed = if shift.is_default() {
+                gsm7::pack(seg.text, &mut sw)
+            } else {
+                pack_with(shift, seg.text, &mut sw)
+            };
             let septets = header_septets
-                + gsm7::pack(seg.text, &mut sw).map_err(|e| match e {
+                + packed.map_err(|e| match e {
                     gsm7::PackError::Unrepresentable(c) => EncodeError::Unrepresentable(c),
                     gsm7::PackError::Full => EncodeError::BufferTooSmall,
                 })?;
@@ -337,4 +391,25 @@ pub(crate) fn write(w: &mut Writer<'_>, seg: &TextSegment<'_>) -> Result<(), Enc
         return Err(EncodeError::SegmentTooLong);
     }
     w.set(udl_at, udl as u8)
+}
+
+/// [`gsm7::pack`] with national language tables.
+fn pack_with(
+    shift: Shift,
+    text: &str,
+    w: &mut gsm7::SeptetWriter<'_>,
+) -> Result<usize, gsm7::PackError> {
+    let mut septets = 0;
+    for c in text.chars() {
+        let code = shift
+            .encode_char(c)
+            .ok_or(gsm7::PackError::Unrepresentable(c))?;
+        let pushed = match code {
+            gsm7::Septets::Default(s) => w.push(s),
+            gsm7::Septets::Extension(e) => w.push(gsm7::ESC).and_then(|_| w.push(e)),
+        };
+        pushed.map_err(|_| gsm7::PackError::Full)?;
+        septets += usize::from(code.count());
+    }
+    Ok(septets)
 }
