@@ -10,7 +10,7 @@ use relais_core::sms::pdu::{
     self, Address, Concat, EncodingChoice, MessageClass, MessageReference, PhoneNumber,
     RelativeValidity, SmscField, SubmitHeader, TextPlan, Timestamp, Tpdu, UserData, Validity,
 };
-use relais_core::sms::{ConcatWidth, Encoding, preview};
+use relais_core::sms::{ConcatWidth, Encoding, NationalLanguage, Shift, preview_national};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -56,11 +56,52 @@ struct EncodeArgs {
     /// Relative validity period in minutes (rounded up to what TP-VP can express).
     #[arg(long)]
     validity: Option<u32>,
+    /// National language shift tables GSM 7-bit may use when that takes fewer segments
+    /// than UCS-2 (comma-separated: turkish, spanish, portuguese).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    national: Vec<LanguageArg>,
     /// Print JSON instead of lines.
     #[arg(long)]
     json: bool,
     /// The message text.
     text: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LanguageArg {
+    Turkish,
+    Spanish,
+    Portuguese,
+}
+
+fn languages(args: &[LanguageArg]) -> Vec<NationalLanguage> {
+    args.iter()
+        .map(|l| match l {
+            LanguageArg::Turkish => NationalLanguage::Turkish,
+            LanguageArg::Spanish => NationalLanguage::Spanish,
+            LanguageArg::Portuguese => NationalLanguage::Portuguese,
+        })
+        .collect()
+}
+
+fn language_name(l: NationalLanguage) -> &'static str {
+    match l {
+        NationalLanguage::Turkish => "turkish",
+        NationalLanguage::Spanish => "spanish",
+        NationalLanguage::Portuguese => "portuguese",
+    }
+}
+
+/// `{"locking", "single"}` for national tables, `null` for the default alphabet.
+fn shift_json(shift: Shift) -> Json {
+    if shift.is_default() {
+        return Json::Null;
+    }
+    let name = |l: Option<NationalLanguage>| l.map_or(Json::Null, |l| Json::str(language_name(l)));
+    Json::obj([
+        ("locking", name(shift.locking)),
+        ("single", name(shift.single)),
+    ])
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -84,6 +125,9 @@ struct DecodeArgs {
 
 #[derive(Debug, clap::Args)]
 struct CountArgs {
+    /// National language shift tables that may be used (see `encode --national`).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    national: Vec<LanguageArg>,
     /// Print JSON instead of a sentence.
     #[arg(long)]
     json: bool,
@@ -127,7 +171,9 @@ fn encode(a: &EncodeArgs) -> Result<String, String> {
     } else {
         ConcatWidth::Ref8
     };
-    let plan = TextPlan::new(&a.text, choice, width, reference).map_err(|e| e.to_string())?;
+    let langs = languages(&a.national);
+    let plan = TextPlan::with_national(&a.text, choice, width, reference, &langs)
+        .map_err(|e| e.to_string())?;
     let mut header = SubmitHeader::new(&to);
     header.smsc = smsc.as_ref();
     header.status_report = a.report;
@@ -155,6 +201,7 @@ fn encode(a: &EncodeArgs) -> Result<String, String> {
         ("to", Json::Str(to.to_string())),
         ("text", Json::str(&a.text)),
         ("encoding", Json::str(plan.encoding().name())),
+        ("national", shift_json(plan.shift())),
         ("class", class_json(header.class)),
         ("report", Json::Bool(a.report)),
         ("mr", Json::Num(i64::from(a.mr))),
@@ -258,6 +305,9 @@ fn user_data_fields(
     class: Option<MessageClass>,
 ) {
     f.push(("encoding", Json::str(ud.encoding.name())));
+    if ud.encoding == Encoding::Gsm7 && !ud.shift().is_default() {
+        f.push(("national", shift_json(ud.shift())));
+    }
     f.push(("class", class_json(class)));
     if ud.encoding == Encoding::EightBit {
         f.push(("text", Json::Null));
@@ -282,7 +332,7 @@ fn concat_json(c: Option<Concat>) -> Json {
 }
 
 fn count(a: &CountArgs) -> String {
-    let p = preview(&a.text);
+    let p = preview_national(&a.text, &languages(&a.national));
     let unit = match p.encoding {
         Encoding::Gsm7 => "septets",
         Encoding::Ucs2 => "UTF-16 units",
@@ -291,6 +341,7 @@ fn count(a: &CountArgs) -> String {
     if a.json {
         let json = Json::obj([
             ("encoding", Json::str(p.encoding.name())),
+            ("national", shift_json(p.shift)),
             ("segments", Json::Num(i64::from(p.segments.get()))),
             ("units", Json::Num(i64::from(p.units))),
             ("capacity", Json::Num(i64::from(p.capacity))),
@@ -299,8 +350,22 @@ fn count(a: &CountArgs) -> String {
         return format!("{json}\n");
     }
     let plural = if p.segments.get() == 1 { "" } else { "s" };
+    let national = match (p.shift.locking, p.shift.single) {
+        (None, None) => String::new(),
+        (l, s) => format!(
+            " with {} tables",
+            [
+                l.map(|l| format!("{} locking", language_name(l))),
+                s.map(|s| format!("{} single shift", language_name(s)))
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" and ")
+        ),
+    };
     format!(
-        "{} {} segment{plural} ({} {unit}, {} per segment, {} free in the last)\n",
+        "{}{national} {} segment{plural} ({} {unit}, {} per segment, {} free in the last)\n",
         p.encoding, p.segments, p.units, p.capacity, p.free_in_last
     )
 }
