@@ -122,18 +122,24 @@ impl Transition {
         }
     }
 
-    fn date(&self, year: i32) -> Date {
-        Date::nth_weekday(
+    /// Days since 1970-01-01 of the transition day in `year`, computed without
+    /// building intermediate dates (this is on the hot path of every decision).
+    fn day(&self, year: i32) -> i64 {
+        let month = self.month.clamp(1, 12);
+        let first = Date {
             year,
-            self.month,
-            self.weekday,
-            if self.week >= 5 { -1 } else { self.week as i8 },
-        )
-        .unwrap_or(Date {
-            year,
-            month: self.month,
+            month,
             day: 1,
-        })
+        }
+        .days_since_epoch();
+        let weekday_of = |days: i64| (days + 3).rem_euclid(7); // 0 = Monday
+        let want = i64::from(self.weekday.index());
+        if self.week >= 5 {
+            let last = first + i64::from(super::calendar::days_in_month(year, month)) - 1;
+            last - (weekday_of(last) - want).rem_euclid(7)
+        } else {
+            first + (want - weekday_of(first)).rem_euclid(7) + 7 * (i64::from(self.week.max(1)) - 1)
+        }
     }
 }
 
@@ -191,9 +197,9 @@ const fn na(std_h_west: i32, extra_min: i32) -> TzRule {
 
 impl TzRule {
     fn dst_bounds(&self, dst: &Dst, year: i32) -> (i64, i64) {
-        let start = UtcInstant::from_date(dst.start.date(year), i64::from(dst.start.time)).0
-            - i64::from(self.std_offset);
-        let end = UtcInstant::from_date(dst.end.date(year), i64::from(dst.end.time)).0
+        let start =
+            dst.start.day(year) * 86_400 + i64::from(dst.start.time) - i64::from(self.std_offset);
+        let end = dst.end.day(year) * 86_400 + i64::from(dst.end.time)
             - i64::from(self.std_offset + dst.save);
         (start, end)
     }
