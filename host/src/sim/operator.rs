@@ -118,8 +118,8 @@ pub struct Outcome {
     pub segments: usize,
     /// The fate.
     pub fate: Fate,
-    /// Status reports owed to the modem (segments that asked for one).
-    pub reports: Vec<StatusReport>,
+    /// Status reports were sent for (some of) its segments.
+    pub reported: bool,
     /// When quiet hours released it, if they held it.
     pub held_until: Option<SimInstant>,
 }
@@ -477,23 +477,35 @@ impl Operator {
         } else {
             None
         };
-        let base = held_until.unwrap_or(last);
-        let delay = latency.sample(self.rng(modem));
-        let at = base + delay;
-        let reports = match fate.status() {
-            Some(status) => segments
-                .iter()
-                .filter(|s| s.status_report)
-                .map(|s| StatusReport {
-                    mr: s.mr,
-                    recipient: to.to_string(),
-                    scts: s.accepted_at,
-                    discharge: at,
-                    status,
-                })
-                .collect(),
-            None => Vec::new(),
-        };
+        // Each segment travels on its own: its own delay, its own status report. The
+        // message is delivered when its last segment is.
+        let mut at = held_until.unwrap_or(last);
+        let mut reports = Vec::new();
+        for s in &segments {
+            let base = held_until.map_or(s.accepted_at, |h| h.max(s.accepted_at));
+            let done = base + latency.sample(self.rng(modem));
+            at = at.max(done);
+            if let (Some(status), true) = (fate.status(), s.status_report) {
+                reports.push((
+                    done,
+                    StatusReport {
+                        mr: s.mr,
+                        recipient: to.to_string(),
+                        scts: s.accepted_at,
+                        discharge: done,
+                        status,
+                    },
+                ));
+            }
+        }
+        let reported = !reports.is_empty();
+        for (done, report) in reports {
+            let event = Event::Reports {
+                modem: modem.to_string(),
+                reports: vec![report],
+            };
+            self.schedule(done, event);
+        }
         self.schedule(
             at,
             Event::Outcome(Box::new(Outcome {
@@ -504,7 +516,7 @@ impl Operator {
                 text,
                 segments: segments.len(),
                 fate,
-                reports,
+                reported,
                 held_until,
             })),
         );
@@ -523,7 +535,7 @@ impl Operator {
             "segments": o.segments,
             "outcome": o.fate.name(),
             "status": o.fate.status(),
-            "reported": !o.reports.is_empty(),
+            "reported": o.reported,
             "held_until": o.held_until.map(|t| t.to_string()),
         }));
         if o.fate != Fate::Delivered {

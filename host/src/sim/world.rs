@@ -268,16 +268,6 @@ impl World {
         match event {
             Event::Outcome(o) => {
                 let reaction = self.operator.outcome(at, &o);
-                if !o.reports.is_empty() {
-                    self.run(
-                        at,
-                        now,
-                        Event::Reports {
-                            modem: o.modem.clone(),
-                            reports: o.reports.clone(),
-                        },
-                    );
-                }
                 if let Some((when, text)) = reaction {
                     let event = self.operator.inbound(&o.modem, &o.to, &text, "subscriber");
                     self.operator.schedule(when, event);
