@@ -958,6 +958,9 @@ where
         match op {
             // The next probe goes out from next_action (tries counted there).
             Op::Sync => self.wake_at = self.now,
+            // Old Wavecom firmware ends `+CPIN: READY` without `OK` (python-gsmmodem
+            // fakemodems.py; AT-PDU.md §3 item 12): the complete line is enough.
+            Op::Init(Step::Cpin) if self.sim == Some(SimState::Ready) => self.advance(Step::Cpin),
             Op::Prompt => self.escape(false),
             Op::Submit => self.escape(true),
             // ESC unanswered: end the send as ESC's OK would have, then re-sync.

@@ -149,3 +149,35 @@ impl Default for Profile {
         Profile::GENERIC
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use relais_core::at::command::{Command, CommandLine, Raw};
+
+    #[test]
+    fn vendor_commands_are_whole_lines_that_fit() {
+        for p in [
+            Profile::GENERIC,
+            Profile::SIM800,
+            Profile::SIM7600,
+            Profile::QUECTEL,
+        ] {
+            if let Some(line) = p.nitz {
+                let mut out = CommandLine::new();
+                let raw = Raw {
+                    line,
+                    timeout: Millis(1000),
+                };
+                assert!(raw.write(&mut out).is_ok(), "{}", p.name);
+                assert!(
+                    line.starts_with(b"AT") && line.ends_with(b"\r"),
+                    "{}",
+                    p.name
+                );
+            }
+            assert!(p.submit_timeout >= Millis::secs(60), "{}", p.name);
+            assert!(p.boot_window > p.boot_delay, "{}", p.name);
+        }
+    }
+}
