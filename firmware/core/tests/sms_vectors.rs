@@ -423,3 +423,38 @@ fn national_language_shift_tables() {
     };
     assert_eq!(s.user_data.text().as_str(), "æ");
 }
+
+#[test]
+fn submit_validity_formats_and_report_parameters() {
+    use pdu::Validity;
+    // [TS 23.040] §9.2.3.3/§9.2.3.12: VPF 11 absolute (7 octets), VPF 01 enhanced (7 octets).
+    let abs = unhex("0019000B915155214365F70000425060708090000141");
+    let Tpdu::Submit(s) = pdu::decode(&abs, SmscField::Present).unwrap() else {
+        panic!()
+    };
+    assert!(
+        matches!(s.validity, Validity::Absolute(t) if t.to_string() == "2024-05-06T07:08:09+00:00")
+    );
+    assert_eq!(s.user_data.text().as_str(), "A");
+    let enh = unhex("0009000B915155214365F70000010200000000000141");
+    let Tpdu::Submit(s) = pdu::decode(&enh, SmscField::Present).unwrap() else {
+        panic!()
+    };
+    assert_eq!(s.validity, Validity::Enhanced([1, 2, 0, 0, 0, 0, 0]));
+    // STATUS-REPORT with TP-PI = 0x03 (PID and DCS present), then PI = 0xFF with nothing
+    // after it: the latter is truncated.
+    let base = String::from("0006D60B911326880736F4111011719551401110117195714000");
+    let with_pi = unhex(&(base.clone() + "030008"));
+    let Tpdu::StatusReport(r) = pdu::decode(&with_pi, SmscField::Present).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (r.protocol_id, r.dcs.map(|d| d.encoding)),
+        (Some(0), Some(Encoding::Ucs2))
+    );
+    let hostile = unhex(&(base + "FF"));
+    assert_eq!(
+        pdu::decode(&hostile, SmscField::Present),
+        Err(pdu::DecodeError::Truncated)
+    );
+}
