@@ -422,3 +422,81 @@ fn sigterm_removes_the_link_and_the_control_socket() {
     assert!(std::fs::symlink_metadata(&link).is_err(), "link removed");
     assert!(!sim.control.exists(), "control socket removed");
 }
+
+/// The example week-long campaign runs in seconds with a stepped clock: marketing
+/// traffic sent on Saturday evening is held over Sunday and the Monday holiday,
+/// the service modem's traffic is not, every scheduled fault happens, and the
+/// subscriber who replies STOP after three messages does so once.
+#[test]
+fn example_campaign_week_runs_in_seconds() {
+    let path = sim_support::repo_root().join("examples/scenarios/campaign-week.toml");
+    let scenario = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("/tmp/relais-promo", "{dir}/modem")
+        .replace("/tmp/relais-service", "{dir}/service")
+        .replace("speed = 600.0", "clock = \"step\"");
+    let sim = Sim::start("sim_faults_week", &scenario, &[]);
+    let mut promo = sim.client();
+    let mut service = AtClient::open(&sim.dir.join("service"));
+    // From Friday 17:00 to Saturday 21:00 (the service modem reboots at 19:00).
+    for _ in 0..28 {
+        sim.control(json!({"cmd": "advance", "by": "1h"}));
+    }
+    assert!(service.drain(Duration::from_millis(100)).contains("RDY"));
+    promo.cmd("ATE0");
+    service.cmd("ATE0");
+    // Three promotions to the STOP subscriber, one service message.
+    // Submit latencies are seconds of virtual time: step the clock past them.
+    let send = |at: &mut AtClient, to: &str, text: &str| {
+        at.cmd("AT+CMGF=1");
+        assert_eq!(at.cmd(&format!("AT+CMGS=\"{to}\"")), "\r\n> ");
+        at.send(format!("{text}\x1a").as_bytes());
+        std::thread::sleep(Duration::from_millis(50));
+        sim.control(json!({"cmd": "advance", "by": "1m"}));
+        let answer = at.final_result(T);
+        assert!(answer.contains("+CMGS:"), "{answer:?}");
+    };
+    for i in 1..=3 {
+        send(&mut promo, "+33612345678", &format!("Promo {i}"));
+    }
+    send(&mut service, "+33687654321", "Votre RDV lundi");
+    // Saturday night, all of Sunday, and Monday 2026-03-09 (a holiday) are quiet:
+    // released Tuesday 08:00 local = 07:00Z.
+    for _ in 0..7 * 24 {
+        sim.control(json!({"cmd": "advance", "by": "1h"}));
+    }
+    let reports = sim.entries("report");
+    let promo_reports: Vec<&Value> = reports.iter().filter(|r| r["modem"] == "promo").collect();
+    assert_eq!(promo_reports.len(), 3, "{reports:#?}");
+    for r in &promo_reports {
+        assert_eq!(r["held_until"], "2026-03-10T07:00:00.000Z");
+    }
+    let service_reports: Vec<&Value> = reports.iter().filter(|r| r["modem"] == "service").collect();
+    assert_eq!(service_reports[0]["held_until"], Value::Null);
+    let stop: Vec<Value> = sim
+        .entries("reply")
+        .into_iter()
+        .filter(|r| r["from"] == "+33612345678")
+        .collect();
+    assert_eq!(stop.len(), 1);
+    assert_eq!(stop[0]["text"], "STOP");
+    let faults: Vec<String> = sim
+        .entries("fault")
+        .iter()
+        .map(|f| format!("{} {}", f["modem"], f["fault"]).replace('"', ""))
+        .collect();
+    for expected in [
+        "promo network-loss",
+        "promo network-back",
+        "service reboot",
+        "promo garble",
+        "promo line-clear",
+        "service sim-out",
+        "service sim-in",
+    ] {
+        assert!(
+            faults.contains(&expected.to_string()),
+            "{expected}: {faults:?}"
+        );
+    }
+}
