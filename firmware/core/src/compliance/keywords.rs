@@ -305,9 +305,25 @@ pub fn classify(text: &str, from: Option<&Msisdn>) -> Classification {
     };
 
     let n_words = words(text).count();
+    // Walk the words once; at each position only keywords with the same first letter
+    // are compared in full.
+    let at_words = |rest: &Words<'_>, kw: &Keyword| {
+        let mut ws = rest.clone();
+        let initial = ws
+            .clone()
+            .next()
+            .and_then(|w| w.chars().next())
+            .map_or(0, |c| fold(c).0);
+        kw.words.as_bytes().first() == Some(&initial)
+            && kw
+                .words
+                .split(' ')
+                .all(|p| ws.next().is_some_and(|w| word_eq(w, p)))
+    };
+    let all = words_iter(text);
     // Tier 1: the whole body.
-    if let Some(kw) = candidates()
-        .find(|kw| kw.words.split(' ').count() == n_words && starts_with(text, 0, kw.words))
+    if let Some(kw) =
+        candidates().find(|kw| kw.words.split(' ').count() == n_words && at_words(&all, kw))
     {
         return found(kw, Tier::Whole, kw.kind);
     }
@@ -322,14 +338,15 @@ pub fn classify(text: &str, from: Option<&Msisdn>) -> Classification {
     }
     let is_opt_out = |kw: &&Keyword| matches!(kw.kind, Kind::OptOut | Kind::OptOutAll);
     // Tier 2: the first word.
-    let first = candidates()
-        .filter(|kw| (is_opt_out(kw) || kw.kind == Kind::Help) && starts_with(text, 0, kw.words));
+    let first =
+        candidates().filter(|kw| (is_opt_out(kw) || kw.kind == Kind::Help) && at_words(&all, kw));
     if let Some(kw) = first.min_by_key(longest) {
         return found(kw, Tier::FirstWord, kw.kind);
     }
-    // Tier 3: anywhere as a whole word.
-    for start in 1..n_words {
-        let here = candidates().filter(|kw| is_opt_out(kw) && starts_with(text, start, kw.words));
+    // Tier 3: anywhere as a whole word (from the second word on).
+    let mut at = all;
+    while at.next().is_some() {
+        let here = candidates().filter(|kw| is_opt_out(kw) && at_words(&at, kw));
         if let Some(kw) = here.min_by_key(longest) {
             let kind = if plus_one {
                 kw.kind
@@ -341,6 +358,9 @@ pub fn classify(text: &str, from: Option<&Msisdn>) -> Classification {
     }
     Classification::NONE
 }
+
+/// The word iterator [`words`] returns.
+type Words<'t> = core::iter::Filter<core::str::Split<'t, fn(char) -> bool>, fn(&&'t str) -> bool>;
 
 /// True when the words of `text` from word `start` on begin with the words of `keyword`.
 fn starts_with(text: &str, start: usize, keyword: &str) -> bool {
@@ -366,8 +386,20 @@ fn word_eq(word: &str, keyword: &str) -> bool {
 
 /// The words of `text`: maximal runs of letters and digits.
 pub fn words(text: &str) -> impl DoubleEndedIterator<Item = &str> + Clone {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
+    words_iter(text)
+}
+
+fn is_separator(c: char) -> bool {
+    !c.is_alphanumeric()
+}
+
+fn is_word(w: &&str) -> bool {
+    !w.is_empty()
+}
+
+fn words_iter(text: &str) -> Words<'_> {
+    text.split(is_separator as fn(char) -> bool)
+        .filter(is_word as fn(&&str) -> bool)
 }
 
 /// Folds one character to uppercase ASCII (one or two bytes); characters without a
