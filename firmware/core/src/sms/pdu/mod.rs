@@ -248,9 +248,10 @@ impl<'a> Writer<'a> {
     }
 
     pub(crate) fn bytes(&mut self, b: &[u8]) -> Result<(), EncodeError> {
-        for &x in b {
-            self.u8(x)?;
-        }
+        let end = self.pos.checked_add(b.len()).ok_or(EncodeError::BufferTooSmall)?;
+        let slot = self.out.get_mut(self.pos..end).ok_or(EncodeError::BufferTooSmall)?;
+        slot.copy_from_slice(b);
+        self.pos = end;
         Ok(())
     }
 
