@@ -248,8 +248,14 @@ impl<'a> Writer<'a> {
     }
 
     pub(crate) fn bytes(&mut self, b: &[u8]) -> Result<(), EncodeError> {
-        let end = self.pos.checked_add(b.len()).ok_or(EncodeError::BufferTooSmall)?;
-        let slot = self.out.get_mut(self.pos..end).ok_or(EncodeError::BufferTooSmall)?;
+        let end = self
+            .pos
+            .checked_add(b.len())
+            .ok_or(EncodeError::BufferTooSmall)?;
+        let slot = self
+            .out
+            .get_mut(self.pos..end)
+            .ok_or(EncodeError::BufferTooSmall)?;
         slot.copy_from_slice(b);
         self.pos = end;
         Ok(())
