@@ -72,6 +72,9 @@ fn reboot_goes_silent_then_prints_boot_urcs_with_settings_reset() {
     assert_eq!(at.cmd("AT+CMEE?"), "AT+CMEE?\r\r\n+CMEE: 0\r\n\r\nOK\r\n");
     let faults = sim.entries("fault");
     assert_eq!(faults[0]["fault"], "reboot");
+    let status = sim.control(json!({"cmd": "status"}));
+    assert_eq!(status["modems"][0]["powered"], true);
+    assert_eq!(status["modems"][0]["registration"], 1);
 }
 
 #[test]
@@ -88,6 +91,9 @@ fn sim_removal_and_network_loss_fail_sends_with_the_right_codes() {
     );
     assert_eq!(at.read_until("\r\n+CREG: 0\r\n", T), "\r\n+CREG: 0\r\n");
     assert_eq!(at.cmd("AT+CPIN?"), "\r\n+CME ERROR: 10\r\n");
+    let status = sim.control(json!({"cmd": "status"}));
+    assert_eq!(status["modems"][0]["sim"], false);
+    assert_eq!(status["modems"][0]["registration"], 0);
     at.cmd("AT+CMGF=0");
     assert_eq!(at.cmd("AT+CMGS=20"), "\r\n+CMS ERROR: 310\r\n");
     // A message arriving meanwhile waits in the network and arrives after sim-in.

@@ -4,7 +4,7 @@
 //! Requests (docs/sim.md, "Control channel"):
 //! `{"cmd":"sms","modem":"m1","from":"+33612345678","text":"Hi"}`,
 //! `{"cmd":"fault","modem":"m1","kind":"reboot","duration":"30s","probability":0.1}`,
-//! `{"cmd":"advance","by":"1h"}`, `{"cmd":"time"}`.
+//! `{"cmd":"advance","by":"1h"}`, `{"cmd":"time"}`, `{"cmd":"status"}`.
 //! Answers: `{"ok":true,...}` or `{"ok":false,"error":"..."}`.
 
 use std::io::{BufRead, BufReader, Write};
@@ -122,6 +122,7 @@ pub fn handle(w: &mut World, request: &Value) -> Result<Value, String> {
             w.tick();
             Ok(json!({"now": w.clock.now().to_string()}))
         }
+        "status" => Ok(w.status()),
         "time" => Ok(json!({
             "now": w.clock.now().to_string(),
             "local": w.clock.now().civil(w.offset()).gsm_text(),

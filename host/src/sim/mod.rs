@@ -118,6 +118,8 @@ enum Injection {
     },
     /// Print the simulator's virtual time.
     Time,
+    /// Print each modem's state (power, SIM, registration, stored messages).
+    Status,
 }
 
 /// Runs `relais sim`.
@@ -148,6 +150,7 @@ fn inject(a: InjectArgs) -> Result<(), String> {
                     "duration": duration, "probability": probability}),
         Injection::Advance { by } => json!({"cmd": "advance", "by": by}),
         Injection::Time => json!({"cmd": "time"}),
+        Injection::Status => json!({"cmd": "status"}),
     };
     let answer = control::request(&a.control, &request)?;
     println!("{answer}");

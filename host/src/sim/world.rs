@@ -404,6 +404,30 @@ impl World {
             .unwrap_or_default()
     }
 
+    /// Each modem's state, for the control channel's `status`.
+    pub fn status(&self) -> serde_json::Value {
+        let modems: Vec<serde_json::Value> = self
+            .slots
+            .iter()
+            .map(|slot| {
+                let m = &slot.modem;
+                let [sm, me, sr] = m.stored();
+                json!({
+                    "name": m.name(),
+                    "profile": m.config().profile,
+                    "msisdn": m.config().msisdn,
+                    "powered": m.powered(),
+                    "sim": m.sim_inserted(),
+                    "registration": m.registration(),
+                    "stored": {"SM": sm, "ME": me, "SR": sr},
+                    "line_garble": slot.line.garble,
+                    "line_drop": slot.line.drop,
+                })
+            })
+            .collect();
+        json!({"now": self.clock.now().to_string(), "modems": modems})
+    }
+
     /// The network's UTC offset.
     pub fn offset(&self) -> UtcOffset {
         self.offset

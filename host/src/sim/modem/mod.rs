@@ -405,8 +405,7 @@ impl Modem {
         &self.cfg
     }
 
-    /// Messages stored in (SIM, phone, status-report) memory, for tests.
-    #[cfg(test)]
+    /// Messages stored in (SIM, phone, status-report) memory.
     pub fn stored(&self) -> [usize; 3] {
         [Mem::Sm, Mem::Me, Mem::Sr].map(|m| self.usage(m).0)
     }
@@ -606,6 +605,21 @@ impl Modem {
             self.urc(&urc, false);
         }
         self.last_stat = self.reg_stat();
+    }
+
+    /// `+CREG` stat: 0 not registered, 1 home, 2 searching, 5 roaming (TS 27.007 §7.2).
+    pub fn registration(&self) -> u8 {
+        self.reg_stat()
+    }
+
+    /// False while the modem reboots.
+    pub fn powered(&self) -> bool {
+        !matches!(self.input, Input::Off(_))
+    }
+
+    /// True while the SIM is inserted.
+    pub fn sim_inserted(&self) -> bool {
+        self.sim_inserted
     }
 
     fn reg_stat(&self) -> u8 {
