@@ -386,4 +386,5 @@ transcript_tests!(
     power_down,
     sim_pin,
     receive_garbled,
+    bringup_sim7600,
 );
