@@ -49,7 +49,7 @@ impl NationalLanguage {
         }
     }
 
-    fn locking_table(self) -> Option<&'static [char; 128]> {
+    fn locking_table(self) -> Option<&'static [u16; 128]> {
         match self {
             NationalLanguage::Turkish => Some(&TURKISH_LOCKING),
             NationalLanguage::Spanish => None,
@@ -57,7 +57,7 @@ impl NationalLanguage {
         }
     }
 
-    fn single_table(self) -> &'static [(u8, char)] {
+    fn single_table(self) -> &'static [(u8, u16)] {
         match self {
             NationalLanguage::Turkish => &TURKISH_SINGLE,
             NationalLanguage::Spanish => &SPANISH_SINGLE,
@@ -114,8 +114,8 @@ impl Shift {
     pub fn basic_char(self, septet: u8) -> char {
         match self.locking.and_then(NationalLanguage::locking_table) {
             Some(table) => match table[usize::from(septet & 0x7F)] {
-                '\u{FFFF}' => ' ',
-                c => c,
+                0xFFFF => ' ',
+                c => char::from_u32(u32::from(c)).unwrap_or(' '),
             },
             None => gsm7::default_char(septet),
         }
@@ -130,7 +130,8 @@ impl Shift {
         lang.single_table()
             .iter()
             .find(|(k, _)| *k == code & 0x7F)
-            .map_or_else(|| self.basic_char(code), |(_, c)| *c)
+            .and_then(|(_, c)| char::from_u32(u32::from(*c)))
+            .unwrap_or_else(|| self.basic_char(code))
     }
 
     /// How `c` is written with these tables, or `None` when they cannot represent it.
@@ -139,9 +140,10 @@ impl Shift {
             return gsm7::encode_char(c);
         }
         let basic = match self.locking.and_then(NationalLanguage::locking_table) {
-            Some(table) => table
-                .iter()
-                .position(|&t| t == c && c != '\u{FFFF}')
+            Some(table) => u16::try_from(u32::from(c))
+                .ok()
+                .filter(|&u| u != 0xFFFF)
+                .and_then(|u| table.iter().position(|&t| t == u))
                 .map(|p| p as u8)
                 .filter(|&p| p != ESC),
             None => match gsm7::encode_char(c) {
@@ -156,7 +158,7 @@ impl Shift {
             Some(lang) => lang
                 .single_table()
                 .iter()
-                .find(|(_, t)| *t == c)
+                .find(|(_, t)| u32::from(*t) == u32::from(c))
                 .map(|(k, _)| *k),
             None => match gsm7::encode_char(c) {
                 Some(Septets::Extension(e)) => Some(e),
@@ -208,121 +210,119 @@ impl Shift {
     }
 }
 
-/// TS 23.038 A.3.1 Turkish locking shift table (0x1B = ESC, shown as U+FFFF).
-const TURKISH_LOCKING: [char; 128] = [
-    '@', '\u{A3}', '$', '\u{A5}', '\u{20AC}', '\u{E9}', '\u{F9}', '\u{131}', '\u{F2}', '\u{C7}',
-    '\n', '\u{11E}', '\u{11F}', '\r', '\u{C5}', '\u{E5}', //
-    '\u{394}', '_', '\u{3A6}', '\u{393}', '\u{39B}', '\u{3A9}', '\u{3A0}', '\u{3A8}', '\u{3A3}',
-    '\u{398}', '\u{39E}', '\u{FFFF}', '\u{15E}', '\u{15F}', '\u{DF}', '\u{C9}', //
-    ' ', '!', '"', '#', '\u{A4}', '%', '&', '\'', '(', ')', '*', '+', ',', '-', '.', '/', //
-    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', ':', ';', '<', '=', '>', '?', //
-    '\u{130}', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', //
-    'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z', '\u{C4}', '\u{D6}', '\u{D1}', '\u{DC}',
-    '\u{A7}', //
-    '\u{E7}', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', //
-    'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', '\u{E4}', '\u{F6}', '\u{F1}', '\u{FC}',
-    '\u{E0}', //
+/// TS 23.038 A.3.1 Turkish locking shift table as UTF-16 units (0x1B = ESC, 0xFFFF).
+const TURKISH_LOCKING: [u16; 128] = [
+    0x0040, 0x00A3, 0x0024, 0x00A5, 0x20AC, 0x00E9, 0x00F9, 0x0131, 0x00F2, 0x00C7, 0x000A, 0x011E,
+    0x011F, 0x000D, 0x00C5, 0x00E5, 0x0394, 0x005F, 0x03A6, 0x0393, 0x039B, 0x03A9, 0x03A0, 0x03A8,
+    0x03A3, 0x0398, 0x039E, 0xFFFF, 0x015E, 0x015F, 0x00DF, 0x00C9, 0x0020, 0x0021, 0x0022, 0x0023,
+    0x00A4, 0x0025, 0x0026, 0x0027, 0x0028, 0x0029, 0x002A, 0x002B, 0x002C, 0x002D, 0x002E, 0x002F,
+    0x0030, 0x0031, 0x0032, 0x0033, 0x0034, 0x0035, 0x0036, 0x0037, 0x0038, 0x0039, 0x003A, 0x003B,
+    0x003C, 0x003D, 0x003E, 0x003F, 0x0130, 0x0041, 0x0042, 0x0043, 0x0044, 0x0045, 0x0046, 0x0047,
+    0x0048, 0x0049, 0x004A, 0x004B, 0x004C, 0x004D, 0x004E, 0x004F, 0x0050, 0x0051, 0x0052, 0x0053,
+    0x0054, 0x0055, 0x0056, 0x0057, 0x0058, 0x0059, 0x005A, 0x00C4, 0x00D6, 0x00D1, 0x00DC, 0x00A7,
+    0x00E7, 0x0061, 0x0062, 0x0063, 0x0064, 0x0065, 0x0066, 0x0067, 0x0068, 0x0069, 0x006A, 0x006B,
+    0x006C, 0x006D, 0x006E, 0x006F, 0x0070, 0x0071, 0x0072, 0x0073, 0x0074, 0x0075, 0x0076, 0x0077,
+    0x0078, 0x0079, 0x007A, 0x00E4, 0x00F6, 0x00F1, 0x00FC, 0x00E0,
 ];
 
-/// TS 23.038 A.3.3 Portuguese locking shift table (0x1B = ESC, shown as U+FFFF).
-const PORTUGUESE_LOCKING: [char; 128] = [
-    '@', '\u{A3}', '$', '\u{A5}', '\u{EA}', '\u{E9}', '\u{FA}', '\u{ED}', '\u{F3}', '\u{E7}', '\n',
-    '\u{D4}', '\u{F4}', '\r', '\u{C1}', '\u{E1}', //
-    '\u{394}', '_', '\u{AA}', '\u{C7}', '\u{C0}', '\u{221E}', '^', '\\', '\u{20AC}', '\u{D3}', '|',
-    '\u{FFFF}', '\u{C2}', '\u{E2}', '\u{CA}', '\u{C9}', //
-    ' ', '!', '"', '#', '\u{BA}', '%', '&', '\'', '(', ')', '*', '+', ',', '-', '.', '/', //
-    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', ':', ';', '<', '=', '>', '?', //
-    '\u{CD}', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', //
-    'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z', '\u{C3}', '\u{D5}', '\u{DA}', '\u{DC}',
-    '\u{A7}', //
-    '~', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', //
-    'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', '\u{E3}', '\u{F5}', '`', '\u{FC}',
-    '\u{E0}', //
+/// TS 23.038 A.3.3 Portuguese locking shift table as UTF-16 units (0x1B = ESC, 0xFFFF).
+const PORTUGUESE_LOCKING: [u16; 128] = [
+    0x0040, 0x00A3, 0x0024, 0x00A5, 0x00EA, 0x00E9, 0x00FA, 0x00ED, 0x00F3, 0x00E7, 0x000A, 0x00D4,
+    0x00F4, 0x000D, 0x00C1, 0x00E1, 0x0394, 0x005F, 0x00AA, 0x00C7, 0x00C0, 0x221E, 0x005E, 0x005C,
+    0x20AC, 0x00D3, 0x007C, 0xFFFF, 0x00C2, 0x00E2, 0x00CA, 0x00C9, 0x0020, 0x0021, 0x0022, 0x0023,
+    0x00BA, 0x0025, 0x0026, 0x0027, 0x0028, 0x0029, 0x002A, 0x002B, 0x002C, 0x002D, 0x002E, 0x002F,
+    0x0030, 0x0031, 0x0032, 0x0033, 0x0034, 0x0035, 0x0036, 0x0037, 0x0038, 0x0039, 0x003A, 0x003B,
+    0x003C, 0x003D, 0x003E, 0x003F, 0x00CD, 0x0041, 0x0042, 0x0043, 0x0044, 0x0045, 0x0046, 0x0047,
+    0x0048, 0x0049, 0x004A, 0x004B, 0x004C, 0x004D, 0x004E, 0x004F, 0x0050, 0x0051, 0x0052, 0x0053,
+    0x0054, 0x0055, 0x0056, 0x0057, 0x0058, 0x0059, 0x005A, 0x00C3, 0x00D5, 0x00DA, 0x00DC, 0x00A7,
+    0x007E, 0x0061, 0x0062, 0x0063, 0x0064, 0x0065, 0x0066, 0x0067, 0x0068, 0x0069, 0x006A, 0x006B,
+    0x006C, 0x006D, 0x006E, 0x006F, 0x0070, 0x0071, 0x0072, 0x0073, 0x0074, 0x0075, 0x0076, 0x0077,
+    0x0078, 0x0079, 0x007A, 0x00E3, 0x00F5, 0x0060, 0x00FC, 0x00E0,
 ];
 
-/// TS 23.038 A.2.1 Turkish single shift table: `(code after ESC, character)`.
-const TURKISH_SINGLE: [(u8, char); 17] = [
-    (0x0A, '\u{C}'),
-    (0x14, '^'),
-    (0x28, '{'),
-    (0x29, '}'),
-    (0x2F, '\\'),
-    (0x3C, '['),
-    (0x3D, '~'),
-    (0x3E, ']'),
-    (0x40, '|'),
-    (0x47, '\u{11E}'),
-    (0x49, '\u{130}'),
-    (0x53, '\u{15E}'),
-    (0x63, '\u{E7}'),
-    (0x65, '\u{20AC}'),
-    (0x67, '\u{11F}'),
-    (0x69, '\u{131}'),
-    (0x73, '\u{15F}'),
+/// TS 23.038 A.2.1 Turkish single shift table: `(code after ESC, UTF-16 unit)`.
+const TURKISH_SINGLE: [(u8, u16); 17] = [
+    (0x0A, 0x000C),
+    (0x14, 0x005E),
+    (0x28, 0x007B),
+    (0x29, 0x007D),
+    (0x2F, 0x005C),
+    (0x3C, 0x005B),
+    (0x3D, 0x007E),
+    (0x3E, 0x005D),
+    (0x40, 0x007C),
+    (0x47, 0x011E),
+    (0x49, 0x0130),
+    (0x53, 0x015E),
+    (0x63, 0x00E7),
+    (0x65, 0x20AC),
+    (0x67, 0x011F),
+    (0x69, 0x0131),
+    (0x73, 0x015F),
 ];
 
 /// TS 23.038 A.2.2 Spanish single shift table.
-const SPANISH_SINGLE: [(u8, char); 19] = [
-    (0x09, '\u{E7}'),
-    (0x0A, '\u{C}'),
-    (0x14, '^'),
-    (0x28, '{'),
-    (0x29, '}'),
-    (0x2F, '\\'),
-    (0x3C, '['),
-    (0x3D, '~'),
-    (0x3E, ']'),
-    (0x40, '|'),
-    (0x41, '\u{C1}'),
-    (0x49, '\u{CD}'),
-    (0x4F, '\u{D3}'),
-    (0x55, '\u{DA}'),
-    (0x61, '\u{E1}'),
-    (0x65, '\u{20AC}'),
-    (0x69, '\u{ED}'),
-    (0x6F, '\u{F3}'),
-    (0x75, '\u{FA}'),
+const SPANISH_SINGLE: [(u8, u16); 19] = [
+    (0x09, 0x00E7),
+    (0x0A, 0x000C),
+    (0x14, 0x005E),
+    (0x28, 0x007B),
+    (0x29, 0x007D),
+    (0x2F, 0x005C),
+    (0x3C, 0x005B),
+    (0x3D, 0x007E),
+    (0x3E, 0x005D),
+    (0x40, 0x007C),
+    (0x41, 0x00C1),
+    (0x49, 0x00CD),
+    (0x4F, 0x00D3),
+    (0x55, 0x00DA),
+    (0x61, 0x00E1),
+    (0x65, 0x20AC),
+    (0x69, 0x00ED),
+    (0x6F, 0x00F3),
+    (0x75, 0x00FA),
 ];
 
 /// TS 23.038 A.2.3 Portuguese single shift table.
-const PORTUGUESE_SINGLE: [(u8, char); 37] = [
-    (0x05, '\u{EA}'),
-    (0x09, '\u{E7}'),
-    (0x0A, '\u{C}'),
-    (0x0B, '\u{D4}'),
-    (0x0C, '\u{F4}'),
-    (0x0E, '\u{C1}'),
-    (0x0F, '\u{E1}'),
-    (0x12, '\u{3A6}'),
-    (0x13, '\u{393}'),
-    (0x14, '^'),
-    (0x15, '\u{3A9}'),
-    (0x16, '\u{3A0}'),
-    (0x17, '\u{3A8}'),
-    (0x18, '\u{3A3}'),
-    (0x19, '\u{398}'),
-    (0x1F, '\u{CA}'),
-    (0x28, '{'),
-    (0x29, '}'),
-    (0x2F, '\\'),
-    (0x3C, '['),
-    (0x3D, '~'),
-    (0x3E, ']'),
-    (0x40, '|'),
-    (0x41, '\u{C0}'),
-    (0x49, '\u{CD}'),
-    (0x4F, '\u{D3}'),
-    (0x55, '\u{DA}'),
-    (0x5B, '\u{C3}'),
-    (0x5C, '\u{D5}'),
-    (0x61, '\u{C2}'),
-    (0x65, '\u{20AC}'),
-    (0x69, '\u{ED}'),
-    (0x6F, '\u{F3}'),
-    (0x75, '\u{FA}'),
-    (0x7B, '\u{E3}'),
-    (0x7C, '\u{F5}'),
-    (0x7F, '\u{E2}'),
+const PORTUGUESE_SINGLE: [(u8, u16); 37] = [
+    (0x05, 0x00EA),
+    (0x09, 0x00E7),
+    (0x0A, 0x000C),
+    (0x0B, 0x00D4),
+    (0x0C, 0x00F4),
+    (0x0E, 0x00C1),
+    (0x0F, 0x00E1),
+    (0x12, 0x03A6),
+    (0x13, 0x0393),
+    (0x14, 0x005E),
+    (0x15, 0x03A9),
+    (0x16, 0x03A0),
+    (0x17, 0x03A8),
+    (0x18, 0x03A3),
+    (0x19, 0x0398),
+    (0x1F, 0x00CA),
+    (0x28, 0x007B),
+    (0x29, 0x007D),
+    (0x2F, 0x005C),
+    (0x3C, 0x005B),
+    (0x3D, 0x007E),
+    (0x3E, 0x005D),
+    (0x40, 0x007C),
+    (0x41, 0x00C0),
+    (0x49, 0x00CD),
+    (0x4F, 0x00D3),
+    (0x55, 0x00DA),
+    (0x5B, 0x00C3),
+    (0x5C, 0x00D5),
+    (0x61, 0x00C2),
+    (0x65, 0x20AC),
+    (0x69, 0x00ED),
+    (0x6F, 0x00F3),
+    (0x75, 0x00FA),
+    (0x7B, 0x00E3),
+    (0x7C, 0x00F5),
+    (0x7F, 0x00E2),
 ];
 
 #[cfg(test)]
@@ -359,6 +359,7 @@ mod tests {
                 }
                 if let Some(l) = shift.single {
                     for &(code, c) in l.single_table() {
+                        let c = char::from_u32(u32::from(c)).unwrap();
                         let got = shift.encode_char(c);
                         // A character in both tables is written with one septet.
                         assert!(
