@@ -242,8 +242,11 @@ impl CmsError {
     /// RP-causes follow the temporary/permanent split of TS 24.011 Annex E-2 (27, 38,
     /// 41, 42, 47 temporary); TP-FCS "SC busy" and "SC system failure" are temporary;
     /// SIM, network and ME conditions (300, 310–316, 320, 322, 331, 332, 500) concern
-    /// the device, not the message, so the message is retried after recovery. Codes
-    /// describing a bad PDU or a refused destination are permanent. Unknown codes in
+    /// the device, not the message, so the message is retried after recovery. 304
+    /// ("invalid PDU mode parameter") is retried too: our PDUs are checked against
+    /// gammu, so in the field 304 means the hex was garbled on the serial line, and the
+    /// modem sent nothing (the agent bounds the retries). Other codes describing a bad
+    /// PDU or a refused destination are permanent. Unknown codes in
     /// the manufacturer range (512+) are mostly "busy"/"not ready" (gammu's table:
     /// 515, 522, 532, 535) and retry, except the PDU-format ones (549–554).
     pub fn class(self) -> ErrorClass {
@@ -269,6 +272,7 @@ impl CmsError {
             | NoNetworkService
             | NetworkTimeout
             | UnknownError
+            | InvalidPduParameter
             | UnrecognisedText => ErrorClass::RetryLater,
             Unknown(code) => match code {
                 549..=554 => ErrorClass::Permanent,
@@ -467,8 +471,9 @@ mod tests {
         assert_eq!(CmsError::parse(b"38").class(), ErrorClass::RetryLater);
         // Unassigned number, barred, bad PDU: permanent.
         assert_eq!(CmsError::parse(b"1").class(), ErrorClass::Permanent);
-        assert_eq!(CmsError::parse(b"304").class(), ErrorClass::Permanent);
         assert_eq!(CmsError::parse(b"549").class(), ErrorClass::Permanent);
+        // 304 is what a PDU garbled on the serial line gets: send it again.
+        assert_eq!(CmsError::parse(b"304").class(), ErrorClass::RetryLater);
         // Device-side trouble: retry after recovery.
         assert_eq!(CmsError::parse(b"331").class(), ErrorClass::RetryLater);
         assert_eq!(CmsError::parse(b"535").class(), ErrorClass::RetryLater);
