@@ -4,9 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod pdu;
-mod policy;
-mod sim;
+use relais::{pdu, policy, sim};
 
 /// relais: send and receive SMS through a GSM modem, with compliance rules enforced
 /// on the host and again on the device.

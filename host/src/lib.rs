@@ -1,0 +1,10 @@
+//! The relais host program as a library: the `relais` binary is a thin clap front end
+//! over these modules, and benchmarks and end-to-end tests import them directly.
+//!
+//! - [`pdu`]: `relais pdu` (encode, decode, count).
+//! - [`policy`]: `relais policy` (compliance decisions, keywords, packs, overrides).
+//! - [`sim`]: `relais sim`, the virtual modem and operator.
+
+pub mod pdu;
+pub mod policy;
+pub mod sim;
