@@ -22,6 +22,7 @@ use crate::sms::SegmentCount;
 /// The class of a message (rules/README.md decision 1). Undeclared means marketing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub enum Class {
     /// Alerts, reminders, OTP, account notices.
     Transactional,
@@ -133,6 +134,7 @@ impl Category {
 /// A set of content categories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct CategorySet(u8);
 
 impl CategorySet {
@@ -175,6 +177,13 @@ impl ShortCode {
             return None;
         }
         t.parse().ok().map(ShortCode)
+    }
+
+    /// A code from its number (3 to 8 digits), e.g. read back from the link.
+    pub fn new(code: u32) -> Option<ShortCode> {
+        (100..=99_999_999)
+            .contains(&code)
+            .then_some(ShortCode(code))
     }
 
     /// The code as a number.
@@ -296,6 +305,7 @@ pub trait Consent {
 /// What the consent store knows about a recipient and brand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub enum ConsentStatus {
     /// A recorded opt-in.
     OptedIn,

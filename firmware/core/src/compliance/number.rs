@@ -133,6 +133,35 @@ impl Msisdn {
     pub const fn value(&self) -> u64 {
         self.value
     }
+
+    /// Rebuilds a number from [`Msisdn::value`] and [`Msisdn::len`] (e.g. read back from
+    /// flash or the link); `None` unless they describe a number [`Msisdn::parse`] accepts.
+    pub fn from_parts(value: u64, len: usize) -> Option<Msisdn> {
+        if !(MIN_DIGITS..=MAX_DIGITS).contains(&len) {
+            return None;
+        }
+        let low = 10u64.pow(len as u32 - 1);
+        let high = 10u64.pow(len as u32);
+        (low..high).contains(&value).then_some(Msisdn {
+            value,
+            len: len as u8,
+        })
+    }
+}
+
+/// On the wire and in flash: `(value, len)`, checked on the way back in.
+impl serde::Serialize for Msisdn {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (self.value, self.len).serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Msisdn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (value, len) = <(u64, u8)>::deserialize(deserializer)?;
+        Msisdn::from_parts(value, usize::from(len))
+            .ok_or_else(|| serde::de::Error::custom("not an E.164 number"))
+    }
 }
 
 impl fmt::Display for Msisdn {

@@ -12,6 +12,7 @@ use super::calendar::{Date, Weekday};
 /// An instant in UTC: seconds since 1970-01-01T00:00:00Z (leap seconds ignored, as in Unix time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct UtcInstant(pub i64);
 
 impl UtcInstant {

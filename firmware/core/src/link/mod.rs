@@ -7,7 +7,9 @@
 //!   retransmission over a small window, and a sync exchange that starts a new session
 //!   (after a reboot or a lost peer) so old frames can never be taken for new ones.
 //!
-//! The messages themselves (jobs, events, handshake) are defined on top of this layer.
+//! - [`msg`]: the messages: jobs, settings and suppression changes from the host;
+//!   handshake, numbered events, status and errors from the device.
 
 pub mod frame;
+pub mod msg;
 pub mod session;

@@ -288,7 +288,10 @@ impl<M, const W: usize> Session<M, W> {
     }
 
     /// Handles a received frame; returns the message it delivers, if any.
-    pub fn receive(&mut self, envelope: Envelope<M>) -> Option<M> {
+    ///
+    /// The incoming message type `I` may differ from the outgoing `M` (host and device
+    /// speak different message sets over one session).
+    pub fn receive<I>(&mut self, envelope: Envelope<I>) -> Option<I> {
         match (self.role, envelope.body) {
             (Role::Responder, Body::Sync) => {
                 if self.state != State::Established || envelope.session != self.session {
@@ -332,7 +335,7 @@ impl<M, const W: usize> Session<M, W> {
         }
     }
 
-    fn accept(&mut self, seq: Seq, msg: M) -> Option<M> {
+    fn accept<I>(&mut self, seq: Seq, msg: I) -> Option<I> {
         self.ack_due = true;
         if seq == self.expected {
             self.expected = seq.next();
@@ -614,7 +617,7 @@ mod tests {
     #[test]
     fn frames_of_an_old_session_are_ignored() {
         let mut device: Session<Msg, W> = Session::new(Role::Responder, Config::default());
-        device.receive(Envelope {
+        device.receive(Envelope::<Msg> {
             session: SessionId(2),
             ack: Seq(0),
             body: Body::Sync,
@@ -653,13 +656,13 @@ mod tests {
     fn acknowledgement_beyond_what_was_sent_is_ignored() {
         let mut host: Session<Msg, W> = Session::new(Role::Initiator, Config::default());
         host.connect(SessionId(5));
-        host.receive(Envelope {
+        host.receive(Envelope::<Msg> {
             session: SessionId(5),
             ack: Seq(0),
             body: Body::SyncAck,
         });
         host.send(1).unwrap();
-        host.receive(Envelope {
+        host.receive(Envelope::<Msg> {
             session: SessionId(5),
             ack: Seq(900),
             body: Body::Ack,

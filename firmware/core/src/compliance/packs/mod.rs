@@ -303,6 +303,7 @@ pub struct Pack {
 /// The French profile to apply (rules/README.md decision 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub enum FrProfile {
     /// AF2M charter: Mon–Sat 08:00–22:00 (default).
     #[default]
