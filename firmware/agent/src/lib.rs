@@ -6,6 +6,7 @@ mod fmt;
 
 pub mod modem;
 pub mod passthrough;
+pub mod store;
 
 pub use relais_core as core;
 
