@@ -53,6 +53,13 @@ impl Reliability {
     }
 }
 
+/// `s`, or `""` when the crate is built without the `texts` feature: rule summaries and
+/// source URLs are for people (`relais policy show`), and a device saves their flash.
+/// Rule ids and short citations stay in every build.
+pub const fn text(s: &'static str) -> &'static str {
+    if cfg!(feature = "texts") { s } else { "" }
+}
+
 /// Where a rule comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -255,7 +262,7 @@ impl Rule {
             only_categories: None,
             scope: Scope::Country,
             kind,
-            summary,
+            summary: text(summary),
             source,
         }
     }

@@ -5,7 +5,7 @@ use super::{Reliability, Source};
 const fn s(cite: &'static str, url: &'static str, reliability: Reliability) -> Source {
     Source {
         cite,
-        url,
+        url: super::text(url),
         reliability,
     }
 }
