@@ -172,6 +172,11 @@ pub struct GuestConfig {
     pub host_link: Serial,
     /// UART1, the modem.
     pub modem: Serial,
+    /// QEMU's working directory, where the firmware keeps its flash file
+    /// (`relais-flash.bin`, see the board's `flash` module). Boot several guests with
+    /// the same directory to model a device restarted with its flash intact; `None`
+    /// gives each guest a fresh directory, removed when the guest is dropped.
+    pub workdir: Option<PathBuf>,
 }
 
 impl Default for GuestConfig {
@@ -179,8 +184,23 @@ impl Default for GuestConfig {
         Self {
             host_link: Serial::Tcp,
             modem: Serial::Tcp,
+            workdir: None,
         }
     }
+}
+
+/// A fresh directory under the system's temporary directory.
+pub fn fresh_dir(label: &str) -> std::io::Result<PathBuf> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "relais-{label}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 /// The host side of one UART.
@@ -261,6 +281,8 @@ pub struct Guest {
     log: Arc<LogBook>,
     threads: Vec<JoinHandle<()>>,
     qemu_stderr: Arc<Mutex<Vec<String>>>,
+    /// A directory the harness made for this guest alone, removed on drop.
+    own_dir: Option<PathBuf>,
 }
 
 impl Guest {
@@ -275,8 +297,16 @@ impl Guest {
         let uart0 = Wiring::new(&config.host_link, "uart0")?;
         let uart1 = Wiring::new(&config.modem, "uart1")?;
 
+        let (workdir, own_dir) = match &config.workdir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let dir = fresh_dir("guest")?;
+                (dir.clone(), Some(dir))
+            }
+        };
         let mut cmd = Command::new(&qemu);
-        cmd.args(["-cpu", "cortex-m3", "-machine", "lm3s6965evb"])
+        cmd.current_dir(&workdir)
+            .args(["-cpu", "cortex-m3", "-machine", "lm3s6965evb"])
             .args(["-display", "none", "-monitor", "none", "-nodefaults"])
             // `target=native`: the firmware's semihosting stdout is QEMU's stdout,
             // which carries nothing else with the display and monitor off.
@@ -322,6 +352,7 @@ impl Guest {
             log,
             threads,
             qemu_stderr,
+            own_dir,
         })
     }
 
@@ -428,6 +459,9 @@ impl Guest {
         }
         let _ = self.child.wait();
         self.join_threads();
+        if let Some(dir) = self.own_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 
     fn join_threads(&mut self) {

@@ -140,6 +140,7 @@ fn pty_wiring_reaches_the_modem_uart() {
     let config = GuestConfig {
         host_link: Serial::Pty,
         modem: Serial::Tcp,
+        ..GuestConfig::default()
     };
     let mut guest = Guest::boot(&fw, config).unwrap();
     guest.wait_for_log("passthrough:", BOOT).unwrap();
@@ -220,4 +221,50 @@ fn firmware_fits_the_board_and_reports_its_size() {
     // LM3S6965: 256 KiB flash, 64 KiB RAM.
     assert!(size.flash() > 1024 && size.flash() <= 256 * 1024, "{size}");
     assert!(size.ram() > 0 && size.ram() <= 64 * 1024, "{size}");
+}
+
+#[test]
+fn flash_file_is_created_erased_and_kept_across_boots() {
+    let Some(fw) = qemu::firmware_or_skip(
+        "flash_file_is_created_erased_and_kept_across_boots",
+        &BoardBuild::qemu(),
+    ) else {
+        return;
+    };
+    let dir = qemu::fresh_dir("flash-test").unwrap();
+    let config = GuestConfig {
+        workdir: Some(dir.clone()),
+        ..GuestConfig::default()
+    };
+    let file = dir.join("relais-flash.bin");
+
+    // First boot: no file yet, the firmware creates it erased.
+    let guest = Guest::boot(&fw, config.clone()).unwrap();
+    guest.wait_for_log("flash: 64 KiB", BOOT).unwrap();
+    guest.shutdown();
+    let content = std::fs::read(&file).unwrap();
+    assert_eq!(content.len(), 64 * 1024);
+    assert!(
+        content.iter().all(|&b| b == 0xFF),
+        "new flash is not erased"
+    );
+
+    // Content written "before the power cut" is still there after the next boot.
+    let mut programmed = content;
+    programmed[..8].copy_from_slice(b"relais\0\x01");
+    std::fs::write(&file, &programmed).unwrap();
+    let guest = Guest::boot(&fw, config.clone()).unwrap();
+    guest.wait_for_log("flash: 64 KiB", BOOT).unwrap();
+    guest.shutdown();
+    assert_eq!(std::fs::read(&file).unwrap(), programmed);
+
+    // A file of the wrong size is not flash of this board: started again erased.
+    std::fs::write(&file, b"short").unwrap();
+    let guest = Guest::boot(&fw, config).unwrap();
+    guest.wait_for_log("flash: 64 KiB", BOOT).unwrap();
+    guest.shutdown();
+    let content = std::fs::read(&file).unwrap();
+    assert_eq!(content.len(), 64 * 1024);
+    assert!(content.iter().all(|&b| b == 0xFF));
+    let _ = std::fs::remove_dir_all(dir);
 }

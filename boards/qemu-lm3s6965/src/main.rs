@@ -10,6 +10,7 @@
 #![no_main]
 
 mod clock;
+mod flash;
 mod pl011;
 
 use cortex_m_rt::{ExceptionFrame, entry, exception};
@@ -48,6 +49,15 @@ fn main() -> ! {
     if cfg!(feature = "selftest-panic") {
         selftest_panic();
     }
+    let flash = match flash::HostFileFlash::open() {
+        Ok(flash) => flash,
+        Err(e) => fail_with("flash file", e),
+    };
+    defmt::info!(
+        "flash: {=usize} KiB in the host file, {=usize} B blocks",
+        embedded_storage::nor_flash::ReadNorFlash::capacity(&flash) / 1024,
+        flash::BLOCK
+    );
 
     defmt::info!("passthrough: UART0 (host link) <-> UART1 (modem)");
     let mut bridge = Passthrough::<64>::new();
@@ -75,6 +85,12 @@ fn main() -> ! {
 /// Proves the panic path end to end (feature `selftest-panic`).
 fn selftest_panic() {
     panic!("selftest: deliberate panic after boot");
+}
+
+/// Logs `what` failed with `error` and ends the QEMU run with a failure exit code.
+fn fail_with(what: &str, error: impl defmt::Format) -> ! {
+    defmt::error!("fatal: {=str}: {}", what, error);
+    exit_failure()
 }
 
 /// Logs `why` and ends the QEMU run with a failure exit code.
