@@ -204,6 +204,27 @@ struct Replied {
 ///
 /// `MESSAGES` concatenated messages of up to `PARTS` parts each can be in reassembly at
 /// once; the brand that last sent is remembered for `BRANDS` numbers.
+///
+/// ```
+/// use relais_agent::inbound::Inbound;
+/// use relais_agent::modem::InboundPdu;
+/// use relais_agent::store::{MemStore, Store};
+/// use relais_core::compliance::number::Msisdn;
+/// use relais_core::link::msg::{BrandId, Scope, Settings};
+///
+/// let mut inbound: Inbound<2, 4, 16> = Inbound::new();
+/// let mut store: MemStore<8, 4, 4> = MemStore::new();
+/// let fr = Msisdn::parse("+33612345678").unwrap();
+/// inbound.note_sent(&fr, "acme");
+/// // `STOP` from +33612345678 (SMS-DELIVER, GSM 7-bit) as `AT+CMGR` returns it.
+/// let hex = b"00040B913316325476F80000425060110351800453EA130A";
+/// let pdu = InboundPdu::from_hex(None, 23, hex).unwrap();
+/// let out = inbound.on_pdu(&pdu, 0, &mut store, &Settings::default()).unwrap();
+/// assert_eq!(out.events.len(), 2); // Event::Inbound, then Event::Keyword
+/// let acme = BrandId::of("acme");
+/// assert_eq!(store.opted_out(&fr, acme), Ok(Some(Scope::Brand(acme))));
+/// assert!(out.reply.unwrap().text.starts_with("Votre demande"));
+/// ```
 #[derive(Debug)]
 pub struct Inbound<const MESSAGES: usize, const PARTS: usize, const BRANDS: usize> {
     reassembler: Reassembler<MESSAGES, PARTS>,
