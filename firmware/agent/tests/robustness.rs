@@ -1,6 +1,7 @@
 //! The driver against a modem that says random things at random times: it never
 //! panics, and every accepted send ends in exactly one `Event::Sent` — none lost, none
-//! doubled — once the line has been silent long enough for the timeouts to act.
+//! doubled — once the line has been silent long enough for the timeouts to act. Also
+//! a modem that floods the line, and one that restarts while a PDU is being written.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -8,7 +9,9 @@ use std::rc::Rc;
 
 use embedded_hal_nb::serial::{ErrorKind, ErrorType, Read, Write};
 use proptest::prelude::*;
-use relais_agent::modem::{Clock, Event, Modem, NoPowerControl, Profile, SubmitPdu};
+use relais_agent::modem::{
+    Clock, ErrorClass, Event, Modem, NoPowerControl, Profile, SendError, SendOutcome, SubmitPdu,
+};
 
 #[derive(Clone, Default)]
 struct Port(Rc<RefCell<VecDeque<u8>>>, Rc<RefCell<Vec<u8>>>);
@@ -214,5 +217,117 @@ fn endless_garbage_neither_blocks_poll_nor_stops_the_timeouts() {
             }
         }
         assert!(cycled, "byte {byte:#x}: the AT probes never timed out");
+    }
+}
+
+#[derive(Default)]
+struct GatedLine {
+    rx: VecDeque<u8>,
+    tx: Vec<u8>,
+    /// Bytes the port still takes (`None`: any number), like a UART whose transmit
+    /// FIFO fills up.
+    room: Option<usize>,
+}
+
+/// A port that stops taking bytes when its `room` runs out.
+#[derive(Clone, Default)]
+struct Gated(Rc<RefCell<GatedLine>>);
+
+impl ErrorType for Gated {
+    type Error = ErrorKind;
+}
+
+impl Read<u8> for Gated {
+    fn read(&mut self) -> nb::Result<u8, ErrorKind> {
+        self.0
+            .borrow_mut()
+            .rx
+            .pop_front()
+            .ok_or(nb::Error::WouldBlock)
+    }
+}
+
+impl Write<u8> for Gated {
+    fn write(&mut self, byte: u8) -> nb::Result<(), ErrorKind> {
+        let mut line = self.0.borrow_mut();
+        match &mut line.room {
+            Some(0) => return Err(nb::Error::WouldBlock),
+            Some(room) => *room -= 1,
+            None => {}
+        }
+        line.tx.push(byte);
+        Ok(())
+    }
+    fn flush(&mut self) -> nb::Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
+/// Polls until the driver has nothing more to say; returns its events.
+fn settle(modem: &mut Modem<Gated, NoPowerControl, FakeClock>) -> Vec<Event> {
+    let mut events = Vec::new();
+    for _ in 0..1000 {
+        match modem.poll() {
+            Ok(event) => events.push(event),
+            Err(nb::Error::WouldBlock) => return events,
+            Err(nb::Error::Other(e)) => panic!("{e}"),
+        }
+    }
+    panic!("driver did not settle");
+}
+
+/// Answers every command line until `Event::Ready`.
+fn bring_up(modem: &mut Modem<Gated, NoPowerControl, FakeClock>, port: &Gated) {
+    let mut answered = 0;
+    for _ in 0..100 {
+        if settle(modem).contains(&Event::Ready) {
+            return;
+        }
+        let mut line = port.0.borrow_mut();
+        let lines = line.tx.iter().filter(|&&b| b == b'\r').count();
+        if lines > answered {
+            answered = lines;
+            let reply = answer(&line.tx);
+            line.rx.extend(reply.as_bytes());
+        }
+    }
+    panic!("no bring-up");
+}
+
+/// A restart (inside the boot window, right after bring-up) while the PDU is still
+/// being written: without its Ctrl-Z the modem cannot have sent it, so the send fails
+/// as safe to retry; once the Ctrl-Z went out, the outcome is unknown.
+#[test]
+fn restart_while_the_pdu_is_written_ends_the_send_by_what_reached_the_modem() {
+    let pdu = SubmitPdu::from_hex(b"0031000B913316325476F800000011C8329BFD0699E5EF36485E6687D373")
+        .unwrap();
+    for (room, want) in [
+        (
+            10,
+            SendOutcome::Failed {
+                error: SendError::ModemReset,
+                class: ErrorClass::RetryLater,
+            },
+        ),
+        // 60 hex digits + Ctrl-Z.
+        (61, SendOutcome::Unknown),
+    ] {
+        let port = Gated::default();
+        let clock = FakeClock::default();
+        let mut modem = Modem::new(port.clone(), NoPowerControl, clock.clone(), Profile::SIM800);
+        bring_up(&mut modem, &port);
+        modem.send(&pdu, false).unwrap();
+        assert_eq!(settle(&mut modem), []);
+        assert!(port.0.borrow().tx.ends_with(b"AT+CMGS=29\r"));
+        port.0.borrow_mut().room = Some(room);
+        port.0.borrow_mut().rx.extend(b"\r\n> ");
+        assert_eq!(settle(&mut modem), []);
+        port.0.borrow_mut().rx.extend(b"\r\nRDY\r\n");
+        assert_eq!(
+            settle(&mut modem),
+            [Event::Sent(want), Event::Rebooted],
+            "room for {room} bytes"
+        );
+        assert!(!modem.is_sending());
     }
 }

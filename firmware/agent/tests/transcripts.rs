@@ -387,4 +387,5 @@ transcript_tests!(
     sim_pin,
     receive_garbled,
     bringup_sim7600,
+    reboot_boot_window,
 );

@@ -319,8 +319,8 @@ fn driver_recovers_after_reboot_and_sim_loss_and_sends_again() {
     );
     let mut rig = Rig::new("recover", &scenario);
     rig.ready();
-    // Past the profile's boot window (15 s after bring-up), where start-up URCs are
-    // expected and ignored.
+    // Past the profile's boot window (15 s after bring-up); restarts inside it are
+    // tested by `reboot_inside_the_boot_window_*`.
     rig.idle("20s");
     rig.world
         .borrow_mut()
@@ -352,6 +352,110 @@ fn driver_recovers_after_reboot_and_sim_loss_and_sends_again() {
         .map(|m| m["text"].clone())
         .collect();
     assert_eq!(texts, ["After reboot", "After SIM back"]);
+}
+
+/// Regression: a modem that restarted within the SIM800's 15 s boot window after
+/// bring-up went unnoticed; the driver kept going with a modem that had forgotten
+/// `+CNMI`, so status reports were dropped by the modem and never reached the caller.
+#[test]
+fn reboot_inside_the_boot_window_is_detected_and_reports_still_arrive() {
+    let mut rig = Rig::new("boot-window", SCENARIO);
+    let started = rig.world.borrow().clock.now();
+    rig.ready();
+    let window = SimDuration(Profile::SIM800.boot_window.as_u64() as i64);
+    assert!(rig.world.borrow().clock.now() - started < window);
+    rig.world
+        .borrow_mut()
+        .inject_fault(0, "reboot", None, 0.0)
+        .unwrap();
+    // The modem boots in 3 s; the driver has 10 s to notice and bring it up again.
+    let mut events = rig.idle("10s");
+    assert!(
+        rig.world.borrow().clock.now() - started < SimDuration::from_secs(15),
+        "the restart happened inside the boot window"
+    );
+    let mr = accepted(&rig.send("+33612345678", "Rapport demandé", 8))[0];
+    let report = rig.until("2m", |e| {
+        events.push(e.clone());
+        matches!(e, Event::StatusReport(_))
+    });
+    let Event::StatusReport(pdu) = report else {
+        unreachable!()
+    };
+    assert_eq!(pdu.status_report_reference().map(|m| m.0), Some(mr));
+    let first_ready = events.iter().position(|e| *e == Event::Ready);
+    let rebooted = events.iter().position(|e| *e == Event::Rebooted);
+    assert!(
+        rebooted.is_some() && first_ready > rebooted,
+        "restart detected, then bring-up again: {events:?}"
+    );
+}
+
+/// Restarts inside the boot window while a send is in flight: before the PDU went out
+/// the send fails as `ModemReset` (safe to retry), after Ctrl-Z it is `Unknown`; each
+/// send ends exactly once and nothing reaches the network twice.
+#[test]
+fn reboot_inside_the_boot_window_ends_the_send_in_flight_once() {
+    let mut rig = Rig::new("boot-window-send", SCENARIO);
+    rig.ready();
+    let (pdu, _) = submit_pdus("+33612345678", "Avant l'invite", 10).remove(0);
+    // Restart before anything was written: the modem never shows the prompt.
+    rig.driver.send(&pdu, false).unwrap();
+    rig.world
+        .borrow_mut()
+        .inject_fault(0, "reboot", None, 0.0)
+        .unwrap();
+    let mut events = Vec::new();
+    let sent = rig.until("1m", |e| {
+        events.push(e.clone());
+        matches!(e, Event::Sent(_))
+    });
+    assert_eq!(
+        sent,
+        Event::Sent(SendOutcome::Failed {
+            error: SendError::ModemReset,
+            class: ErrorClass::RetryLater
+        }),
+        "{events:?}"
+    );
+    rig.ready();
+    // Restart while the modem works on the submission (2–5 s), after Ctrl-Z.
+    let (pdu, _) = submit_pdus("+33612345678", "Après Ctrl-Z", 11).remove(0);
+    rig.driver.send(&pdu, false).unwrap();
+    let during = rig.idle("1s");
+    assert!(
+        !during.iter().any(|e| matches!(e, Event::Sent(_))),
+        "{during:?}"
+    );
+    rig.world
+        .borrow_mut()
+        .inject_fault(0, "reboot", None, 0.0)
+        .unwrap();
+    let sent = rig.until("1m", |e| matches!(e, Event::Sent(_)));
+    assert_eq!(sent, Event::Sent(SendOutcome::Unknown));
+    let mut after = Vec::new();
+    rig.until("1m", |e| {
+        after.push(e.clone());
+        *e == Event::Ready
+    });
+    assert!(after.contains(&Event::Rebooted), "{after:?}");
+    assert!(
+        !after.iter().any(|e| matches!(e, Event::Sent(_))),
+        "{after:?}"
+    );
+    accepted(&rig.send("+33612345678", "Et ensuite", 12));
+    rig.idle("10s");
+    let texts: Vec<Value> = rig
+        .ledger("message")
+        .iter()
+        .map(|m| m["text"].clone())
+        .collect();
+    // The first never reached the network; the second may have (the modem was busy
+    // with it when it restarted), but at most once.
+    assert!(!texts.contains(&Value::from("Avant l'invite")), "{texts:?}");
+    let second = texts.iter().filter(|t| *t == "Après Ctrl-Z").count();
+    assert!(second <= 1, "{texts:?}");
+    assert_eq!(texts.last(), Some(&Value::from("Et ensuite")), "{texts:?}");
 }
 
 /// Garbled bytes in both directions and a network outage in the middle: every

@@ -24,9 +24,34 @@
 //!    are handed up directly; `AT+CMGL=4` every [`Profile::poll_interval`] as a
 //!    fallback and a liveness check.
 //! 4. Recovery: a command that times out leads back to `AT` sync and a full bring-up;
-//!    no answer to `AT` → power cycle. A start-up URC outside the boot window
-//!    ([`Event::Rebooted`]) → bring-up again. Power-down URC, SIM removed, or
-//!    registration lost for longer than the profile allows → power cycle.
+//!    no answer to `AT` → power cycle. A start-up URC that is not the current boot's
+//!    own ([`Event::Rebooted`], below) → bring-up again. Power-down URC, SIM removed,
+//!    or registration lost for longer than the profile allows → power cycle.
+//!
+//! # Restarts
+//!
+//! A modem that restarts by itself (a SIM800 browns out on its 2 A transmit bursts,
+//! AT-PDU.md §3 item 14) forgets every volatile setting: echo, `+CMEE`, `+CMGF` and
+//! `+CNMI`. Without `+CNMI` it keeps status reports to itself, so the driver must
+//! notice the restart and run bring-up again. The sign is a start-up URC (`RDY`,
+//! `+CFUN: 1`, `+CPIN: READY`, `Call Ready`, `SMS Ready`/`SMS DONE`); the difficulty
+//! is telling a restart from the late notices of the boot the driver already knows
+//! about. The driver decides by what it has seen, not by the clock alone:
+//!
+//! - Until bring-up has completed after a power-on, a restart or the driver's start,
+//!   start-up URCs within [`Profile::boot_window`] are that boot's own notices.
+//! - Once bring-up has completed ([`Event::Ready`]), every start-up URC means a
+//!   restart, however soon it comes. Bring-up only completes when the boot is over:
+//!   `AT+CPIN?` must answer `READY`, and SIM-dependent SMS commands (`AT+CMGF`,
+//!   `AT+CPMS`, `AT+CMGL`) are refused until `SMS Ready` (AT-PDU.md §3 item 5), so
+//!   the notices of that boot are already out. A timer alone cannot tell: a modem that
+//!   browns out on its first send restarts well inside its boot window.
+//! - Later than the boot window, a start-up URC means a restart in any phase.
+//!
+//! A restart ends the send in progress exactly once: [`SendOutcome::Unknown`] when
+//! the PDU and its Ctrl-Z had been written to the port (the modem may have sent it),
+//! [`SendError::ModemReset`] otherwise (safe to retry). A send accepted by
+//! [`Modem::send`] but not started yet ends as `ModemReset` too.
 
 mod pdu;
 mod profile;
@@ -207,7 +232,8 @@ pub enum Event {
     Sim(SimState),
     /// The modem clock, read after bring-up (network time where the profile enables it).
     NetworkTime(ModemClock),
-    /// A start-up URC arrived outside the boot window: the modem restarted on its own.
+    /// A start-up URC that is not the current boot's own: the modem restarted on its
+    /// own (see the module docs, "Restarts"). Bring-up runs again.
     Rebooted,
     /// The driver is power-cycling the modem, then brings it up again.
     PowerCycling(Recovery),
@@ -388,6 +414,9 @@ struct Inner<S, P, C> {
     deletes: Deque<u16, 16>,
     read_memory: Memory,
     booted_at: u64,
+    /// Bring-up has completed since the modem last started (or the driver did): its
+    /// start-up URCs are out, so another one means it restarted.
+    up: bool,
     retries: u8,
     reg_deadline: u64,
     cs_registered: bool,
@@ -441,6 +470,7 @@ where
                 deletes: Deque::new(),
                 read_memory: profile.storage,
                 booted_at: now,
+                up: false,
                 retries: 0,
                 reg_deadline: 0,
                 cs_registered: false,
@@ -745,6 +775,7 @@ where
             None => {
                 info!("modem: ready ({=str})", self.profile.name);
                 self.phase = Phase::Ready;
+                self.up = true;
                 self.next_poll = self.after(self.poll_interval());
                 self.push(Event::Ready);
             }
@@ -894,10 +925,13 @@ where
 
     /// Ends a send interrupted by a reset or power cycle.
     fn abort_send(&mut self) {
-        let after_body = matches!(
-            self.inflight.map(|i| i.op),
-            Some(Op::Submit | Op::Escape { after_body: true })
-        );
+        // The modem can only have sent the PDU once the Ctrl-Z ending it left the
+        // transmit buffer (the body is written after the prompt, Ctrl-Z last).
+        let after_body = match self.inflight.map(|i| i.op) {
+            Some(Op::Submit) => self.tx.is_empty(),
+            Some(Op::Escape { after_body }) => after_body,
+            _ => false,
+        };
         if after_body {
             self.finish_send(SendOutcome::Unknown);
         } else {
@@ -930,6 +964,7 @@ where
         self.forget_session();
         warn!("modem: power cycle ({})", why);
         self.push(Event::PowerCycling(why));
+        self.up = false;
         self.power.power_off();
         self.phase = Phase::PowerOff;
         self.wake_at = self.after(self.profile.power_off);
@@ -941,6 +976,7 @@ where
         warn!("modem: restarted by itself");
         self.push(Event::Rebooted);
         self.booted_at = self.now;
+        self.up = false;
         self.phase = Phase::Booting;
         self.wake_at = self.after(self.profile.boot_delay);
     }
@@ -1270,7 +1306,12 @@ where
         }
     }
 
-    fn in_boot_window(&self) -> bool {
+    /// Whether a start-up URC now belongs to the boot the driver knows about (module
+    /// docs, "Restarts"): never once bring-up has completed since that boot.
+    fn startup_expected(&self) -> bool {
+        if self.up {
+            return false;
+        }
         matches!(self.phase, Phase::PowerOff | Phase::Booting)
             || self.now.saturating_sub(self.booted_at) < self.profile.boot_window.as_u64()
     }
@@ -1304,7 +1345,7 @@ where
             | Urc::CallReady
             | Urc::SmsReady
             | Urc::Functionality(_)
-                if !self.in_boot_window() =>
+                if !self.startup_expected() =>
             {
                 self.rebooted();
             }

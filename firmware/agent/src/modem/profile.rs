@@ -22,7 +22,9 @@ pub struct Profile {
     /// booting).
     pub boot_delay: Millis,
     /// Start-up URCs (`RDY`, `Call Ready`, `SMS Ready`, `+CPIN: READY`) arriving this
-    /// long after power-on or driver start are expected; later they mean a reboot.
+    /// long after power-on, a restart or driver start are that boot's own, until
+    /// bring-up completes; later, or once bring-up has completed, they mean the modem
+    /// restarted (module docs of [`crate::modem`], "Restarts").
     pub boot_window: Millis,
     /// `AT` probes before giving up and power-cycling.
     pub sync_attempts: u8,
