@@ -90,6 +90,9 @@ pub struct FrameDecoder<const N: usize> {
     buf: [u8; N],
     len: usize,
     overflowed: bool,
+    /// Length of the checked payload left in `buf` by the last frame that failed with
+    /// [`FrameError::Message`]; 0 once more input arrives.
+    undecodable: usize,
 }
 
 impl<const N: usize> Default for FrameDecoder<N> {
@@ -105,12 +108,15 @@ impl<const N: usize> FrameDecoder<N> {
             buf: [0; N],
             len: 0,
             overflowed: false,
+            undecodable: 0,
         }
     }
 
     /// Consumes `input` up to and including the end of the first complete frame.
     /// Call again with `remaining` until it returns [`Feed::Consumed`].
     pub fn feed<'a, T: DeserializeOwned>(&mut self, input: &'a [u8]) -> Feed<'a, T> {
+        // The buffer is about to be reused: the last undecodable payload is gone.
+        self.undecodable = 0;
         for (i, &byte) in input.iter().enumerate() {
             if byte != 0 {
                 match self.buf.get_mut(self.len) {
@@ -140,6 +146,19 @@ impl<const N: usize> FrameDecoder<N> {
     pub fn clear(&mut self) {
         self.len = 0;
         self.overflowed = false;
+        self.undecodable = 0;
+    }
+
+    /// The checked payload (postcard bytes, CRC removed) of the frame that
+    /// [`FrameDecoder::feed`] just reported as [`FrameError::Message`]: intact on the
+    /// line but not a `T` (a message of a newer peer). Read its header with
+    /// [`super::msg::peek_header`] to acknowledge it. `None` after any other result, and
+    /// once `feed` is called again.
+    pub fn undecodable_payload(&self) -> Option<&[u8]> {
+        match self.undecodable {
+            0 => None,
+            n => self.buf.get(..n),
+        }
     }
 
     fn finish<T: DeserializeOwned>(&mut self) -> Option<Result<T, FrameError>> {
@@ -164,7 +183,13 @@ impl<const N: usize> FrameDecoder<N> {
         if CRC.checksum(payload) != expected {
             return Some(Err(FrameError::Checksum));
         }
-        Some(postcard::from_bytes(payload).map_err(|_| FrameError::Message))
+        let decoded = postcard::from_bytes(payload).map_err(|_| FrameError::Message);
+        if decoded.is_err() {
+            // COBS decodes in place from the start of the buffer: the payload is its
+            // first `split` bytes, kept until the next `feed`.
+            self.undecodable = split;
+        }
+        Some(decoded)
     }
 }
 
@@ -289,5 +314,48 @@ mod tests {
         let frame = encode(&(9u8, 300u16, [1u8; 3]), &mut buf).unwrap().to_vec();
         let mut decoder = FrameDecoder::<64>::new();
         assert_eq!(decode_all(&mut decoder, &frame), [Err(FrameError::Message)]);
+    }
+
+    #[test]
+    fn an_undecodable_frame_keeps_its_payload_until_the_next_feed() {
+        // Tag 9 is no `Msg` variant; the bytes are intact.
+        let value = (9u8, 300u16, [1u8; 3]);
+        let mut plain = [0u8; 64];
+        let expected = postcard::to_slice(&value, &mut plain).unwrap().to_vec();
+        let mut buf = [0u8; 64];
+        let mut stream = encode(&value, &mut buf).unwrap().to_vec();
+        let follow = frame_of(&Msg::Ping(3));
+        stream.extend_from_slice(&follow);
+        let mut decoder = FrameDecoder::<64>::new();
+        assert_eq!(decoder.undecodable_payload(), None);
+        let Feed::Error {
+            error: FrameError::Message,
+            remaining,
+        } = decoder.feed::<Msg>(&stream)
+        else {
+            panic!("not a message error");
+        };
+        assert_eq!(decoder.undecodable_payload(), Some(&expected[..]));
+        assert_eq!(remaining, &follow[..]);
+        // The next frame decodes and the payload is gone.
+        assert!(matches!(
+            decoder.feed::<Msg>(remaining),
+            Feed::Frame {
+                value: Msg::Ping(3),
+                ..
+            }
+        ));
+        assert_eq!(decoder.undecodable_payload(), None);
+        // Corrupted frames never expose a payload.
+        let mut damaged = frame_of(&text("damaged on the line"));
+        damaged[4] ^= 0x10;
+        assert!(matches!(
+            decoder.feed::<Msg>(&damaged),
+            Feed::Error {
+                error: FrameError::Checksum | FrameError::Cobs,
+                ..
+            }
+        ));
+        assert_eq!(decoder.undecodable_payload(), None);
     }
 }
