@@ -4,6 +4,7 @@
 #[macro_use]
 mod fmt;
 
+pub mod agent;
 pub mod inbound;
 pub mod modem;
 pub mod passthrough;

@@ -175,6 +175,10 @@ impl<const S: usize, const J: usize, const E: usize> Store for MemStore<S, J, E>
     fn next_event_id(&self) -> Result<EventId, StoreError> {
         Ok(EventId(self.next_event))
     }
+
+    fn outbox_capacity(&self) -> Option<usize> {
+        Some(E)
+    }
 }
 
 #[cfg(test)]

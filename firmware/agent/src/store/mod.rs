@@ -184,4 +184,10 @@ pub trait Store {
     fn outbox_len(&self) -> Result<usize, StoreError>;
     /// The id the next event will get.
     fn next_event_id(&self) -> Result<EventId, StoreError>;
+    /// Events the outbox holds at most, when the store knows (the agent stops taking
+    /// new work a little before). `None` by default: the agent then learns it from the
+    /// first [`StoreError::Full`].
+    fn outbox_capacity(&self) -> Option<usize> {
+        None
+    }
 }

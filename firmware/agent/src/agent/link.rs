@@ -1,0 +1,130 @@
+//! The host link: bytes in → frames → session → host messages; answers and outbox
+//! events → session window → frames → bytes out, as fast as the port takes them.
+
+use embedded_hal_nb::serial::{Error as _, Read, Write};
+use relais_core::link::frame::{self, Feed, FrameError};
+use relais_core::link::msg::{HostMsg, LinkError, peek_header};
+use relais_core::link::session::{Envelope, State};
+
+use super::{Activity, Agent, Fault};
+use crate::modem::{Clock, ModemPower};
+use crate::store::Store;
+
+/// Bytes read from the host link per `poll` (about two full frames).
+const LINK_BYTES_PER_POLL: usize = 2 * relais_core::link::msg::MAX_FRAME;
+
+impl<L, S, P, C, St, const SLOTS: usize, const WINDOW: usize> Agent<L, S, P, C, St, SLOTS, WINDOW>
+where
+    L: Read<u8> + Write<u8>,
+    S: Read<u8> + Write<u8>,
+    P: ModemPower,
+    C: Clock,
+    St: Store,
+{
+    /// Reads what the host link has, a bounded amount per call.
+    pub(super) fn read_link(&mut self, now_ms: u64) -> Result<(), Fault> {
+        for _ in 0..LINK_BYTES_PER_POLL {
+            match self.link.serial.read() {
+                Ok(byte) => self.on_link_byte(byte, now_ms),
+                Err(nb::Error::WouldBlock) => break,
+                Err(nb::Error::Other(e)) => return Err(Fault::Link(e.kind())),
+            }
+        }
+        Ok(())
+    }
+
+    fn on_link_byte(&mut self, byte: u8, now_ms: u64) {
+        match self.link.decoder.feed::<Envelope<HostMsg>>(&[byte]) {
+            Feed::Consumed => {}
+            Feed::Frame { value, .. } => {
+                let msg = self.link.session.receive(value);
+                self.track_session();
+                if let Some(msg) = msg {
+                    self.on_host(msg, now_ms);
+                }
+            }
+            Feed::Error {
+                error: FrameError::Message,
+                ..
+            } => self.on_unknown_message(),
+            Feed::Error { error, .. } => self.bad_frame(error),
+        }
+    }
+
+    /// A checked frame whose message this build does not know: acknowledge it so the
+    /// session goes on, and tell the host.
+    fn on_unknown_message(&mut self) {
+        let header = self
+            .link
+            .decoder
+            .undecodable_payload()
+            .and_then(peek_header);
+        let Some((seq, envelope)) = header.and_then(|h| Some((h.data?, h.envelope()?))) else {
+            return self.bad_frame(FrameError::Message);
+        };
+        let delivered = self.link.session.receive(envelope).is_some();
+        self.track_session();
+        // A retransmission of one already answered is only acknowledged again.
+        if delivered {
+            self.host.error(LinkError::UnknownMessage { seq });
+            self.activity(Activity::UnknownMessage);
+        }
+    }
+
+    fn bad_frame(&mut self, error: FrameError) {
+        self.counters.bad_frames = self.counters.bad_frames.saturating_add(1);
+        self.activity(Activity::BadFrame(error));
+    }
+
+    /// A new session (the host reconnected or restarted) needs a new handshake.
+    fn track_session(&mut self) {
+        let session = &self.link.session;
+        if session.state() != State::Established {
+            return;
+        }
+        let id = session.session_id();
+        if self.host.session != Some(id) {
+            self.host.session = Some(id);
+            self.host.handshaken = false;
+            self.host.hello_due = false;
+            self.host.credits_sent = None;
+            self.host.events_sent = None;
+        }
+    }
+
+    /// Fills the session window and writes frames while the port takes bytes.
+    pub(super) fn write_link(&mut self, now_ms: u64) -> Result<(), Fault> {
+        loop {
+            while let Some(&byte) = self.link.tx.get(self.link.tx_sent) {
+                if self.link.tx_sent >= self.link.tx_len {
+                    break;
+                }
+                match self.link.serial.write(byte) {
+                    Ok(()) => self.link.tx_sent += 1,
+                    Err(nb::Error::WouldBlock) => return Ok(()),
+                    Err(nb::Error::Other(e)) => return Err(Fault::Link(e.kind())),
+                }
+            }
+            self.link.tx_len = 0;
+            self.link.tx_sent = 0;
+            if self.link.session.state() == State::Established {
+                while self.link.session.can_send() {
+                    let Some(msg) = self.next_message() else {
+                        break;
+                    };
+                    // Cannot fail: `can_send` was true.
+                    let _ = self.link.session.send(msg);
+                }
+            }
+            let link = &mut self.link;
+            let Some(envelope) = link.session.poll_transmit(now_ms) else {
+                return Ok(());
+            };
+            match frame::encode(&envelope, &mut link.tx) {
+                Ok(frame) => link.tx_len = frame.len(),
+                // Cannot happen: MAX_FRAME bounds every message (checked in relais-core).
+                Err(_) => link.tx_len = 0,
+            }
+        }
+    }
+}

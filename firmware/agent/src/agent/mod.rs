@@ -1,0 +1,726 @@
+//! The device agent: the main loop that takes jobs from the host link, checks every
+//! segment against the compliance core, drives the modem, and reports every state change
+//! back through a durable outbox. `no_std`, no allocator, never blocks: call
+//! [`Agent::poll`] in a loop, like [`Modem::poll`].
+//!
+//! The same agent runs on the microcontroller (flash [`Store`], UART host link) and
+//! inside the host for `relais direct` (a RAM store, an in-memory link).
+//!
+//! # The loop
+//!
+//! Each [`Agent::poll`] call:
+//!
+//! 1. reads what the host link has (a bounded number of bytes): frames are decoded,
+//!    checked and handed to the link [`Session`] (the device is its
+//!    [`Role::Responder`]); each host message is acted on at once. A checked frame
+//!    whose message does not decode (a newer host) is acknowledged through
+//!    [`peek_header`] and answered [`LinkError::UnknownMessage`];
+//! 2. polls the modem driver for a few events (send outcomes, inbound messages, status
+//!    reports, registration, network time);
+//! 3. starts the next segment when the modem is free, the pace allows it, and the
+//!    compliance gate says send (see [`jobs`](self#jobs));
+//! 4. queues answers and outbox events in the session window and writes frames to the
+//!    link as fast as the port takes them.
+//!
+//! It returns one [`Activity`] (something happened: log it) or `WouldBlock`.
+//!
+//! # Handshake and time
+//!
+//! A host [`HostMsg::Hello`] of another protocol gets [`LinkError::Version`] and no
+//! jobs. Otherwise the device answers [`DeviceMsg::Hello`] (firmware, the [`BootId`]
+//! counted by the store at start, capabilities, credits, next event id), then sends
+//! every event still in the outbox, oldest first. The host sends its [`Settings`] after
+//! each handshake ([`HostMsg::Configure`]); until then the defaults apply.
+//!
+//! UTC comes from the modem's network time when it has some ([`time::network_utc`]),
+//! else from the host's `Hello`, and is carried forward by the monotonic clock. With no
+//! time at all nothing is sent: no time rule could be checked.
+//!
+//! # Jobs
+//!
+//! `SLOTS` jobs are held in RAM at once. A [`HostMsg::Submit`] is answered by its
+//! idempotency record in the [`Store`]: unknown key → [`Event::Accepted`] and a slot;
+//! known and finished, or known and in a slot → [`Event::Duplicate`]; known, open and
+//! not in a slot (the device rebooted and the host submits again) → `Accepted`, and
+//! sending resumes after the last segment the network accepted. No free slot →
+//! [`LinkError::NoCredit`]. [`DeviceMsg::Credits`] follows every change of the free
+//! slots.
+//!
+//! Before every segment the job passes the compliance gate ([`gate`]): refused jobs end
+//! ([`Event::Refused`]); deferred ones wait in their slot ([`Event::Deferred`], once per
+//! distinct instant); `not_before` defers and `expires` ends the job
+//! ([`SendFailure::Expired`]). One segment is with the modem at a time. The in-flight
+//! journal ([`Store::begin_send`]) is written before the modem gets the PDU and cleared
+//! after its answer; one found at boot makes that job [`Event::Unknown`], never resent.
+//! A temporary failure is retried with back-off ([`RETRY_DELAYS_MS`]), then
+//! [`SendFailure::RetriesExhausted`]; a permanent one fails the job.
+//!
+//! # Keyword replies and the reserved key space
+//!
+//! Opt-out confirmations and help texts that [`crate::inbound`] asks for are sent by the
+//! device itself, through the same gate (judged as conversational, without the
+//! suppression check: [`gate::reply`]) and the same send path, journal included. They
+//! get keys in a space the host must not use: every key with the top 16 bits set
+//! ([`REPLY_KEYS`]), with the boot id in bits 16–47 and a counter in bits 0–15, so
+//! they never repeat. Their events (`SegmentSent`, `Sent`, `Failed`, `Unknown`) carry
+//! those keys; a host may log or ignore them. A submitted job with such a key is
+//! refused ([`RefusalCode::BadIdentity`]). Replies live in RAM only: one a reboot
+//! interrupts is not sent.
+//!
+//! # Outbox
+//!
+//! Every event is written to the store's outbox first ([`Store::push_event`]), then
+//! sent as [`DeviceMsg::Event`] while the session window has room; the host's
+//! [`HostMsg::AckEvents`] drops them. When the outbox is nearly full
+//! ([`OUTBOX_HEADROOM`] events left) credits drop to 0 and no new job work starts until
+//! acknowledgements free room; the headroom keeps room for the outcomes of sends
+//! already under way, delivery reports and inbound messages.
+//!
+//! # Memory
+//!
+//! `size_of::<Agent<…, 4, 4>>()` without the store, on `thumbv7m-none-eabi`, is
+//! reported by the `agent_ram` test (see the crate README); the largest parts are the
+//! session window (`WINDOW` × [`DeviceMsg`], about 690 bytes each), the job slots
+//! (`SLOTS` × about 760 bytes: a [`Job`] holds its 640-byte text), the frame buffers
+//! (2 × [`MAX_FRAME`]) and the inbound reassembler.
+
+pub mod gate;
+mod jobs;
+mod link;
+pub mod pacing;
+pub mod time;
+
+use heapless::Deque;
+use relais_core::compliance::decision::Options;
+use relais_core::compliance::tz::UtcInstant;
+use relais_core::link::frame::{FrameDecoder, FrameError};
+use relais_core::link::msg::{
+    BootId, Capabilities, Counters, DeviceMsg, Event, EventId, HostMsg, JobKey, KeywordKind, Label,
+    LinkError, MAX_FRAME, ModemStatus, PROTOCOL, Registration, Settings, bounded,
+};
+use relais_core::link::session::{self, Role, Session, SessionId};
+
+use crate::inbound::Inbound;
+use crate::modem::{self, Clock, Modem, ModemPower, RegStatus, SerialError, SimState};
+use crate::store::{Store, StoreError};
+use embedded_hal_nb::serial::{ErrorKind, Read, Write};
+
+pub use gate::RecentSends;
+pub use jobs::{REPLY_KEYS, RETRY_DELAYS_MS};
+pub use time::TimeSource;
+
+/// Events of room the outbox keeps for work already under way (see the module docs).
+pub const OUTBOX_HEADROOM: usize = 8;
+
+/// Keyword replies waiting to be sent; more are dropped (and counted).
+const REPLY_QUEUE: usize = 2;
+/// Recent marketing sends remembered for per-recipient caps.
+const RECENT_SENDS: usize = 16;
+/// Link errors waiting for room in the session window.
+const ERROR_QUEUE: usize = 4;
+/// Activities waiting to be returned by `poll`.
+const ACTIVITY_QUEUE: usize = 8;
+/// Modem events handled per `poll`.
+const MODEM_EVENTS_PER_POLL: usize = 4;
+
+/// The inbound side's sizes: 2 concatenated messages of up to 4 parts in reassembly,
+/// the brand that last sent remembered for 16 numbers.
+pub type AgentInbound = Inbound<2, 4, 16>;
+
+/// What the agent is told at start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Firmware version, for the handshake.
+    pub firmware: Label,
+    /// Version of the compiled-in rule packs, for the handshake.
+    pub packs: Label,
+    /// Link session timing.
+    pub session: session::Config,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            firmware: bounded(crate::VERSION),
+            packs: bounded(crate::VERSION),
+            session: session::Config::default(),
+        }
+    }
+}
+
+/// Something the agent did in one [`Agent::poll`], for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Activity {
+    /// A host `Hello` was answered (`accepted`: same protocol).
+    Handshake {
+        /// The host speaks our protocol.
+        accepted: bool,
+    },
+    /// A host message was handled.
+    HostMessage,
+    /// A host message of an unknown kind was acknowledged and answered with an error.
+    UnknownMessage,
+    /// A frame from the host was dropped.
+    BadFrame(FrameError),
+    /// An event entered the outbox.
+    Event(EventId),
+    /// An event could not be stored (outbox full or storage failure): it is lost.
+    EventLost,
+    /// A segment was handed to the modem.
+    SegmentStarted {
+        /// Its job.
+        key: JobKey,
+        /// Its number, from 1.
+        part: u8,
+    },
+    /// The modem reported something (status, inbound message, report).
+    Modem,
+    /// UTC was set.
+    TimeSet(TimeSource),
+    /// A keyword reply could not be queued (queue full) or was not allowed.
+    ReplyDropped,
+}
+
+/// A fault the agent noticed and carried on after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The host link's serial port reported an error.
+    Link(ErrorKind),
+    /// The modem's serial port reported an error.
+    Modem(SerialError),
+    /// The store failed; sending stops until the agent is restarted if the failure hit
+    /// the bookkeeping of a send.
+    Storage(StoreError),
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Fault {
+    fn format(&self, f: defmt::Formatter) {
+        match self {
+            Fault::Link(kind) => defmt::write!(f, "Link({=str})", kind_name(*kind)),
+            Fault::Modem(e) => defmt::write!(f, "Modem({})", e),
+            Fault::Storage(e) => defmt::write!(f, "Storage({})", e),
+        }
+    }
+}
+
+#[cfg(feature = "defmt")]
+fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Overrun => "overrun",
+        ErrorKind::FrameFormat => "framing",
+        ErrorKind::Parity => "parity",
+        ErrorKind::Noise => "noise",
+        _ => "other",
+    }
+}
+
+impl core::fmt::Display for Fault {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Fault::Link(kind) => write!(f, "host link serial error: {kind:?}"),
+            Fault::Modem(e) => write!(f, "{e}"),
+            Fault::Storage(e) => write!(f, "agent storage: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for Fault {}
+
+/// The host link: serial port, frame buffers and the session.
+#[derive(Debug)]
+struct Link<L, const W: usize> {
+    serial: L,
+    decoder: FrameDecoder<MAX_FRAME>,
+    /// One encoded frame, terminating zero included.
+    tx: [u8; MAX_FRAME + 1],
+    tx_len: usize,
+    tx_sent: usize,
+    session: Session<DeviceMsg, W>,
+}
+
+/// Where the host conversation stands.
+#[derive(Debug)]
+struct HostState {
+    /// The session the flags below belong to.
+    session: Option<SessionId>,
+    /// A host of our protocol said `Hello` in this session.
+    handshaken: bool,
+    hello_due: bool,
+    suppression_due: bool,
+    status_due: bool,
+    errors: Deque<LinkError, ERROR_QUEUE>,
+    /// Credits last told to the host.
+    credits_sent: Option<u8>,
+    /// The newest event handed to the session in this handshake.
+    events_sent: Option<EventId>,
+}
+
+impl HostState {
+    const fn new() -> Self {
+        HostState {
+            session: None,
+            handshaken: false,
+            hello_due: false,
+            suppression_due: false,
+            status_due: false,
+            errors: Deque::new(),
+            credits_sent: None,
+            events_sent: None,
+        }
+    }
+
+    fn error(&mut self, e: LinkError) {
+        if self.errors.is_full() {
+            self.errors.pop_front();
+        }
+        let _ = self.errors.push_back(e);
+    }
+}
+
+/// The outbox as the agent tracks it.
+#[derive(Debug)]
+struct Outbox {
+    /// Events in it (refreshed after each change).
+    len: usize,
+    /// Capacity, from the store or learned at the first `Full`.
+    capacity: Option<usize>,
+    /// Events that could not be stored since boot.
+    lost: u32,
+}
+
+impl Outbox {
+    fn nearly_full(&self) -> bool {
+        self.capacity
+            .is_some_and(|c| self.len.saturating_add(OUTBOX_HEADROOM) >= c)
+    }
+}
+
+/// The device agent; see the [module docs](self).
+///
+/// `L` is the host link's serial port, `S`/`P`/`C` the modem's port, power control and
+/// clock, `St` the persistent store. `SLOTS` jobs are held at once; `WINDOW` messages
+/// may be unacknowledged on the link.
+#[derive(Debug)]
+pub struct Agent<L, S, P, C, St, const SLOTS: usize = 4, const WINDOW: usize = 4> {
+    link: Link<L, WINDOW>,
+    modem: Modem<S, P, C>,
+    clock: C,
+    store: St,
+    config: Config,
+    boot: BootId,
+    host: HostState,
+    settings: Settings,
+    options: Options,
+    time: Option<time::TimeBase>,
+    jobs: jobs::Jobs<SLOTS, REPLY_QUEUE>,
+    pacer: pacing::Pacer,
+    recent: RecentSends<RECENT_SENDS>,
+    inbound: AgentInbound,
+    modem_status: ModemStatus,
+    counters: Counters,
+    outbox: Outbox,
+    /// A send's bookkeeping failed in the store: nothing more is sent until restart
+    /// (the journal stays set, so the restart reports the segment as unknown).
+    halted: bool,
+    activities: Deque<Activity, ACTIVITY_QUEUE>,
+}
+
+impl<L, S, P, C, St, const SLOTS: usize, const WINDOW: usize> Agent<L, S, P, C, St, SLOTS, WINDOW>
+where
+    L: Read<u8> + Write<u8>,
+    S: Read<u8> + Write<u8>,
+    P: ModemPower,
+    C: Clock,
+    St: Store,
+{
+    /// Starts the agent: counts a boot in `store`, and settles a send that a reset
+    /// interrupted (its segment becomes [`Event::Unknown`], or — when the store shows
+    /// the network accepted it — its `SegmentSent` is reported again). `clock` must be
+    /// the modem's clock or one that reads the same.
+    pub fn new(
+        link: L,
+        modem: Modem<S, P, C>,
+        clock: C,
+        mut store: St,
+        config: Config,
+    ) -> Result<Self, StoreError> {
+        let boot = store.next_boot()?;
+        let outbox = Outbox {
+            len: store.outbox_len()?,
+            capacity: store.outbox_capacity(),
+            lost: 0,
+        };
+        let settings = Settings::default();
+        let mut agent = Agent {
+            link: Link {
+                serial: link,
+                decoder: FrameDecoder::new(),
+                tx: [0; MAX_FRAME + 1],
+                tx_len: 0,
+                tx_sent: 0,
+                session: Session::new(Role::Responder, config.session),
+            },
+            modem,
+            clock,
+            store,
+            config,
+            boot,
+            host: HostState::new(),
+            options: settings.options(),
+            settings,
+            time: None,
+            jobs: jobs::Jobs::new(),
+            pacer: pacing::Pacer::new(boot.0),
+            recent: RecentSends::new(),
+            inbound: Inbound::new(),
+            modem_status: ModemStatus {
+                ready: false,
+                registration: Registration::Unknown,
+                sim_ready: false,
+                power_cycles: 0,
+                network_time: false,
+            },
+            counters: Counters::default(),
+            outbox,
+            halted: false,
+            activities: Deque::new(),
+        };
+        agent.recover_in_flight()?;
+        Ok(agent)
+    }
+
+    /// Does what can be done now (see the [module docs](self)) and returns what
+    /// happened, or `WouldBlock` when nothing did. Faults are returned as `Other`; the
+    /// agent carries on.
+    pub fn poll(&mut self) -> nb::Result<Activity, Fault> {
+        if let Some(a) = self.activities.pop_front() {
+            return Ok(a);
+        }
+        let now = self.clock.now_ms();
+        let mut fault = self.read_link(now).err();
+        for _ in 0..MODEM_EVENTS_PER_POLL {
+            match self.modem.poll() {
+                Ok(event) => self.on_modem(event),
+                Err(nb::Error::WouldBlock) => break,
+                Err(nb::Error::Other(e)) => {
+                    fault = fault.or(Some(Fault::Modem(e)));
+                    break;
+                }
+            }
+        }
+        let now = self.clock.now_ms();
+        if let Err(e) = self.schedule(now) {
+            fault = fault.or(Some(Fault::Storage(e)));
+        }
+        if let Err(f) = self.write_link(now) {
+            fault = fault.or(Some(f));
+        }
+        if let Some(f) = fault {
+            return Err(nb::Error::Other(f));
+        }
+        self.activities.pop_front().ok_or(nb::Error::WouldBlock)
+    }
+
+    /// This run's boot id.
+    pub fn boot_id(&self) -> BootId {
+        self.boot
+    }
+
+    /// Running totals since boot.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Modem and time status as last reported.
+    pub fn modem_status(&self) -> &ModemStatus {
+        &self.modem_status
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// UTC now, if the agent has time.
+    pub fn now_utc(&self) -> Option<UtcInstant> {
+        let now = self.clock.now_ms();
+        self.time.map(|t| t.at(now))
+    }
+
+    /// Where UTC comes from, if the agent has time.
+    pub fn time_source(&self) -> Option<TimeSource> {
+        self.time.map(|t| t.source)
+    }
+
+    /// Free job slots (what the host may submit; 0 while the outbox is nearly full).
+    pub fn credits(&self) -> u8 {
+        if self.halted || self.outbox.nearly_full() {
+            return 0;
+        }
+        u8::try_from(self.jobs.free_slots()).unwrap_or(u8::MAX)
+    }
+
+    /// Events that could not be stored since boot (outbox full or storage failure).
+    pub fn lost_events(&self) -> u32 {
+        self.outbox.lost
+    }
+
+    /// True once a send's bookkeeping failed in the store: nothing more is sent.
+    pub fn is_halted(&self) -> bool {
+        self.halted
+    }
+
+    /// The store (for inspection).
+    pub fn store(&self) -> &St {
+        &self.store
+    }
+
+    /// The inbound handler (e.g. to set its default brand).
+    pub fn inbound_mut(&mut self) -> &mut AgentInbound {
+        &mut self.inbound
+    }
+
+    /// Stops the agent and gives its parts back (a test "reboots" by building a new
+    /// agent from them).
+    pub fn release(self) -> (L, Modem<S, P, C>, C, St) {
+        (self.link.serial, self.modem, self.clock, self.store)
+    }
+
+    fn activity(&mut self, a: Activity) {
+        if self.activities.is_full() {
+            self.activities.pop_front();
+        }
+        let _ = self.activities.push_back(a);
+    }
+
+    /// Writes `event` to the outbox; false when it could not be stored.
+    fn emit(&mut self, event: Event) -> bool {
+        match self.store.push_event(&event) {
+            Ok(id) => {
+                self.count(&event);
+                self.outbox.len = self.outbox.len.saturating_add(1);
+                self.activity(Activity::Event(id));
+                true
+            }
+            Err(e) => {
+                if e == StoreError::Full && self.outbox.capacity.is_none() {
+                    self.outbox.capacity = Some(self.outbox.len);
+                }
+                warn!("agent: event lost: {}", e);
+                self.outbox.lost = self.outbox.lost.saturating_add(1);
+                self.activity(Activity::EventLost);
+                false
+            }
+        }
+    }
+
+    fn count(&mut self, event: &Event) {
+        let c = &mut self.counters;
+        let field = match event {
+            Event::Accepted(_) => &mut c.accepted,
+            Event::Refused { .. } => &mut c.refused,
+            Event::Deferred { .. } => &mut c.deferred,
+            Event::SegmentSent { .. } => &mut c.segments_sent,
+            Event::Failed { .. } => &mut c.failed,
+            Event::Unknown { .. } => &mut c.unknown,
+            Event::Inbound { .. } => &mut c.inbound,
+            Event::Keyword {
+                kind: KeywordKind::OptOut,
+                ..
+            } => &mut c.opt_outs,
+            _ => return,
+        };
+        *field = field.saturating_add(1);
+    }
+
+    fn on_modem(&mut self, event: modem::Event) {
+        let now = self.clock.now_ms();
+        let before = self.modem_status.clone();
+        match event {
+            // Bring-up passed the SIM check.
+            modem::Event::Ready => self.modem_status.sim_ready = true,
+            modem::Event::Sent(outcome) => self.on_sent(outcome, now),
+            modem::Event::Received(pdu) => self.on_received(&pdu, now),
+            modem::Event::StatusReport(pdu) => self.on_status_report(&pdu),
+            modem::Event::Unreadable(_) => {}
+            modem::Event::Registration { status, .. } => {
+                self.modem_status.registration = registration(status);
+            }
+            modem::Event::Sim(state) => self.modem_status.sim_ready = state == SimState::Ready,
+            modem::Event::NetworkTime(clock) => {
+                if let Some(utc) = time::network_utc(&clock) {
+                    self.time = Some(time::TimeBase::new(utc, now, TimeSource::Network));
+                    self.modem_status.network_time = true;
+                    self.activity(Activity::TimeSet(TimeSource::Network));
+                }
+            }
+            modem::Event::Rebooted | modem::Event::PowerCycling(_) => {
+                self.modem_status.power_cycles = self.modem_status.power_cycles.saturating_add(1);
+            }
+            modem::Event::SupplyWarning => {
+                warn!("agent: modem supply warning");
+            }
+        }
+        // The driver goes back to bring-up on its own after timeouts: follow it.
+        self.modem_status.ready = self.modem.is_ready();
+        if self.modem_status != before {
+            self.host.status_due = true;
+        }
+        self.activity(Activity::Modem);
+    }
+
+    /// An inbound SMS: [`crate::inbound`] decodes and reassembles it, acts on keywords
+    /// (suppression is written before it returns) and hands back events and a reply.
+    fn on_received(&mut self, pdu: &modem::InboundPdu, now: u64) {
+        let outcome = match self
+            .inbound
+            .on_pdu(pdu, now, &mut self.store, &self.settings)
+        {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                // The driver has already deleted a stored message: it is lost unless
+                // the modem routed it again. Nothing was suppressed half-way.
+                warn!("agent: inbound message dropped on a store error");
+                return;
+            }
+        };
+        for event in outcome.events {
+            self.emit(event);
+        }
+        if let Some(reply) = outcome.reply {
+            if !self.jobs.queue_reply(reply) {
+                self.activity(Activity::ReplyDropped);
+            }
+        }
+    }
+
+    fn on_host(&mut self, msg: HostMsg, now: u64) {
+        match msg {
+            HostMsg::Hello(hello) => {
+                let accepted = hello.protocol == PROTOCOL;
+                if accepted {
+                    self.host.handshaken = true;
+                    self.host.hello_due = true;
+                    self.host.events_sent = None;
+                    if self.time.is_none_or(|t| t.source != TimeSource::Network) {
+                        self.time = Some(time::TimeBase::new(hello.time, now, TimeSource::Host));
+                        self.activity(Activity::TimeSet(TimeSource::Host));
+                    }
+                } else {
+                    self.host.handshaken = false;
+                    self.host.error(LinkError::Version {
+                        supported: PROTOCOL,
+                    });
+                }
+                self.activity(Activity::Handshake { accepted });
+                return;
+            }
+            HostMsg::Submit(job) => self.submit(job),
+            HostMsg::Cancel(key) => self.cancel(key),
+            HostMsg::Suppression(op) => self.suppression(op),
+            HostMsg::Configure(settings) => {
+                self.options = settings.options();
+                self.settings = settings;
+                // New rules may open or close windows: judge waiting jobs again.
+                self.jobs.wake_all();
+            }
+            HostMsg::AckEvents(upto) => {
+                let acked = self
+                    .store
+                    .ack_events(upto)
+                    .and_then(|_| self.store.outbox_len());
+                match acked {
+                    Ok(len) => self.outbox.len = len,
+                    Err(_) => self.host.error(LinkError::Storage),
+                }
+            }
+            HostMsg::Status => self.host.status_due = true,
+        }
+        self.activity(Activity::HostMessage);
+    }
+
+    fn suppression(&mut self, op: relais_core::link::msg::SuppressionOp) {
+        use relais_core::link::msg::SuppressionOp as Op;
+        let done = match op {
+            Op::Add(number, scope) => self.store.suppress(&number, scope),
+            Op::Remove(number, scope) => self.store.unsuppress(&number, scope),
+            Op::Clear => self.store.clear_suppression(),
+            Op::Digest => {
+                self.host.suppression_due = true;
+                Ok(())
+            }
+        };
+        if done.is_err() {
+            self.host.error(LinkError::Storage);
+        }
+    }
+
+    /// The next message for the host, when one is due.
+    fn next_message(&mut self) -> Option<DeviceMsg> {
+        if let Some(e) = self.host.errors.pop_front() {
+            return Some(DeviceMsg::Error(e));
+        }
+        if !self.host.handshaken {
+            return None;
+        }
+        if self.host.hello_due {
+            self.host.hello_due = false;
+            let Ok(next_event) = self.store.next_event_id() else {
+                return Some(DeviceMsg::Error(LinkError::Storage));
+            };
+            let credits = self.credits();
+            self.host.credits_sent = Some(credits);
+            return Some(DeviceMsg::Hello(relais_core::link::msg::DeviceHello {
+                protocol: PROTOCOL,
+                firmware: self.config.firmware.clone(),
+                boot: self.boot,
+                capabilities: Capabilities {
+                    job_slots: u8::try_from(SLOTS).unwrap_or(u8::MAX),
+                    suppression_capacity: self.store.suppression_capacity(),
+                    max_text: relais_core::link::msg::MAX_TEXT as u16,
+                    packs: self.config.packs.clone(),
+                    modem: bounded(self.modem.profile().name),
+                },
+                credits,
+                next_event,
+            }));
+        }
+        if core::mem::take(&mut self.host.suppression_due) {
+            return Some(match self.store.suppression_summary() {
+                Ok((count, digest)) => DeviceMsg::Suppression { count, digest },
+                Err(_) => DeviceMsg::Error(LinkError::Storage),
+            });
+        }
+        if core::mem::take(&mut self.host.status_due) {
+            return Some(DeviceMsg::Status(self.modem_status.clone(), self.counters));
+        }
+        let credits = self.credits();
+        if self.host.credits_sent != Some(credits) {
+            self.host.credits_sent = Some(credits);
+            return Some(DeviceMsg::Credits(credits));
+        }
+        match self.store.next_event(self.host.events_sent) {
+            Ok(Some((id, event))) => {
+                self.host.events_sent = Some(id);
+                Some(DeviceMsg::Event(id, event))
+            }
+            Ok(None) => None,
+            Err(_) => None,
+        }
+    }
+}
+
+fn registration(status: RegStatus) -> Registration {
+    match status {
+        RegStatus::NotRegistered => Registration::None,
+        RegStatus::Home => Registration::Home,
+        RegStatus::Searching => Registration::Searching,
+        RegStatus::Denied => Registration::Denied,
+        RegStatus::Roaming => Registration::Roaming,
+        RegStatus::Unknown => Registration::Unknown,
+        other if other.is_registered() => Registration::Home,
+        _ => Registration::Unknown,
+    }
+}
