@@ -5,6 +5,7 @@
 //! - [`policy`]: `relais policy` (compliance decisions, keywords, packs, overrides).
 //! - [`sim`]: `relais sim`, the virtual modem and operator.
 
+pub mod link;
 pub mod pdu;
 pub mod policy;
 pub mod sim;
