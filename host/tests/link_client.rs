@@ -343,9 +343,8 @@ impl Device {
         if let Some(e) = self.errors.pop_front() {
             return Some(Wire::Msg(DeviceMsg::Error(e)));
         }
-        if self.greeted.is_none() {
-            return None;
-        }
+        // Nothing but errors before the handshake.
+        self.greeted?;
         if std::mem::take(&mut self.hello_due) {
             let free = self.free();
             self.credits_sent = Some(free);
