@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use embedded_hal_nb::serial::{ErrorKind, ErrorType, Read, Write};
 use relais_agent::modem::{
-    Clock, Event, InboundPdu, Modem, ModemPower, Profile, SendOutcome, SubmitPdu,
+    Clock, Event, InboundPdu, Modem, ModemPower, Profile, SendOutcome, SimPin, SubmitPdu,
 };
 
 #[derive(Default)]
@@ -227,7 +227,10 @@ fn play(path: &Path, trickle: bool) {
     let port = Port::default();
     let clock = FakeClock::default();
     let power = Power::default();
-    let modem = Modem::new(port.clone(), power.clone(), clock.clone(), chosen);
+    let mut modem = Modem::new(port.clone(), power.clone(), clock.clone(), chosen);
+    if let Some(pin) = lines.iter().find_map(|(_, l)| l.strip_prefix("!! pin ")) {
+        modem.set_pin(Some(SimPin::new(pin.trim().as_bytes()).expect("!! pin")));
+    }
     let mut p = Player {
         modem,
         port,
@@ -240,7 +243,11 @@ fn play(path: &Path, trickle: bool) {
     p.settle();
     for (origin, line) in &lines {
         let at = format!("{origin} ({mode})");
-        if line.is_empty() || line.starts_with('#') || line.starts_with("!! profile") {
+        if line.is_empty()
+            || line.starts_with('#')
+            || line.starts_with("!! profile")
+            || line.starts_with("!! pin")
+        {
             continue;
         }
         let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
@@ -388,4 +395,5 @@ transcript_tests!(
     receive_garbled,
     bringup_sim7600,
     reboot_boot_window,
+    sim_pin_entry,
 );

@@ -11,7 +11,8 @@ use std::rc::Rc;
 use embedded_hal_nb::serial::{ErrorKind, ErrorType, Read, Write};
 use relais_agent::core::at::ErrorClass;
 use relais_agent::modem::{
-    Clock, Event, Modem, ModemPower, Profile, Recovery, SendError, SendOutcome, SubmitPdu,
+    Clock, Event, Modem, ModemPower, Profile, Recovery, SendError, SendOutcome, SimPin, SimState,
+    SubmitPdu,
 };
 use relais_core::sms::ConcatWidth;
 use relais_core::sms::pdu::{
@@ -456,6 +457,67 @@ fn reboot_inside_the_boot_window_ends_the_send_in_flight_once() {
     let second = texts.iter().filter(|t| *t == "Après Ctrl-Z").count();
     assert!(second <= 1, "{texts:?}");
     assert_eq!(texts.last(), Some(&Value::from("Et ensuite")), "{texts:?}");
+}
+
+fn pin_scenario() -> String {
+    SCENARIO.replace(
+        "profile = \"sim800\"",
+        "profile = \"sim800\"\npin = \"1234\"\nsim_busy = \"8s\"",
+    )
+}
+
+/// A PIN-locked SIM: the driver enters the configured PIN at bring-up, waits out the
+/// "SIM busy" seconds, and does it again after the modem restarts.
+#[test]
+fn driver_unlocks_the_sim_with_its_pin_and_again_after_a_restart() {
+    let mut rig = Rig::new("pin", &pin_scenario());
+    rig.driver.set_pin(Some(SimPin::new(b"1234").unwrap()));
+    rig.ready();
+    accepted(&rig.send("+33612345678", "Avec code PIN", 13));
+    rig.idle("20s");
+    rig.world
+        .borrow_mut()
+        .inject_fault(0, "reboot", None, 0.0)
+        .unwrap();
+    rig.until("1m", |e| *e == Event::Rebooted);
+    rig.ready();
+    accepted(&rig.send("+33612345678", "Après redémarrage", 14));
+    let modem = &rig.world.borrow().slots[0].modem;
+    assert_eq!((modem.sim_lock(), modem.pin_attempts()), ("none", 3));
+    assert_eq!(rig.ledger("message").len(), 2);
+}
+
+/// No PIN: reported, the SIM untouched. A wrong PIN: entered twice, reported, never a
+/// third time however often the driver power-cycles, so the SIM keeps its last
+/// attempt. The right PIN then unlocks it at once.
+#[test]
+fn driver_never_blocks_the_sim_with_a_wrong_pin() {
+    let mut rig = Rig::new("wrong-pin", &pin_scenario());
+    let attempts = |rig: &Rig| rig.world.borrow().slots[0].modem.pin_attempts();
+    let events = rig.idle("90s");
+    assert!(
+        events.contains(&Event::Sim(SimState::PinRequired)),
+        "{events:?}"
+    );
+    assert_eq!(attempts(&rig), 3);
+    rig.driver.set_pin(Some(SimPin::new(b"0000").unwrap()));
+    let events = rig.idle("10m");
+    let rejected = events
+        .iter()
+        .filter(|e| **e == Event::Sim(SimState::PinRejected))
+        .count();
+    assert!(rejected >= 5, "reported at each power cycle: {events:?}");
+    assert!(!events.contains(&Event::Ready), "{events:?}");
+    assert_eq!(attempts(&rig), 1, "two entries, the last attempt kept");
+    assert_eq!(rig.world.borrow().slots[0].modem.sim_lock(), "pin");
+    // The same wrong PIN handed over again does not buy more entries.
+    rig.driver.set_pin(Some(SimPin::new(b"0000").unwrap()));
+    rig.idle("2m");
+    assert_eq!(attempts(&rig), 1);
+    rig.driver.set_pin(Some(SimPin::new(b"1234").unwrap()));
+    rig.until("1m", |e| *e == Event::Ready);
+    assert_eq!(attempts(&rig), 3);
+    accepted(&rig.send("+33612345678", "Enfin", 15));
 }
 
 /// Garbled bytes in both directions and a network outage in the middle: every

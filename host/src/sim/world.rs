@@ -418,6 +418,8 @@ impl World {
                     "msisdn": m.config().msisdn,
                     "powered": m.powered(),
                     "sim": m.sim_inserted(),
+                    "sim_lock": m.sim_lock(),
+                    "pin_attempts": m.pin_attempts(),
                     "registration": m.registration(),
                     "stored": {"SM": sm, "ME": me, "SR": sr},
                     "line_garble": slot.line.garble,

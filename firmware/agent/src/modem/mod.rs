@@ -12,8 +12,9 @@
 //!
 //! What happens, in order (see `docs/transcripts/` for annotated dialogs):
 //!
-//! 1. Bring-up: `AT` until the modem answers, `ATE0`, `AT+CMEE=1`, `AT+CPIN?`,
-//!    `AT+CREG=1` (and `AT+CEREG=1` on LTE profiles), `AT+CREG?` until registered,
+//! 1. Bring-up: `AT` until the modem answers, `ATE0`, `AT+CMEE=1`, `AT+CPIN?` (and
+//!    the PIN when the SIM asks for it, below), `AT+CREG=1` (and `AT+CEREG=1` on LTE
+//!    profiles), `AT+CREG?` until registered,
 //!    `AT+CMGF=0`, `AT+CPMS`, `AT+CNMI`, the profile's network-time command,
 //!    `AT+CCLK?`, then `AT+CMGL=4` to drain stored messages. Then [`Event::Ready`].
 //! 2. Sending ([`Modem::send`]): `AT+CMMS=1` when more segments follow, `AT+CMGS=<n>`,
@@ -52,6 +53,20 @@
 //! the PDU and its Ctrl-Z had been written to the port (the modem may have sent it),
 //! [`SendError::ModemReset`] otherwise (safe to retry). A send accepted by
 //! [`Modem::send`] but not started yet ends as `ModemReset` too.
+//!
+//! # SIM PIN
+//!
+//! When `AT+CPIN?` answers `SIM PIN`, the driver enters the PIN given to
+//! [`Modem::set_pin`] (`AT+CPIN="…"`, TS 27.007 §8.3), then asks `AT+CPIN?` again
+//! until the SIM is `READY` (it answers "SIM busy" for a few seconds after unlocking).
+//! A SIM blocks after three wrong entries in a row (3GPP TS 42.017), so the driver
+//! enters the same PIN at most twice without seeing the SIM ready — once more after
+//! a refusal, as a garbled line can corrupt the digits — across restarts and power
+//! cycles, and never uses the SIM's last attempt. After that, or when no PIN is set,
+//! it reports [`Event::Sim`] ([`SimState::PinRejected`] or [`SimState::PinRequired`])
+//! and holds, checking again every minute; a different PIN from [`Modem::set_pin`]
+//! starts over at once. The count lives in RAM: an agent that restarts the driver
+//! should not hand it a PIN the SIM has already refused.
 
 mod pdu;
 mod profile;
@@ -63,7 +78,7 @@ use embedded_hal::digital::OutputPin;
 use embedded_hal_nb::serial::{self, ErrorKind, Read, Write};
 use heapless::{Deque, Vec};
 use relais_core::at::command::general::{
-    CclkRead, Cmee, CpinRead, RegistrationRead, RegistrationUrcs,
+    CclkRead, Cmee, CpinRead, EnterPin, RegistrationRead, RegistrationUrcs,
 };
 use relais_core::at::command::sms::{Cmgd, Cmgf, Cmgl, Cmgr, Cmgs, Cmms, Cpms, MessageStatus};
 use relais_core::at::command::v250::{At, CTRL_Z, ESC, Echo};
@@ -73,7 +88,7 @@ use relais_core::at::{Event as AtEvent, Final, Parser, Urc};
 pub use pdu::{InboundPdu, MAX_PDU, PduBytes, PduError, SubmitPdu};
 // The `relais-core` types that appear in this module's API, so callers need one import.
 pub use profile::Profile;
-pub use relais_core::at::command::general::ModemClock;
+pub use relais_core::at::command::general::{InvalidPin, ModemClock, SimPin};
 pub use relais_core::at::command::sms::MessageReference;
 pub use relais_core::at::{
     CmeError, CmsError, Domain, ErrorClass, Memory, RegStatus, SimState, Slot,
@@ -303,6 +318,9 @@ const RETRY_DELAY: Millis = Millis(1000);
 const REGISTRATION_POLL: Millis = Millis::secs(2);
 /// Wait before power-cycling when the SIM needs a PIN or is missing.
 const SIM_RETRY: Millis = Millis::secs(60);
+/// Entries of one PIN without the SIM becoming ready, at most: the SIM blocks at three
+/// (3GPP TS 42.017), and its last attempt is left to a person.
+const PIN_ENTRIES: u8 = 2;
 /// Time allowed for the `OK` after ESC.
 const ESC_TIMEOUT: Millis = Millis::secs(2);
 /// `AT+CMMS=1` keeps the link 1–5 s after a `+CMGS` result (TS 27.005 §3.5.6); renew
@@ -315,6 +333,8 @@ enum Step {
     Echo,
     Cmee,
     Cpin,
+    /// Entering the PIN; then `Cpin` again.
+    Pin,
     CregUrc,
     CeregUrc,
     Register,
@@ -417,6 +437,10 @@ struct Inner<S, P, C> {
     /// Bring-up has completed since the modem last started (or the driver did): its
     /// start-up URCs are out, so another one means it restarted.
     up: bool,
+    /// The SIM PIN to enter when asked, and how often it was entered without the SIM
+    /// becoming ready.
+    pin: Option<SimPin>,
+    pin_entries: u8,
     retries: u8,
     reg_deadline: u64,
     cs_registered: bool,
@@ -471,6 +495,8 @@ where
                 read_memory: profile.storage,
                 booted_at: now,
                 up: false,
+                pin: None,
+                pin_entries: 0,
                 retries: 0,
                 reg_deadline: 0,
                 cs_registered: false,
@@ -557,6 +583,23 @@ where
             started: false,
         });
         Ok(())
+    }
+
+    /// The PIN to enter when the SIM asks for one (module docs, "SIM PIN"); `None`
+    /// (the default) reports [`SimState::PinRequired`] instead. A PIN different from the
+    /// one set before gets its own two entries, and a driver holding for a PIN checks
+    /// the SIM again at once.
+    pub fn set_pin(&mut self, pin: Option<SimPin>) {
+        let inner = &mut self.inner;
+        if inner.pin == pin {
+            return;
+        }
+        inner.pin = pin;
+        inner.pin_entries = 0;
+        if inner.phase == Phase::Held {
+            inner.phase = Phase::Init(Step::Cpin);
+            inner.wake_at = inner.now;
+        }
     }
 
     /// True once bring-up finished and until the next recovery.
@@ -700,6 +743,18 @@ where
                 self.sim = None;
                 self.issue(op, CpinRead)
             }
+            Step::Pin => match self.pin {
+                Some(pin) => {
+                    self.pin_entries = self.pin_entries.saturating_add(1);
+                    // The SIM starts up once unlocked: its notices are expected.
+                    self.booted_at = self.now;
+                    self.issue(op, EnterPin(pin))
+                }
+                None => {
+                    self.phase = Phase::Init(Step::Cpin);
+                    self.issue_step(Step::Cpin)
+                }
+            },
             Step::CregUrc => self.issue(
                 op,
                 RegistrationUrcs {
@@ -750,6 +805,7 @@ where
             Step::Echo => Step::Cmee,
             Step::Cmee => Step::Cpin,
             Step::Cpin => Step::CregUrc,
+            Step::Pin => Step::Cpin,
             Step::CregUrc if self.profile.eps => Step::CeregUrc,
             Step::CregUrc | Step::CeregUrc => Step::Register,
             Step::Register => Step::Cmgf,
@@ -1226,6 +1282,7 @@ where
     fn init_done(&mut self, step: Step, result: Final) {
         match step {
             Step::Cpin => self.sim_checked(result),
+            Step::Pin => self.pin_entered(result),
             // Optional steps: a modem without them still sends SMS.
             Step::CeregUrc | Step::Nitz | Step::Cclk => self.advance(step),
             Step::Cnmi => {
@@ -1247,11 +1304,36 @@ where
             _ => return self.retry_step(Step::Cpin),
         };
         if state == SimState::Ready {
+            self.pin_entries = 0;
             self.advance(Step::Cpin);
+        } else if state == SimState::PinRequired
+            && self.pin.is_some()
+            && self.pin_entries < PIN_ENTRIES
+        {
+            self.phase = Phase::Init(Step::Pin);
+            self.wake_at = self.now;
         } else {
+            let state = match (state, self.pin) {
+                (SimState::PinRequired, Some(_)) => SimState::PinRejected,
+                _ => state,
+            };
             self.push(Event::Sim(state));
             self.phase = Phase::Held;
             self.wake_at = self.after(SIM_RETRY);
+        }
+    }
+
+    /// The answer to `AT+CPIN="…"`: either way, `AT+CPIN?` tells what the SIM wants
+    /// now (ready, the PIN again, or its PUK after someone else's wrong entries).
+    fn pin_entered(&mut self, result: Final) {
+        if result.is_ok() {
+            info!("modem: SIM PIN accepted");
+            self.advance(Step::Pin);
+        } else {
+            warn!("modem: SIM PIN refused");
+            self.retries = 0;
+            self.phase = Phase::Init(Step::Cpin);
+            self.wake_at = self.after(RETRY_DELAY);
         }
     }
 
@@ -1340,7 +1422,15 @@ where
             Urc::Registration { domain, status } if self.phase == Phase::Ready => {
                 self.set_registration(domain, status);
             }
-            Urc::Sim(SimState::Ready)
+            Urc::Sim(SimState::NotInserted) => {
+                self.push(Event::Sim(SimState::NotInserted));
+                if !matches!(self.phase, Phase::PowerOff | Phase::Booting) {
+                    self.power_cycle(Recovery::SimLost);
+                }
+            }
+            // Start-up notices; a SIM asking for its PIN (or PUK) is one too: a SIM is
+            // only locked again after it restarted.
+            Urc::Sim(SimState::Ready | SimState::PinRequired | SimState::PukRequired)
             | Urc::Ready
             | Urc::CallReady
             | Urc::SmsReady
@@ -1349,13 +1439,9 @@ where
             {
                 self.rebooted();
             }
-            Urc::Sim(SimState::NotInserted) => {
-                self.push(Event::Sim(SimState::NotInserted));
-                if !matches!(self.phase, Phase::PowerOff | Phase::Booting) {
-                    self.power_cycle(Recovery::SimLost);
-                }
-            }
-            Urc::Sim(state) if state != SimState::Ready => self.push(Event::Sim(state)),
+            // This boot's own: bring-up's `AT+CPIN?` reports what the SIM wants.
+            Urc::Sim(SimState::Ready | SimState::PinRequired | SimState::PukRequired) => {}
+            Urc::Sim(state) => self.push(Event::Sim(state)),
             Urc::PowerDown | Urc::SupplyPowerDown if self.phase != Phase::PowerOff => {
                 self.power_cycle(Recovery::PoweredDown);
             }

@@ -155,6 +155,10 @@ pub enum SimState {
     NotInserted,
     /// Any other code (`PH-SIM PIN`, `SIM PIN2`, …).
     Other,
+    /// Not a `+CPIN:` code: the SIM wants its PIN and refused the one the driver was
+    /// given (`+CME ERROR: 16`), which the driver will not enter again. [`SimState::parse`]
+    /// never returns it.
+    PinRejected,
 }
 
 impl SimState {

@@ -97,18 +97,27 @@ impl Modem {
             ("+CPIN", Op::Read) => match self.sim {
                 SimState::Ready => Reply::line("+CPIN: READY".into()),
                 SimState::PinRequired => Reply::line("+CPIN: SIM PIN".into()),
+                SimState::PukRequired => Reply::line("+CPIN: SIM PUK".into()),
                 SimState::Absent => Err(Fail::Cme(10)),
             },
             ("+CPIN", Op::Set(_)) => {
                 match self.sim {
                     SimState::Absent => return Err(Fail::Cme(10)),
                     SimState::Ready => return Err(Fail::Cme(3)),
+                    // Unblocking with the PUK is not simulated.
+                    SimState::PukRequired => return Err(Fail::Cme(12)),
                     SimState::PinRequired => {}
                 }
                 let given = args.first().map(|a| a.text.as_str());
                 if given != self.cfg.pin.as_deref() {
+                    // Three wrong entries in a row block the SIM (3GPP TS 42.017).
+                    self.pin_attempts = self.pin_attempts.saturating_sub(1);
+                    if self.pin_attempts == 0 {
+                        self.sim = SimState::PukRequired;
+                    }
                     return Err(Fail::Cme(16));
                 }
+                self.pin_attempts = PIN_ATTEMPTS;
                 self.sim = SimState::Ready;
                 self.sim_busy_until = now + self.cfg.sim_busy;
                 self.urc("+CPIN: READY", false);

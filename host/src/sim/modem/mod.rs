@@ -292,8 +292,13 @@ enum Input {
 enum SimState {
     Ready,
     PinRequired,
+    /// Blocked after three wrong PINs: only the PUK unlocks it (not simulated).
+    PukRequired,
     Absent,
 }
+
+/// Wrong PIN entries in a row that block a SIM (3GPP TS 42.017).
+const PIN_ATTEMPTS: u8 = 3;
 
 /// How a command failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -337,6 +342,8 @@ pub struct Modem {
     s: Settings,
     sim: SimState,
     sim_inserted: bool,
+    /// PIN entries the SIM still allows; kept by the SIM across reboots and removal.
+    pin_attempts: u8,
     network_up: bool,
     stores: [Vec<Option<Stored>>; 3],
     mr: u8,
@@ -369,6 +376,7 @@ impl Modem {
         } else {
             SimState::Ready
         };
+        let pin_attempts = PIN_ATTEMPTS;
         let rng = Rng::keyed(cfg.seed, &format!("urc race {name}"));
         let mut modem = Self {
             name: name.to_string(),
@@ -377,6 +385,7 @@ impl Modem {
             s,
             sim,
             sim_inserted: true,
+            pin_attempts,
             network_up: true,
             stores,
             mr: 0,
@@ -463,19 +472,8 @@ impl Modem {
     pub fn set_sim(&mut self, inserted: bool) {
         self.sim_inserted = inserted;
         if inserted {
-            self.sim = if self.cfg.pin.is_some() {
-                SimState::PinRequired
-            } else {
-                SimState::Ready
-            };
-            self.urc(
-                if self.sim == SimState::Ready {
-                    "+CPIN: READY"
-                } else {
-                    "+CPIN: SIM PIN"
-                },
-                false,
-            );
+            self.sim = self.sim_at_start();
+            self.urc(self.cpin_urc(), false);
             if self.sim == SimState::Ready {
                 self.urc("SMS Ready", false);
             }
@@ -587,22 +585,15 @@ impl Modem {
         self.input = Input::Command;
         self.line.clear();
         if self.sim_inserted {
-            self.sim = if self.cfg.pin.is_some() {
-                SimState::PinRequired
-            } else {
-                SimState::Ready
-            };
+            self.sim = self.sim_at_start();
         }
         for urc in self.cfg.boot_urcs.clone() {
-            let urc = if urc == "+CPIN: READY" && self.sim != SimState::Ready {
-                match self.sim {
-                    SimState::Absent => "+CPIN: NOT INSERTED".to_string(),
-                    _ => "+CPIN: SIM PIN".to_string(),
-                }
+            let urc: &str = if urc == "+CPIN: READY" {
+                self.cpin_urc()
             } else {
-                urc
+                &urc
             };
-            self.urc(&urc, false);
+            self.urc(urc, false);
         }
         self.last_stat = self.reg_stat();
     }
@@ -620,6 +611,41 @@ impl Modem {
     /// True while the SIM is inserted.
     pub fn sim_inserted(&self) -> bool {
         self.sim_inserted
+    }
+
+    /// What the SIM waits for: `"none"`, `"pin"` or `"puk"` (blocked).
+    pub fn sim_lock(&self) -> &'static str {
+        match self.sim {
+            SimState::PinRequired => "pin",
+            SimState::PukRequired => "puk",
+            SimState::Ready | SimState::Absent => "none",
+        }
+    }
+
+    /// PIN entries the SIM still allows before it blocks (3 after a correct one).
+    pub fn pin_attempts(&self) -> u8 {
+        self.pin_attempts
+    }
+
+    /// The SIM's state when it powers up (inserted).
+    fn sim_at_start(&self) -> SimState {
+        if self.pin_attempts == 0 {
+            SimState::PukRequired
+        } else if self.cfg.pin.is_some() {
+            SimState::PinRequired
+        } else {
+            SimState::Ready
+        }
+    }
+
+    /// The `+CPIN:` start-up notice for the SIM's state.
+    fn cpin_urc(&self) -> &'static str {
+        match self.sim {
+            SimState::Ready => "+CPIN: READY",
+            SimState::PinRequired => "+CPIN: SIM PIN",
+            SimState::PukRequired => "+CPIN: SIM PUK",
+            SimState::Absent => "+CPIN: NOT INSERTED",
+        }
     }
 
     fn reg_stat(&self) -> u8 {
@@ -858,6 +884,7 @@ impl Modem {
         match self.sim {
             SimState::Ready => Ok(()),
             SimState::PinRequired => Err(Fail::Cms(311)),
+            SimState::PukRequired => Err(Fail::Cms(316)),
             SimState::Absent => Err(Fail::Cms(310)),
         }
     }
@@ -869,6 +896,7 @@ impl Modem {
         match self.sim {
             SimState::Ready => Ok(()),
             SimState::PinRequired => Err(Fail::Cme(11)),
+            SimState::PukRequired => Err(Fail::Cme(12)),
             SimState::Absent => Err(Fail::Cme(10)),
         }
     }

@@ -167,6 +167,56 @@ fn pin_unlock_flow() {
 }
 
 #[test]
+fn three_wrong_pins_block_the_sim_until_its_puk() {
+    let mut cfg = ModemConfig::preset("sim800").unwrap();
+    cfg.pin = Some("1234".into());
+    let (mut m, mut n) = (Modem::new("m", cfg, UtcOffset(0)), Net::default());
+    say(&mut m, &mut n, "ATE0;+CMEE=1\r");
+    for left in [2, 1, 0] {
+        assert_eq!(
+            say(&mut m, &mut n, "AT+CPIN=\"0000\"\r"),
+            "\r\n+CME ERROR: 16\r\n"
+        );
+        assert_eq!(m.pin_attempts(), left);
+    }
+    assert_eq!(m.sim_lock(), "puk");
+    assert_eq!(
+        say(&mut m, &mut n, "AT+CPIN?\r"),
+        "\r\n+CPIN: SIM PUK\r\n\r\nOK\r\n"
+    );
+    assert_eq!(
+        say(&mut m, &mut n, "AT+CMGL=4\r"),
+        "\r\n+CMS ERROR: 316\r\n"
+    );
+    // Even the right PIN is refused now, and a reboot does not help.
+    assert_eq!(
+        say(&mut m, &mut n, "AT+CPIN=\"1234\"\r"),
+        "\r\n+CME ERROR: 12\r\n"
+    );
+    m.tick(T0);
+    m.reboot(T0);
+    m.tick(T0 + SimDuration::from_secs(5));
+    assert!(
+        String::from_utf8_lossy(&m.take_output()).contains("+CPIN: SIM PUK"),
+        "boot URCs"
+    );
+    assert_eq!(m.sim_lock(), "puk");
+}
+
+#[test]
+fn a_correct_pin_restores_the_attempts() {
+    let mut cfg = ModemConfig::preset("sim800").unwrap();
+    cfg.pin = Some("1234".into());
+    let (mut m, mut n) = (Modem::new("m", cfg, UtcOffset(0)), Net::default());
+    say(&mut m, &mut n, "ATE0;+CMEE=1\r");
+    say(&mut m, &mut n, "AT+CPIN=\"0000\"\r");
+    say(&mut m, &mut n, "AT+CPIN=\"0000\"\r");
+    assert_eq!(m.pin_attempts(), 1);
+    say(&mut m, &mut n, "AT+CPIN=\"1234\"\r");
+    assert_eq!((m.sim_lock(), m.pin_attempts()), ("none", 3));
+}
+
+#[test]
 fn sim_busy_after_reboot() {
     let mut cfg = ModemConfig::preset("sim800").unwrap();
     cfg.sim_busy = SimDuration::from_secs(8);

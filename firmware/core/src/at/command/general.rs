@@ -1,5 +1,7 @@
 //! 3GPP TS 27.007 commands: error reporting, SIM, registration, clock.
 
+use core::fmt;
+
 use super::{Command, CommandLine, Millis, Overflow, put, put_u32};
 use crate::at::fields::{self, Fields};
 use crate::at::urc::{Domain, RegStatus, SimState};
@@ -41,6 +43,97 @@ impl CpinRead {
     /// The SIM state in a `+CPIN: <code>` response line.
     pub fn parse(line: &[u8]) -> Option<SimState> {
         fields::after_prefix(line, b"+CPIN").map(SimState::parse)
+    }
+}
+
+/// The longest SIM PIN: 8 digits (3GPP TS 42.017, formerly GSM 02.17: a PIN has 4 to 8
+/// decimal digits; three wrong entries in a row block the SIM until its PUK is given).
+pub const MAX_PIN_DIGITS: usize = 8;
+
+/// A SIM PIN, checked to be 4 to 8 decimal digits so that it always makes a valid
+/// `AT+CPIN="…"` line. `Debug` does not show the digits, so logs never hold them.
+///
+/// ```
+/// use relais_core::at::command::general::{InvalidPin, SimPin};
+/// assert_eq!(SimPin::new(b"0000").unwrap().digits(), b"0000");
+/// assert_eq!(SimPin::new(b"12a4"), Err(InvalidPin::NotDigits));
+/// assert_eq!(format!("{:?}", SimPin::new(b"1234").unwrap()), "SimPin(****)");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SimPin {
+    digits: [u8; MAX_PIN_DIGITS],
+    len: u8,
+}
+
+/// Why [`SimPin::new`] refused a PIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum InvalidPin {
+    /// Fewer than 4 or more than 8 characters.
+    Length,
+    /// A character other than `0`–`9`.
+    NotDigits,
+}
+
+impl fmt::Display for InvalidPin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InvalidPin::Length => "a SIM PIN has 4 to 8 digits",
+            InvalidPin::NotDigits => "a SIM PIN has only the digits 0-9",
+        })
+    }
+}
+
+impl core::error::Error for InvalidPin {}
+
+impl SimPin {
+    /// The PIN made of `digits` (ASCII `0`–`9`, 4 to 8 of them).
+    pub fn new(digits: &[u8]) -> Result<SimPin, InvalidPin> {
+        if !(4..=MAX_PIN_DIGITS).contains(&digits.len()) {
+            return Err(InvalidPin::Length);
+        }
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return Err(InvalidPin::NotDigits);
+        }
+        let mut pin = SimPin {
+            digits: [0; MAX_PIN_DIGITS],
+            len: 0,
+        };
+        for (slot, &d) in pin.digits.iter_mut().zip(digits) {
+            *slot = d;
+            pin.len += 1;
+        }
+        Ok(pin)
+    }
+
+    /// The digits, as ASCII.
+    pub fn digits(&self) -> &[u8] {
+        self.digits.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
+
+impl fmt::Debug for SimPin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SimPin(****)")
+    }
+}
+
+/// `AT+CPIN="<pin>"`: enter the SIM PIN when `AT+CPIN?` answers `SIM PIN` (TS 27.007
+/// §8.3). `OK` once accepted, then the SIM starts up (`+CPIN: READY`, later `SMS
+/// Ready`; SIM commands answer `+CME ERROR: 14` "SIM busy" for a few seconds, AT-PDU.md
+/// §2.1). A wrong PIN answers `+CME ERROR: 16` and uses up one of the SIM's three
+/// attempts. SIM800 lists 5 s as its maximum response time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnterPin(pub SimPin);
+
+impl Command for EnterPin {
+    fn timeout(&self) -> Millis {
+        Millis::secs(5)
+    }
+    fn write(&self, out: &mut CommandLine) -> Result<(), Overflow> {
+        put(out, b"AT+CPIN=\"")?;
+        put(out, self.0.digits())?;
+        put(out, b"\"\r")
     }
 }
 
@@ -204,6 +297,16 @@ mod tests {
             b"AT+CEREG=1\r"
         );
         assert_eq!(&line(RegistrationRead(Domain::Ps))[..], b"AT+CGREG?\r");
+        let pin = SimPin::new(b"12345678").unwrap();
+        assert_eq!(&line(EnterPin(pin))[..], b"AT+CPIN=\"12345678\"\r");
+    }
+
+    #[test]
+    fn pins_are_four_to_eight_digits() {
+        assert_eq!(SimPin::new(b"123"), Err(InvalidPin::Length));
+        assert_eq!(SimPin::new(b"123456789"), Err(InvalidPin::Length));
+        assert_eq!(SimPin::new(b"12\"4"), Err(InvalidPin::NotDigits));
+        assert_eq!(SimPin::new(b"1234").map(|p| p.digits().len()), Ok(4));
     }
 
     #[test]
