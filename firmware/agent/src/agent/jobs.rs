@@ -280,6 +280,7 @@ where
         self.halted = true;
     }
 
+    #[inline(never)]
     pub(super) fn submit(&mut self, job: Job) {
         let key = job.key;
         if !self.host.handshaken {
@@ -405,6 +406,7 @@ where
     }
 
     /// Starts the next segment if one may go now.
+    #[inline(never)]
     pub(super) fn schedule(&mut self, now_ms: u64) -> Result<(), StoreError> {
         if self.halted
             || self.jobs.sending.is_some()
@@ -462,9 +464,6 @@ where
         let Some(slot) = self.jobs.slots.iter().find(|s| s.job.key == key) else {
             return Ok(false);
         };
-        if slot.p.waiting(now_ms, now) {
-            return Ok(false);
-        }
         let part = slot.p.record.sent_parts().saturating_add(1);
         let expires = slot.job.expires;
         let expired = Event::Failed {
@@ -473,12 +472,20 @@ where
             error: SendFailure::Expired,
             permanent: true,
         };
+        // Checked before any wait: a job deferred past its expiry ends at the expiry.
         if expires.is_some_and(|e| now >= e) {
             self.finish(key, JobState::Expired, expired, now_ms)?;
             return Ok(false);
         }
+        if slot.p.waiting(now_ms, now) {
+            return Ok(false);
+        }
         if let Some(not_before) = slot.job.not_before.filter(|&t| now < t) {
-            self.defer(key, not_before, bounded("not-before"), now);
+            if expires.is_some_and(|e| not_before >= e) {
+                self.finish(key, JobState::Expired, expired, now_ms)?;
+            } else {
+                self.defer(key, not_before, bounded("not-before"), now);
+            }
             return Ok(false);
         }
         match gate::job(&slot.job, &self.store, &self.recent, &self.options, now) {
@@ -630,6 +637,7 @@ where
     }
 
     /// The modem's answer to the segment in flight.
+    #[inline(never)]
     pub(super) fn on_sent(&mut self, outcome: SendOutcome, now_ms: u64) {
         let Some(sending) = self.jobs.sending.take() else {
             return;
@@ -751,6 +759,7 @@ where
     }
 
     /// A status report: marks its segment and reports the message once settled.
+    #[inline(never)]
     pub(super) fn on_status_report(&mut self, report: &InboundPdu) {
         let Ok(Tpdu::StatusReport(sr)) = pdu::decode(report.tpdu(), SmscField::Absent) else {
             return;

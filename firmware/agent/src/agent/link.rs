@@ -4,9 +4,9 @@
 use embedded_hal_nb::serial::{Error as _, Read, Write};
 use relais_core::link::frame::{self, Feed, FrameError};
 use relais_core::link::msg::{HostMsg, LinkError, peek_header};
-use relais_core::link::session::{Envelope, State};
+use relais_core::link::session::{Body, Envelope, State};
 
-use super::{Activity, Agent, Fault};
+use super::{Activity, Agent, Fault, Link};
 use crate::modem::{Clock, ModemPower};
 use crate::store::Store;
 
@@ -22,6 +22,7 @@ where
     St: Store,
 {
     /// Reads what the host link has, a bounded amount per call.
+    #[inline(never)]
     pub(super) fn read_link(&mut self, now_ms: u64) -> Result<(), Fault> {
         for _ in 0..LINK_BYTES_PER_POLL {
             match self.link.serial.read() {
@@ -33,6 +34,7 @@ where
         Ok(())
     }
 
+    #[inline(never)]
     fn on_link_byte(&mut self, byte: u8, now_ms: u64) {
         match self.link.decoder.feed::<Envelope<HostMsg>>(&[byte]) {
             Feed::Consumed => {}
@@ -92,7 +94,59 @@ where
         }
     }
 
+    /// Encodes the next frame the session wants on the line; false when there is none.
+    #[inline(never)]
+    fn next_frame(&mut self, now_ms: u64) -> bool {
+        let credits = self.credits();
+        let Link {
+            session,
+            tx,
+            tx_len,
+            ..
+        } = &mut self.link;
+        let Some(envelope) = session.poll_transmit(now_ms) else {
+            return false;
+        };
+        let body = match envelope.body {
+            Body::Data { seq, msg } => Body::Data {
+                seq,
+                msg: msg.to_wire(&self.store, credits),
+            },
+            Body::Ack => Body::Ack,
+            Body::Sync => Body::Sync,
+            Body::SyncAck => Body::SyncAck,
+            Body::Reject => Body::Reject,
+        };
+        let wire = Envelope {
+            session: envelope.session,
+            ack: envelope.ack,
+            body,
+        };
+        *tx_len = match frame::encode(&wire, tx) {
+            Ok(frame) => frame.len(),
+            // Cannot happen: MAX_FRAME bounds every message (checked in relais-core).
+            Err(_) => 0,
+        };
+        true
+    }
+
+    /// Queues due answers and outbox events while the session window has room.
+    #[inline(never)]
+    fn fill_window(&mut self) {
+        if self.link.session.state() != State::Established {
+            return;
+        }
+        while self.link.session.can_send() {
+            let Some(msg) = self.next_message() else {
+                break;
+            };
+            // Cannot fail: `can_send` was true.
+            let _ = self.link.session.send(msg);
+        }
+    }
+
     /// Fills the session window and writes frames while the port takes bytes.
+    #[inline(never)]
     pub(super) fn write_link(&mut self, now_ms: u64) -> Result<(), Fault> {
         loop {
             while let Some(&byte) = self.link.tx.get(self.link.tx_sent) {
@@ -107,23 +161,9 @@ where
             }
             self.link.tx_len = 0;
             self.link.tx_sent = 0;
-            if self.link.session.state() == State::Established {
-                while self.link.session.can_send() {
-                    let Some(msg) = self.next_message() else {
-                        break;
-                    };
-                    // Cannot fail: `can_send` was true.
-                    let _ = self.link.session.send(msg);
-                }
-            }
-            let link = &mut self.link;
-            let Some(envelope) = link.session.poll_transmit(now_ms) else {
+            self.fill_window();
+            if !self.next_frame(now_ms) {
                 return Ok(());
-            };
-            match frame::encode(&envelope, &mut link.tx) {
-                Ok(frame) => link.tx_len = frame.len(),
-                // Cannot happen: MAX_FRAME bounds every message (checked in relais-core).
-                Err(_) => link.tx_len = 0,
             }
         }
     }

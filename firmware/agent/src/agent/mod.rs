@@ -14,7 +14,7 @@
 //!    checked and handed to the link [`Session`] (the device is its
 //!    [`Role::Responder`]); each host message is acted on at once. A checked frame
 //!    whose message does not decode (a newer host) is acknowledged through
-//!    [`peek_header`] and answered [`LinkError::UnknownMessage`];
+//!    [`peek_header`](relais_core::link::msg::peek_header) and answered [`LinkError::UnknownMessage`];
 //! 2. polls the modem driver for a few events (send outcomes, inbound messages, status
 //!    reports, registration, network time);
 //! 3. starts the next segment when the modem is free, the pace allows it, and the
@@ -49,11 +49,11 @@
 //! Before every segment the job passes the compliance gate ([`gate`]): refused jobs end
 //! ([`Event::Refused`]); deferred ones wait in their slot ([`Event::Deferred`], once per
 //! distinct instant); `not_before` defers and `expires` ends the job
-//! ([`SendFailure::Expired`]). One segment is with the modem at a time. The in-flight
+//! ([`SendFailure::Expired`](relais_core::link::msg::SendFailure::Expired)). One segment is with the modem at a time. The in-flight
 //! journal ([`Store::begin_send`]) is written before the modem gets the PDU and cleared
 //! after its answer; one found at boot makes that job [`Event::Unknown`], never resent.
 //! A temporary failure is retried with back-off ([`RETRY_DELAYS_MS`]), then
-//! [`SendFailure::RetriesExhausted`]; a permanent one fails the job.
+//! [`SendFailure::RetriesExhausted`](relais_core::link::msg::SendFailure::RetriesExhausted); a permanent one fails the job.
 //!
 //! # Keyword replies and the reserved key space
 //!
@@ -64,7 +64,7 @@
 //! ([`REPLY_KEYS`]), with the boot id in bits 16–47 and a counter in bits 0–15, so
 //! they never repeat. Their events (`SegmentSent`, `Sent`, `Failed`, `Unknown`) carry
 //! those keys; a host may log or ignore them. A submitted job with such a key is
-//! refused ([`RefusalCode::BadIdentity`]). Replies live in RAM only: one a reboot
+//! refused ([`RefusalCode::BadIdentity`](relais_core::link::msg::RefusalCode::BadIdentity)). Replies live in RAM only: one a reboot
 //! interrupts is not sent.
 //!
 //! # Outbox
@@ -78,11 +78,26 @@
 //!
 //! # Memory
 //!
-//! `size_of::<Agent<…, 4, 4>>()` without the store, on `thumbv7m-none-eabi`, is
-//! reported by the `agent_ram` test (see the crate README); the largest parts are the
-//! session window (`WINDOW` × [`DeviceMsg`], about 690 bytes each), the job slots
-//! (`SLOTS` × about 760 bytes: a [`Job`] holds its 640-byte text), the frame buffers
-//! (2 × [`MAX_FRAME`]) and the inbound reassembler.
+//! Measured on `thumbv7m-none-eabi` (release, store excluded; `tests/agent_ram.rs`
+//! guards the host-side sizes):
+//!
+//! | `Agent<…, SLOTS, WINDOW>` | bytes |
+//! |---|---|
+//! | `<…, 2, 2>` (the 20 KiB board) | 10 000 |
+//! | `<…, 3, 2>` | 10 840 |
+//! | `<…, 4, 4>` (the default) | 11 904 |
+//!
+//! Of these, the modem driver takes 2 344, the inbound side ([`AgentInbound`]) 2 184,
+//! the two frame buffers 1 620 ([`MAX_FRAME`] each), and every job slot about 850 (a
+//! [`Job`](relais_core::link::msg::Job) holds its 640-byte text). The session window holds no copy of an event
+//! (about 100 bytes a place): events are read from the outbox when their frame is
+//! written.
+//!
+//! Stack, from `-Z emit-stack-sizes` on the same build: the deepest paths are decoding a
+//! host frame (postcard's nested `Deserialize` of a `Submit`, about 7 KiB in all) and an
+//! inbound SMS (about 7 KiB, 4.2 KiB of it inside [`Inbound::on_pdu`]); a segment
+//! through the compliance gate takes about 5 KiB (2 KiB of it the core's rendering
+//! buffer).
 
 pub mod gate;
 mod jobs;
@@ -95,8 +110,9 @@ use relais_core::compliance::decision::Options;
 use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::frame::{FrameDecoder, FrameError};
 use relais_core::link::msg::{
-    BootId, Capabilities, Counters, DeviceMsg, Event, EventId, HostMsg, JobKey, KeywordKind, Label,
-    LinkError, MAX_FRAME, ModemStatus, PROTOCOL, Registration, Settings, bounded,
+    BootId, Capabilities, Counters, DeviceHello, DeviceMsg, Event, EventId, HostMsg, JobKey,
+    KeywordKind, Label, LinkError, MAX_FRAME, MAX_TEXT, ModemStatus, PROTOCOL, Registration,
+    Settings, bounded,
 };
 use relais_core::link::session::{self, Role, Session, SessionId};
 
@@ -237,7 +253,7 @@ struct Link<L, const W: usize> {
     tx: [u8; MAX_FRAME + 1],
     tx_len: usize,
     tx_sent: usize,
-    session: Session<DeviceMsg, W>,
+    session: Session<Outgoing, W>,
 }
 
 /// Where the host conversation stands.
@@ -288,9 +304,17 @@ struct Outbox {
     capacity: Option<usize>,
     /// Events that could not be stored since boot.
     lost: u32,
+    /// The id the next event gets.
+    next_id: u32,
 }
 
 impl Outbox {
+    /// The id of the oldest event in the outbox (`next_id` when it is empty).
+    fn oldest(&self) -> u32 {
+        let len = u32::try_from(self.len).unwrap_or(u32::MAX);
+        self.next_id.saturating_sub(len)
+    }
+
     fn nearly_full(&self) -> bool {
         self.capacity
             .is_some_and(|c| self.len.saturating_add(OUTBOX_HEADROOM) >= c)
@@ -351,6 +375,7 @@ where
             len: store.outbox_len()?,
             capacity: store.outbox_capacity(),
             lost: 0,
+            next_id: store.next_event_id()?.0,
         };
         let settings = Settings::default();
         let mut agent = Agent {
@@ -400,15 +425,8 @@ where
         }
         let now = self.clock.now_ms();
         let mut fault = self.read_link(now).err();
-        for _ in 0..MODEM_EVENTS_PER_POLL {
-            match self.modem.poll() {
-                Ok(event) => self.on_modem(event),
-                Err(nb::Error::WouldBlock) => break,
-                Err(nb::Error::Other(e)) => {
-                    fault = fault.or(Some(Fault::Modem(e)));
-                    break;
-                }
-            }
+        if let Err(e) = self.poll_modem() {
+            fault = fault.or(Some(e));
         }
         let now = self.clock.now_ms();
         if let Err(e) = self.schedule(now) {
@@ -421,6 +439,19 @@ where
             return Err(nb::Error::Other(f));
         }
         self.activities.pop_front().ok_or(nb::Error::WouldBlock)
+    }
+
+    /// Handles a few modem events.
+    #[inline(never)]
+    fn poll_modem(&mut self) -> Result<(), Fault> {
+        for _ in 0..MODEM_EVENTS_PER_POLL {
+            match self.modem.poll() {
+                Ok(event) => self.on_modem(event),
+                Err(nb::Error::WouldBlock) => break,
+                Err(nb::Error::Other(e)) => return Err(Fault::Modem(e)),
+            }
+        }
+        Ok(())
     }
 
     /// This run's boot id.
@@ -497,10 +528,17 @@ where
 
     /// Writes `event` to the outbox; false when it could not be stored.
     fn emit(&mut self, event: Event) -> bool {
-        match self.store.push_event(&event) {
+        self.emit_ref(&event)
+    }
+
+    /// [`Agent::emit`] for an event that lives elsewhere (no copy on the stack).
+    #[inline(never)]
+    fn emit_ref(&mut self, event: &Event) -> bool {
+        match self.store.push_event(event) {
             Ok(id) => {
-                self.count(&event);
+                self.count(event);
                 self.outbox.len = self.outbox.len.saturating_add(1);
+                self.outbox.next_id = id.0.saturating_add(1);
                 self.activity(Activity::Event(id));
                 true
             }
@@ -535,6 +573,7 @@ where
         *field = field.saturating_add(1);
     }
 
+    #[inline(never)]
     fn on_modem(&mut self, event: modem::Event) {
         let now = self.clock.now_ms();
         let before = self.modem_status.clone();
@@ -573,29 +612,29 @@ where
 
     /// An inbound SMS: [`crate::inbound`] decodes and reassembles it, acts on keywords
     /// (suppression is written before it returns) and hands back events and a reply.
+    #[inline(never)]
     fn on_received(&mut self, pdu: &modem::InboundPdu, now: u64) {
-        let outcome = match self
+        // Used in place: the outcome is large (events with full texts).
+        let result = self
             .inbound
-            .on_pdu(pdu, now, &mut self.store, &self.settings)
-        {
-            Ok(outcome) => outcome,
-            Err(_) => {
-                // The driver has already deleted a stored message: it is lost unless
-                // the modem routed it again. Nothing was suppressed half-way.
-                warn!("agent: inbound message dropped on a store error");
-                return;
-            }
+            .on_pdu(pdu, now, &mut self.store, &self.settings);
+        let Ok(outcome) = &result else {
+            // The driver has already deleted a stored message: it is lost unless the
+            // modem routes it again. Nothing was suppressed half-way.
+            warn!("agent: inbound message dropped on a store error");
+            return;
         };
-        for event in outcome.events {
-            self.emit(event);
+        for event in outcome.events.iter() {
+            self.emit_ref(event);
         }
-        if let Some(reply) = outcome.reply {
-            if !self.jobs.queue_reply(reply) {
+        if let Some(reply) = &outcome.reply {
+            if !self.jobs.queue_reply(reply.clone()) {
                 self.activity(Activity::ReplyDropped);
             }
         }
     }
 
+    #[inline(never)]
     fn on_host(&mut self, msg: HostMsg, now: u64) {
         match msg {
             HostMsg::Hello(hello) => {
@@ -658,56 +697,96 @@ where
     }
 
     /// The next message for the host, when one is due.
-    fn next_message(&mut self) -> Option<DeviceMsg> {
+    #[inline(never)]
+    fn next_message(&mut self) -> Option<Outgoing> {
         if let Some(e) = self.host.errors.pop_front() {
-            return Some(DeviceMsg::Error(e));
+            return Some(Outgoing::Error(e));
         }
         if !self.host.handshaken {
             return None;
         }
         if self.host.hello_due {
             self.host.hello_due = false;
-            let Ok(next_event) = self.store.next_event_id() else {
-                return Some(DeviceMsg::Error(LinkError::Storage));
-            };
             let credits = self.credits();
             self.host.credits_sent = Some(credits);
-            return Some(DeviceMsg::Hello(relais_core::link::msg::DeviceHello {
+            return Some(Outgoing::Hello(DeviceHello {
                 protocol: PROTOCOL,
                 firmware: self.config.firmware.clone(),
                 boot: self.boot,
                 capabilities: Capabilities {
                     job_slots: u8::try_from(SLOTS).unwrap_or(u8::MAX),
                     suppression_capacity: self.store.suppression_capacity(),
-                    max_text: relais_core::link::msg::MAX_TEXT as u16,
+                    max_text: MAX_TEXT as u16,
                     packs: self.config.packs.clone(),
                     modem: bounded(self.modem.profile().name),
                 },
                 credits,
-                next_event,
+                next_event: EventId(self.outbox.next_id),
             }));
         }
         if core::mem::take(&mut self.host.suppression_due) {
             return Some(match self.store.suppression_summary() {
-                Ok((count, digest)) => DeviceMsg::Suppression { count, digest },
-                Err(_) => DeviceMsg::Error(LinkError::Storage),
+                Ok((count, digest)) => Outgoing::Suppression { count, digest },
+                Err(_) => Outgoing::Error(LinkError::Storage),
             });
         }
         if core::mem::take(&mut self.host.status_due) {
-            return Some(DeviceMsg::Status(self.modem_status.clone(), self.counters));
+            return Some(Outgoing::Status(self.modem_status.clone(), self.counters));
         }
         let credits = self.credits();
         if self.host.credits_sent != Some(credits) {
             self.host.credits_sent = Some(credits);
-            return Some(DeviceMsg::Credits(credits));
+            return Some(Outgoing::Credits(credits));
         }
-        match self.store.next_event(self.host.events_sent) {
-            Ok(Some((id, event))) => {
-                self.host.events_sent = Some(id);
-                Some(DeviceMsg::Event(id, event))
+        // Ids are consecutive and acknowledgements drop the oldest: the outbox holds
+        // `oldest..next_id`.
+        let oldest = self.outbox.oldest();
+        let next = match self.host.events_sent {
+            Some(sent) => sent.0.saturating_add(1).max(oldest),
+            None => oldest,
+        };
+        if next >= self.outbox.next_id {
+            return None;
+        }
+        self.host.events_sent = Some(EventId(next));
+        Some(Outgoing::Event(EventId(next)))
+    }
+}
+
+/// A message waiting in the session window. Events are kept by id only and read from
+/// the outbox when their frame is written: the window does not hold copies of
+/// 700-byte events.
+#[derive(Debug)]
+enum Outgoing {
+    Hello(DeviceHello),
+    Event(EventId),
+    Credits(u8),
+    Status(ModemStatus, Counters),
+    Suppression { count: u32, digest: u64 },
+    Error(LinkError),
+}
+
+impl Outgoing {
+    /// The message as it goes on the wire. An event the host acknowledged since it was
+    /// queued (a retransmission after `AckEvents`) is gone from the outbox: the host
+    /// has it, and the frame carries the current credits instead to keep its number.
+    fn to_wire<St: Store>(&self, store: &St, credits: u8) -> DeviceMsg {
+        match self {
+            Outgoing::Hello(h) => DeviceMsg::Hello(h.clone()),
+            Outgoing::Event(id) => {
+                let before = id.0.checked_sub(1).map(EventId);
+                match store.next_event(before) {
+                    Ok(Some((found, event))) if found == *id => DeviceMsg::Event(found, event),
+                    _ => DeviceMsg::Credits(credits),
+                }
             }
-            Ok(None) => None,
-            Err(_) => None,
+            Outgoing::Credits(c) => DeviceMsg::Credits(*c),
+            Outgoing::Status(status, counters) => DeviceMsg::Status(status.clone(), *counters),
+            Outgoing::Suppression { count, digest } => DeviceMsg::Suppression {
+                count: *count,
+                digest: *digest,
+            },
+            Outgoing::Error(e) => DeviceMsg::Error(*e),
         }
     }
 }

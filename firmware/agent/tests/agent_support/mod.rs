@@ -27,9 +27,9 @@ use relais_agent::core::sms::pdu::{
 use relais_agent::modem::{Clock, Modem, NoPowerControl, Profile};
 use relais_agent::store::MemStore;
 
-/// The store used by the tests: 64 opt-outs, 64 job records, `E` outbox events.
-pub type Store<const E: usize = 256> = MemStore<64, 64, E>;
-pub type TestAgent<const E: usize = 256> =
+/// The store used by the tests: 32 opt-outs, 32 job records, `E` outbox events.
+pub type Store<const E: usize = 64> = MemStore<32, 32, E>;
+pub type TestAgent<const E: usize = 64> =
     Agent<LinkPort, FakeModem, NoPowerControl, TestClock, Store<E>, 4, 4>;
 
 /// A millisecond clock the test moves.
@@ -380,6 +380,8 @@ pub struct Host {
     pub events: BTreeMap<u32, Event>,
     /// Raw frames to inject before the next regular frame.
     pub inject: VecDeque<Vec<u8>>,
+    /// Damage (flip one bit of) this many of the next frames sent.
+    pub damage: usize,
 }
 
 impl Host {
@@ -391,6 +393,7 @@ impl Host {
             received: Vec::new(),
             events: BTreeMap::new(),
             inject: VecDeque::new(),
+            damage: 0,
         }
     }
 
@@ -429,6 +432,11 @@ impl Host {
         let mut buf = [0u8; MAX_FRAME + 1];
         while let Some(env) = self.session.poll_transmit(now) {
             let frame = encode(&env, &mut buf).unwrap();
+            if self.damage > 0 {
+                self.damage -= 1;
+                let middle = frame.len() / 2;
+                frame[middle] ^= 0x04;
+            }
             self.port.to_agent.borrow_mut().extend(frame.iter());
         }
         let bytes: Vec<u8> = self.port.to_host.borrow_mut().drain(..).collect();
@@ -518,7 +526,7 @@ pub fn utc(text: &str) -> UtcInstant {
 }
 
 /// Agent, host, modem and clock wired together.
-pub struct Rig<const E: usize = 256> {
+pub struct Rig<const E: usize = 64> {
     pub agent: Option<TestAgent<E>>,
     pub host: Host,
     pub modem: FakeModem,
@@ -671,5 +679,22 @@ impl<const E: usize> Rig<E> {
             .into_iter()
             .filter(|s| s.to == to)
             .collect()
+    }
+}
+
+/// Builder helpers for jobs.
+pub trait JobExt {
+    fn with_not_before(self, at: UtcInstant) -> Job;
+    fn with_expires(self, at: UtcInstant) -> Job;
+}
+
+impl JobExt for Job {
+    fn with_not_before(mut self, at: UtcInstant) -> Job {
+        self.not_before = Some(at);
+        self
+    }
+    fn with_expires(mut self, at: UtcInstant) -> Job {
+        self.expires = Some(at);
+        self
     }
 }

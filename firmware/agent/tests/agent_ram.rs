@@ -1,0 +1,28 @@
+//! RAM of the agent: a guard against growth. The figures for `thumbv7m-none-eabi`
+//! (32-bit, what the board runs) are in the `agent` module docs; on a 64-bit host the
+//! same types are a few hundred bytes larger (pointer-sized lengths).
+
+mod agent_support;
+
+use agent_support::{FakeModem, LinkPort, TestClock};
+use relais_agent::agent::{Agent, AgentInbound};
+use relais_agent::modem::{Modem, NoPowerControl};
+use relais_agent::store::MemStore;
+
+type NoStore = MemStore<0, 0, 0>;
+type Small = Agent<LinkPort, FakeModem, NoPowerControl, TestClock, NoStore, 2, 2>;
+type Default4 = Agent<LinkPort, FakeModem, NoPowerControl, TestClock, NoStore, 4, 4>;
+
+#[test]
+fn the_agent_fits_its_ram_budget() {
+    let small = size_of::<Small>();
+    let default = size_of::<Default4>();
+    let modem = size_of::<Modem<FakeModem, NoPowerControl, TestClock>>();
+    let inbound = size_of::<AgentInbound>();
+    eprintln!("agent<2,2> {small} B, agent<4,4> {default} B (modem {modem}, inbound {inbound})");
+    // A slot holds a job (its 640-byte text); a window place holds no event copy.
+    assert!(default - small < 2 * 900 + 2 * 150, "{default} - {small}");
+    // 32-bit: 10 000 and 11 904 bytes (module docs); 64-bit hosts add pointer widths.
+    assert!(small <= 10_800, "{small}");
+    assert!(default <= 12_800, "{default}");
+}
