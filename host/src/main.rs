@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use relais::{pdu, policy, sim};
+use relais::{link, pdu, policy, sim};
 
 /// relais: send and receive SMS through a GSM modem, with compliance rules enforced
 /// on the host and again on the device.
@@ -23,6 +23,8 @@ enum Command {
     Policy(policy::Args),
     /// Run a simulated GSM modem and operator on a pty or TCP (docs/sim.md).
     Sim(Box<sim::Args>),
+    /// Talk to a relais device over its serial or TCP link (handshake, status).
+    Device(link::cli::Args),
     /// Print the versions of the host program and of the core and agent it embeds.
     Info,
 }
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         Command::Pdu(args) => pdu::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Sim(args) => sim::run(*args),
+        Command::Device(args) => link::cli::run(args),
         Command::Info => {
             println!("relais {}", env!("CARGO_PKG_VERSION"));
             println!("relais-core {}", relais_core::VERSION);

@@ -821,16 +821,7 @@ async fn tcp_connection_dropped_once_is_reopened_and_work_resumes() {
         work_ticks: 2,
         ..DeviceConfig::default()
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let streams = device.streams.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            if streams.send(Box::new(stream)).is_err() {
-                return;
-            }
-        }
-    });
+    let port = device_on_tcp(&device).await;
     let (client, mut incoming) =
         LinkClient::connect(&format!("tcp:127.0.0.1:{port}"), fast_config())
             .await
@@ -1015,4 +1006,80 @@ async fn event_ids_below_the_stored_ones_are_renumbered_not_dropped() {
         }]
     );
     assert_eq!(seen.events[0].0, EventId(0));
+}
+
+/// A fake device listening on TCP; returns its port.
+async fn device_on_tcp(device: &DeviceHandle) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let streams = device.streams.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            if streams.send(Box::new(stream)).is_err() {
+                return;
+            }
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn relais_device_status_prints_the_handshake_and_modem_status() {
+    let device = spawn_device(DeviceConfig::default());
+    let port = device_on_tcp(&device).await;
+    let run = |json: bool| {
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_relais"));
+            cmd.args(["device", "--port", &format!("tcp:127.0.0.1:{port}")]);
+            cmd.args(["--timeout", "10", "status"]);
+            if json {
+                cmd.arg("--json");
+            }
+            cmd.output().unwrap()
+        })
+    };
+    let text = run(false).await.unwrap();
+    assert!(text.status.success(), "{text:?}");
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("firmware:      fake-0.1 (link protocol 1)"),
+        "{text}"
+    );
+    assert!(text.contains("boot id:       0x00001000"), "{text}");
+    assert!(text.contains("job slots:     4"), "{text}");
+    assert!(
+        text.contains("modem:         ready, registered (home)"),
+        "{text}"
+    );
+
+    let json = run(true).await.unwrap();
+    assert!(json.status.success(), "{json:?}");
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["firmware"], "fake-0.1");
+    assert_eq!(v["boot"], 0x1000);
+    assert_eq!(v["capabilities"]["job_slots"], 4);
+    assert_eq!(v["modem"]["registration"], "registered (home)");
+    assert_eq!(
+        device.book.lock().unwrap().sessions,
+        2,
+        "one handshake per run"
+    );
+}
+
+#[test]
+fn relais_device_status_fails_with_exit_code_1_when_nothing_answers() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_relais"))
+        .args([
+            "device",
+            "--port",
+            "tcp:127.0.0.1:1",
+            "--timeout",
+            "2",
+            "status",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("relais device: error: "), "{err}");
 }

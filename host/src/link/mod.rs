@@ -40,6 +40,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cli;
 mod credits;
 mod driver;
 pub mod transport;
