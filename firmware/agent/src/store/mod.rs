@@ -19,8 +19,10 @@
 //! the state before it or after it (the flash store is tested by cutting power at every
 //! single flash write).
 
+pub mod flash;
 pub mod mem;
 
+pub use flash::FlashStore;
 pub use mem::MemStore;
 
 use heapless::Vec;
