@@ -408,7 +408,7 @@ fn slots_run_out_and_credits_come_back() {
 #[test]
 fn a_full_outbox_stops_new_work_until_acknowledged() {
     // 12 events of room; the agent keeps 8 of headroom: 4 events, then credits 0.
-    let mut rig: Rig<12> = Rig::new();
+    let mut rig: Rig<Store<12>> = Rig::new();
     rig.start(utc(NOON));
     rig.submit(job(70, TO, "a"));
     rig.until_final(70, 60_000); // 3 events

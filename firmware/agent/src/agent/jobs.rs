@@ -356,41 +356,33 @@ where
             return;
         }
         record.state = JobState::Cancelled;
-        if self.store.put_job(key, &record).is_err() {
-            self.host.error(LinkError::Storage);
-            return;
-        }
-        self.jobs.remove(key);
+        // The event first, as in `finish`.
         self.emit(Event::Failed {
             key,
             part: 1,
             error: SendFailure::Cancelled,
             permanent: true,
         });
+        self.jobs.remove(key);
+        if self.store.put_job(key, &record).is_err() {
+            self.host.error(LinkError::Storage);
+        }
     }
 
-    /// Ends a job or reply in `state`, reporting `event`.
-    fn finish(
-        &mut self,
-        key: JobKey,
-        state: JobState,
-        event: Event,
-        now_ms: u64,
-    ) -> Result<(), StoreError> {
+    /// Ends a job or reply that is not with the modem in `state`, reporting `event`.
+    ///
+    /// The event is stored before the record: a reset in between leaves the job open,
+    /// so the host's resubmission decides it again (the end is reported twice), where
+    /// the other order would answer `Duplicate` to a job whose end was never reported.
+    fn finish(&mut self, key: JobKey, state: JobState, event: Event) -> Result<(), StoreError> {
         let Some(p) = self.jobs.progress(key) else {
             return Ok(());
         };
         let mut record = p.record.clone();
         record.state = state;
-        if let Err(e) = self.store.put_job(key, &record) {
-            if let Some(p) = self.jobs.progress(key) {
-                p.retry_at_ms = now_ms.saturating_add(STORE_RETRY_MS);
-            }
-            return Err(e);
-        }
-        self.jobs.remove(key);
         self.emit(event);
-        Ok(())
+        self.jobs.remove(key);
+        self.store.put_job(key, &record)
     }
 
     fn defer(&mut self, key: JobKey, until: UtcInstant, rule: RuleId, now: UtcInstant) {
@@ -474,7 +466,7 @@ where
         };
         // Checked before any wait: a job deferred past its expiry ends at the expiry.
         if expires.is_some_and(|e| now >= e) {
-            self.finish(key, JobState::Expired, expired, now_ms)?;
+            self.finish(key, JobState::Expired, expired)?;
             return Ok(false);
         }
         if slot.p.waiting(now_ms, now) {
@@ -482,7 +474,7 @@ where
         }
         if let Some(not_before) = slot.job.not_before.filter(|&t| now < t) {
             if expires.is_some_and(|e| not_before >= e) {
-                self.finish(key, JobState::Expired, expired, now_ms)?;
+                self.finish(key, JobState::Expired, expired)?;
             } else {
                 self.defer(key, not_before, bounded("not-before"), now);
             }
@@ -496,16 +488,11 @@ where
                 Ok(false)
             }
             Gate::Refuse(refusal) => {
-                self.finish(
-                    key,
-                    JobState::Refused,
-                    Event::Refused { key, refusal },
-                    now_ms,
-                )?;
+                self.finish(key, JobState::Refused, Event::Refused { key, refusal })?;
                 Ok(false)
             }
             Gate::Defer { until, .. } if expires.is_some_and(|e| until >= e) => {
-                self.finish(key, JobState::Expired, expired, now_ms)?;
+                self.finish(key, JobState::Expired, expired)?;
                 Ok(false)
             }
             Gate::Defer { until, rule } => {
@@ -563,22 +550,12 @@ where
                     rule,
                 };
                 self.activity(super::Activity::ReplyDropped);
-                self.finish(
-                    key,
-                    JobState::Refused,
-                    Event::Refused { key, refusal },
-                    now_ms,
-                )?;
+                self.finish(key, JobState::Refused, Event::Refused { key, refusal })?;
                 Ok(false)
             }
             Gate::Refuse(refusal) => {
                 self.activity(super::Activity::ReplyDropped);
-                self.finish(
-                    key,
-                    JobState::Refused,
-                    Event::Refused { key, refusal },
-                    now_ms,
-                )?;
+                self.finish(key, JobState::Refused, Event::Refused { key, refusal })?;
                 Ok(false)
             }
             Gate::Retry => Ok(false),
@@ -595,12 +572,7 @@ where
         let (pdu, total) = match encode_segment(&to, text, record, part) {
             Ok(encoded) => encoded,
             Err(Unsendable::Refuse(refusal)) => {
-                self.finish(
-                    key,
-                    JobState::Refused,
-                    Event::Refused { key, refusal },
-                    now_ms,
-                )?;
+                self.finish(key, JobState::Refused, Event::Refused { key, refusal })?;
                 return Ok(false);
             }
             Err(Unsendable::Mismatch) => {
@@ -613,7 +585,7 @@ where
                     error: SendFailure::Rejected,
                     permanent: true,
                 };
-                self.finish(key, JobState::Failed, failed, now_ms)?;
+                self.finish(key, JobState::Failed, failed)?;
                 return Ok(false);
             }
         };
@@ -754,7 +726,7 @@ where
                 error,
                 permanent,
             };
-            let _ = self.finish(key, JobState::Failed, event, now_ms);
+            let _ = self.finish(key, JobState::Failed, event);
         }
     }
 
@@ -787,12 +759,8 @@ where
             StatusKind::Pending | StatusKind::Reserved => return,
         };
         record.delivery_reported = status.is_some();
-        if self.store.put_job(key, &record).is_err() {
-            return;
-        }
-        if let Some(p) = self.jobs.progress(key) {
-            p.record = record;
-        }
+        // The event before the record, as in `finish`: a reset in between loses
+        // nothing (the record still waits for a report).
         if let Some(status) = status {
             let at = time::timestamp_utc(&sr.discharge_time)
                 .or_else(|| self.now_utc())
@@ -803,6 +771,11 @@ where
                 st: sr.status.0,
                 at,
             });
+        }
+        if self.store.put_job(key, &record).is_ok() {
+            if let Some(p) = self.jobs.progress(key) {
+                p.record = record;
+            }
         }
     }
 
