@@ -26,7 +26,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if qemu::qemu_binary().is_none() {
         return Err("qemu-system-arm not found: apt-get install qemu-system-arm".into());
     }
-    let firmware = qemu::firmware(&BoardBuild::qemu())?;
+    let firmware = qemu::firmware(&BoardBuild::new(xtask::firmware::QEMU_BOARD, &["bridge"]))?;
     println!("firmware:   {}", firmware.elf.display());
     println!("built with: {}", firmware.toolchain);
     println!(

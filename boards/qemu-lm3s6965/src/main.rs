@@ -1,10 +1,16 @@
 //! relais firmware for QEMU's `lm3s6965evb` (Cortex-M3).
 //!
 //! UART0 is the host link and UART1 the modem (QEMU's first and second `-serial`).
+//! The main loop runs the device agent (`relais_agent::agent`): jobs from the host, the
+//! compliance gate before every segment, the modem driver, events back. Its store is
+//! the emulated flash of [`flash`] (a host file that survives QEMU restarts).
+//!
+//! With the `bridge` feature the loop instead copies bytes between the two UARTs
+//! (`relais_agent::passthrough`): an AT console to the modem through the board, for
+//! bring-up of a new modem.
+//!
 //! Logs go out as defmt frames over semihosting; a panic or hard fault is logged and
 //! makes QEMU exit with a failure code.
-//!
-//! For now the main loop runs the agent's passthrough bridge between the two UARTs.
 
 #![no_std]
 #![no_main]
@@ -12,28 +18,29 @@
 mod clock;
 mod flash;
 mod pl011;
+mod stack;
 
 use cortex_m_rt::{ExceptionFrame, entry, exception};
 use defmt_semihosting as _;
-use relais_agent::passthrough::Passthrough;
 
 use pl011::Pl011;
 
 /// Both links run at this rate on a real LM3S6965; QEMU ignores it.
 const BAUD: u32 = 115_200;
-/// How often the bridge reports its counters, when they changed.
+/// How often the loop reports its counters, when they changed.
 const REPORT_EVERY_MS: u64 = 1_000;
 
 defmt::timestamp!("{=u64:ms}", clock::now_ms());
 
 #[entry]
 fn main() -> ! {
+    stack::paint();
     let Some(core) = cortex_m::Peripherals::take() else {
         fail("core peripherals already taken");
     };
     clock::start(core.SYST);
     // SAFETY: UART0 and UART1 are PL011s and this is their only owner.
-    let (mut host, mut modem) = unsafe {
+    let (host, modem) = unsafe {
         (
             Pl011::new(pl011::UART0, BAUD),
             Pl011::new(pl011::UART1, BAUD),
@@ -58,8 +65,135 @@ fn main() -> ! {
         embedded_storage::nor_flash::ReadNorFlash::capacity(&flash) / 1024,
         flash::BLOCK
     );
+    #[cfg(feature = "bridge")]
+    {
+        let _ = flash;
+        bridge(host, modem)
+    }
+    #[cfg(not(feature = "bridge"))]
+    agent::run(host, modem, flash)
+}
 
-    defmt::info!("passthrough: UART0 (host link) <-> UART1 (modem)");
+#[cfg(not(feature = "bridge"))]
+mod agent {
+    //! The agent on this board: types, store layout, and the loop.
+
+    use relais_agent::agent::{Activity, Agent, Config, Fault};
+    use relais_agent::core::link::msg::bounded;
+    use relais_agent::modem::{Clock, Modem, NoPowerControl, Profile};
+    use relais_agent::store::flash::{Capacity, FlashStore, Layout};
+
+    use crate::flash::HostFileFlash;
+    use crate::pl011::Pl011;
+    use crate::{REPORT_EVERY_MS, clock, fail_with, stack};
+
+    /// The SysTick clock, for the modem driver and the agent.
+    #[derive(Debug, Clone, Copy)]
+    pub struct SysClock;
+
+    impl Clock for SysClock {
+        fn now_ms(&self) -> u64 {
+            clock::now_ms()
+        }
+    }
+
+    /// What the store keeps: 500 opt-outs, 64 job records, 32 events of any size.
+    const CAPACITY: Capacity = Capacity {
+        suppression: 500,
+        jobs: 64,
+        outbox: 32,
+    };
+    const LAYOUT: Layout<HostFileFlash> = match Layout::packed(0, CAPACITY) {
+        Ok(layout) => layout,
+        Err(_) => panic!("the store layout does not fit the flash geometry"),
+    };
+    /// Job slots and link window.
+    const SLOTS: usize = 4;
+    const WINDOW: usize = 4;
+
+    type Store = FlashStore<HostFileFlash>;
+    type BoardAgent = Agent<Pl011, Pl011, NoPowerControl, SysClock, Store, SLOTS, WINDOW>;
+
+    pub fn run(host: Pl011, modem: Pl011, flash: HostFileFlash) -> ! {
+        let store = match FlashStore::open(flash, LAYOUT) {
+            Ok(store) => store,
+            Err(e) => fail_with("store", e),
+        };
+        // The simulator and the modems in the field are SIM800-class.
+        let modem = Modem::new(modem, NoPowerControl, SysClock, Profile::SIM800);
+        let config = Config {
+            firmware: bounded(env!("CARGO_PKG_VERSION")),
+            ..Config::default()
+        };
+        let agent = match Agent::new(host, modem, SysClock, store, config) {
+            Ok(agent) => agent,
+            Err(e) => fail_with("agent start", e),
+        };
+        // In a static, so the size report's static RAM includes the agent.
+        let Some(agent) = cortex_m::singleton!(: BoardAgent = agent) else {
+            fail_with("agent", "started twice")
+        };
+        defmt::info!(
+            "agent: boot {=u32}, {=usize} B static, stack {=usize} B of {=usize} B used so far",
+            agent.boot_id().0,
+            core::mem::size_of::<BoardAgent>(),
+            stack::used(),
+            stack::size()
+        );
+        let mut last_report = clock::now_ms();
+        let mut reported = agent.counters();
+        loop {
+            match agent.poll() {
+                Ok(activity) => log(activity),
+                Err(nb::Error::WouldBlock) => {}
+                Err(nb::Error::Other(fault)) => match fault {
+                    Fault::Storage(e) => defmt::error!("agent: storage {}", e),
+                    other => defmt::warn!("agent: {}", other),
+                },
+            }
+            let now = clock::now_ms();
+            if now.wrapping_sub(last_report) >= REPORT_EVERY_MS {
+                last_report = now;
+                let counters = agent.counters();
+                if counters != reported {
+                    reported = counters;
+                    defmt::info!(
+                        "agent: accepted {=u32} sent {=u32} refused {=u32} deferred {=u32} failed {=u32} unknown {=u32} inbound {=u32} opt-outs {=u32}; stack {=usize} B",
+                        counters.accepted,
+                        counters.segments_sent,
+                        counters.refused,
+                        counters.deferred,
+                        counters.failed,
+                        counters.unknown,
+                        counters.inbound,
+                        counters.opt_outs,
+                        stack::used()
+                    );
+                }
+            }
+        }
+    }
+
+    fn log(activity: Activity) {
+        match activity {
+            Activity::HostMessage | Activity::Modem => defmt::trace!("agent: {}", activity),
+            Activity::BadFrame(_) | Activity::EventLost | Activity::ReplyDropped => {
+                defmt::warn!("agent: {}", activity)
+            }
+            _ => defmt::info!("agent: {}", activity),
+        }
+    }
+}
+
+#[cfg(feature = "bridge")]
+fn bridge(mut host: Pl011, mut modem: Pl011) -> ! {
+    use relais_agent::passthrough::Passthrough;
+
+    defmt::info!(
+        "passthrough: UART0 (host link) <-> UART1 (modem); stack {=usize} B of {=usize} B used",
+        stack::used(),
+        stack::size()
+    );
     let mut bridge = Passthrough::<64>::new();
     let mut reported = bridge.stats();
     let mut last_report = clock::now_ms();
@@ -109,7 +243,15 @@ fn exit_failure() -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
+    // The message and location cost about 10 KiB of flash (every panic site keeps its
+    // file name and message): only with the `panic-message` feature.
+    #[cfg(feature = "panic-message")]
     defmt::error!("panicked: {}", defmt::Display2Format(info));
+    #[cfg(not(feature = "panic-message"))]
+    {
+        let _ = info;
+        defmt::error!("panicked (build with the panic-message feature for details)");
+    }
     exit_failure()
 }
 
