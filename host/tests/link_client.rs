@@ -780,6 +780,10 @@ async fn device_reboot_is_reported_and_resubmitted_jobs_run_once() {
     let connector = lossy_connector(&device, 77, 2, Arc::new(Mutex::new(0)));
     let (client, mut incoming) = LinkClient::start(connector, fast_config());
     let first = client.ready().await.unwrap();
+    client
+        .configure(relais_core::link::msg::Settings::default())
+        .await
+        .unwrap();
     let submitter = submit_all(&client, (1..=JOBS).collect());
     let mut seen = Seen::default();
     let mut rebooted = false;
@@ -811,6 +815,10 @@ async fn device_reboot_is_reported_and_resubmitted_jobs_run_once() {
             .iter()
             .any(|(_, e)| matches!(e, Event::Duplicate(_))),
         "resubmissions of accepted jobs come back as duplicates"
+    );
+    assert!(
+        book.configured >= 2,
+        "settings are sent again after the reboot's handshake"
     );
 }
 

@@ -18,7 +18,7 @@ use super::transport::{BoxIo, Connector};
 use super::wire::{self, Received};
 use super::{
     ClientError, Command, Config, Counters, DeviceInfo, DeviceMsg, Event, EventId, Fault, HostMsg,
-    Incoming, Job, LinkError, LinkState, LinkStats, ModemStatus, PROTOCOL, Reply, WINDOW,
+    Incoming, Job, LinkError, LinkState, LinkStats, ModemStatus, PROTOCOL, Reply, Settings, WINDOW,
 };
 
 /// A message on its way, and who waits for the device to receive it.
@@ -136,6 +136,8 @@ pub(super) struct Driver {
     last_sent: Instant,
     boot: Option<relais_core::link::msg::BootId>,
     last_event: Option<EventId>,
+    /// The settings last given to `configure`, sent again in every new session.
+    settings: Option<Settings>,
     status: Query<(ModemStatus, Counters)>,
     digest: Query<(u32, u64)>,
 }
@@ -177,6 +179,7 @@ impl Driver {
             hello_deadline: now,
             last_sent: now,
             boot: None,
+            settings: None,
             status: Query::default(),
             digest: Query::default(),
             config,
@@ -333,6 +336,15 @@ impl Driver {
             }),
             done: None,
         });
+        // The device keeps settings in RAM: they go right after the hello, before any
+        // job of the backlog is judged. (A `Configure` in the backlog is older or the
+        // same, and is followed by the newest again.)
+        if let Some(settings) = &self.settings {
+            queue.push_back(Outgoing {
+                msg: HostMsg::Configure(settings.clone()),
+                done: None,
+            });
+        }
         // Old hellos are superseded; questions are asked again once the device has
         // answered the hello, so an answer from before cannot be mistaken for theirs.
         queue.extend(
@@ -354,7 +366,12 @@ impl Driver {
                 job: *job,
                 reply: Some(reply),
             }),
-            Command::Send(msg, reply) => self.queue(*msg, Some(reply)),
+            Command::Send(msg, reply) => {
+                if let HostMsg::Configure(settings) = &*msg {
+                    self.settings = Some(settings.clone());
+                }
+                self.queue(*msg, Some(reply));
+            }
             Command::Status(reply) => {
                 if self.status.ask(Some(reply)) && self.greeted {
                     self.queue(HostMsg::Status, None);

@@ -428,7 +428,9 @@ impl LinkClient {
         self.wait(answer).await
     }
 
-    /// Sends settings. Returns once the device has received them.
+    /// Sends settings. Returns once the device has received them. The client sends
+    /// them again right after the hello of every later session (the device keeps
+    /// settings in RAM, and applies them before any job sent again after a re-sync).
     pub async fn configure(&self, settings: Settings) -> Result<(), ClientError> {
         self.send(HostMsg::Configure(settings)).await
     }
