@@ -1091,3 +1091,70 @@ fn relais_device_status_fails_with_exit_code_1_when_nothing_answers() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.starts_with("relais device: error: "), "{err}");
 }
+
+#[tokio::test]
+async fn a_device_that_connects_to_the_host_is_accepted_again_after_a_loss() {
+    // QEMU in TCP client mode: the host listens, the board connects.
+    let device = spawn_device(DeviceConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (client, mut incoming) =
+        LinkClient::start(relais::link::accept_from(listener), fast_config());
+    let dial = |device: &DeviceHandle| {
+        let streams = device.streams.clone();
+        async move {
+            let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            streams.send(Box::new(s)).unwrap();
+        }
+    };
+    dial(&device).await;
+    let first = client.ready().await.unwrap();
+    let mut seen = Seen::default();
+    client.submit(job(1)).await.unwrap();
+    while seen.finished.is_empty() {
+        seen.take(next(&mut incoming).await, &client);
+    }
+    device.control(Control::Drop);
+    while seen.disconnected == 0 {
+        seen.take(next(&mut incoming).await, &client);
+    }
+    dial(&device).await;
+    client.submit(job(2)).await.unwrap();
+    while seen.finished.len() < 2 {
+        seen.take(next(&mut incoming).await, &client);
+    }
+    assert_eq!(client.device().unwrap().boot, first.boot);
+    assert!(seen.connected >= 2);
+}
+
+#[tokio::test]
+async fn a_submit_dropped_while_waiting_for_credit_is_never_sent() {
+    let device = spawn_device(DeviceConfig {
+        slots: 1,
+        ..DeviceConfig::default()
+    });
+    device.control(Control::Hold(true));
+    let connector = lossy_connector(&device, 13, 0, Arc::new(Mutex::new(0)));
+    let (client, mut incoming) = LinkClient::start(connector, fast_config());
+    client.ready().await.unwrap();
+    client.submit(job(1)).await.unwrap();
+    let c = client.clone();
+    let given_up = tokio::spawn(async move { c.submit(job(2)).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    given_up.abort();
+    let c = client.clone();
+    let third = tokio::spawn(async move { c.submit(job(3)).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    device.control(Control::Hold(false));
+    third.await.unwrap().unwrap();
+    let mut seen = Seen::default();
+    while seen.finished.len() < 2 {
+        seen.take(next(&mut incoming).await, &client);
+    }
+    let book = device.book.lock().unwrap();
+    assert!(book.known.contains(&JobKey(3)));
+    assert!(
+        !book.known.contains(&JobKey(2)),
+        "the abandoned job went out"
+    );
+}

@@ -58,7 +58,7 @@ pub use relais_core::link::msg::{
     ModemStatus, PROTOCOL, Settings, SuppressionOp,
 };
 pub use relais_core::link::session::Seq;
-pub use transport::{BadSpec, Baud, BoxIo, Connector, Endpoint};
+pub use transport::{BadSpec, Baud, BoxIo, Connector, Endpoint, accept_from};
 
 /// Messages the client keeps unacknowledged at once (the session window).
 pub const WINDOW: usize = 8;
@@ -69,7 +69,9 @@ pub struct Config {
     /// Line speed for serial endpoints.
     pub baud: Baud,
     /// Wait before resending unacknowledged frames (see
-    /// `relais_core::link::session::Config`).
+    /// `relais_core::link::session::Config`). For a serial port, [`LinkClient::connect`]
+    /// raises it to what the line needs ([`transport::line_delay`]: 351 ms at
+    /// 115 200 bit/s).
     pub retransmit: Duration,
     /// A handshake not answered within this time is started again in a new session.
     pub handshake_timeout: Duration,
@@ -326,6 +328,12 @@ impl LinkClient {
         let first = tokio::time::timeout(config.connect_timeout, endpoint.open())
             .await
             .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+        let mut config = config;
+        if let Endpoint::Serial { baud, .. } = &endpoint {
+            // Go-back-N resends the whole window when an acknowledgement is late: on a
+            // slow line, waiting less than the line needs would only add traffic.
+            config.retransmit = config.retransmit.max(transport::line_delay(*baud));
+        }
         Ok(Self::spawn(Box::new(endpoint), Some(first), config))
     }
 

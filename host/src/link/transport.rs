@@ -149,6 +149,30 @@ fn open_serial(path: &std::path::Path, baud: Baud) -> io::Result<BoxIo> {
     Ok(Box::new(port))
 }
 
+/// Takes each stream from connections to `listener`: for a device that connects to
+/// the host, e.g. QEMU started with `-serial tcp:HOST:PORT` (client mode), as the QEMU
+/// test harness wires UARTs. After a loss the client waits for the next connection.
+pub fn accept_from(listener: tokio::net::TcpListener) -> impl Connector {
+    let listener = std::sync::Arc::new(listener);
+    move || {
+        let listener = listener.clone();
+        async move {
+            let (stream, _) = listener.accept().await?;
+            stream.set_nodelay(true)?;
+            Ok(Box::new(stream) as BoxIo)
+        }
+    }
+}
+
+/// The longest a serial line at `baud` takes to carry what must cross it before an
+/// acknowledgement can come back: one full host frame and the device's window of four
+/// full frames queued ahead of its answer (10 bits per byte, 8N1).
+pub fn line_delay(baud: Baud) -> std::time::Duration {
+    let frames = 5 * relais_core::link::msg::MAX_FRAME as u64;
+    let bits = frames * 10;
+    std::time::Duration::from_millis(bits * 1000 / u64::from(baud.0.max(1)))
+}
+
 impl Connector for Endpoint {
     fn connect(&mut self) -> ConnectFuture {
         let endpoint = self.clone();
@@ -178,6 +202,10 @@ mod tests {
         assert_eq!(
             Endpoint::parse("tcp:[::1]:7", Baud::default()),
             Ok(Endpoint::Tcp("[::1]:7".into()))
+        );
+        assert_eq!(
+            line_delay(Baud(115_200)).as_millis(),
+            5 * 809 * 10 * 1000 / 115_200
         );
         for bad in ["tcp:", "tcp:host", "tcp::80", "tcp:h:99999", ""] {
             assert!(Endpoint::parse(bad, Baud::default()).is_err(), "{bad}");
