@@ -1,0 +1,400 @@
+//! The whole chain, end to end: the host's link client → the real `thumbv7m-none-eabi`
+//! firmware under QEMU (the device agent) → `relais sim` as the modem and operator.
+//!
+//! - jobs submitted by the host are sent exactly once (the simulator's ledger is the
+//!   judge), delivery reports come back as events;
+//! - the device enforces the rules by itself: raw jobs that the host did not check are
+//!   deferred in a quiet window (time from the simulator's network clock via the
+//!   modem) and refused to a number that replied STOP a moment earlier.
+
+mod sim_support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use relais::link::{Config, Event, EventId, Incoming, IncomingReceiver, Job, JobKey, LinkClient};
+use relais_core::compliance::decision::{CategorySet, Class, ConsentStatus};
+use relais_core::compliance::number::Msisdn;
+use relais_core::link::msg::{Delivery, Identity, RefusalCode, Sender, Settings, bounded};
+use relais_tests::qemu::{self, BoardBuild, Guest, GuestConfig, Serial};
+use serde_json::Value;
+use sim_support::Sim;
+
+/// Boot, bring-up of the simulated modem and the handshake.
+const START: Duration = Duration::from_secs(60);
+/// Events of a few jobs (segments take the simulator's submit latency, paced).
+const EVENTS: Duration = Duration::from_secs(120);
+
+/// A modem that answers fast and an operator that reports at once; virtual time at
+/// real speed from `start`.
+fn scenario(start: &str) -> String {
+    format!(
+        r#"
+seed = 7
+start = "{start}"
+utc_offset = "+01:00"
+
+[[modem]]
+name = "m1"
+msisdn = "+33700000001"
+submit_latency = "100ms"
+
+[operator]
+report_latency = "200ms"
+
+[[route]]
+prefix = "*"
+outcome = "delivered"
+"#
+    )
+}
+
+/// The device side: QEMU with its modem UART on the simulator's pty and its host
+/// link on a QEMU pty, and the link client on that pty.
+struct Rig {
+    sim: Sim,
+    // Kept for its lifetime: dropping it kills QEMU.
+    _guest: Guest,
+    runtime: tokio::runtime::Runtime,
+    client: LinkClient,
+    incoming: IncomingReceiver,
+    /// Every event seen, by id.
+    events: BTreeMap<EventId, Event>,
+}
+
+impl Rig {
+    fn start(test: &str, start: &str) -> Option<Rig> {
+        let fw = qemu::firmware_or_skip(test, &BoardBuild::qemu())?;
+        let sim = Sim::start(test, &scenario(start), &[]);
+        let config = GuestConfig {
+            host_link: Serial::Pty,
+            modem: Serial::Device(sim.link()),
+            workdir: None,
+        };
+        let mut guest = Guest::boot(&fw, config).expect("boot the firmware");
+        guest
+            .wait_for_log("agent: boot", START)
+            .expect("the agent starts");
+        let pty = guest.host_link().pty().expect("host link pty").to_owned();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let (client, incoming) = runtime
+            .block_on(LinkClient::connect(
+                pty.to_str().expect("utf-8 pty path"),
+                Config::default(),
+            ))
+            .expect("open the host link");
+        let info = runtime
+            .block_on(async { tokio::time::timeout(START, client.ready()).await })
+            .expect("handshake in time")
+            .expect("handshake");
+        assert!(info.capabilities.job_slots > 0, "{info:?}");
+        runtime
+            .block_on(client.configure(Settings {
+                // Pacing off: the test is about correctness, not operator limits.
+                pacing: relais_core::link::msg::Pacing {
+                    per_minute: 0,
+                    per_hour: 0,
+                    per_day: 0,
+                    min_gap_ms: 0,
+                    jitter_ms: 0,
+                },
+                ..Settings::default()
+            }))
+            .expect("configure");
+        Some(Rig {
+            sim,
+            _guest: guest,
+            runtime,
+            client,
+            incoming,
+            events: BTreeMap::new(),
+        })
+    }
+
+    fn submit(&self, job: Job) {
+        self.runtime
+            .block_on(async { tokio::time::timeout(EVENTS, self.client.submit(job)).await })
+            .expect("a credit in time")
+            .expect("submit");
+    }
+
+    /// Collects events (acknowledging each as stored) until `done` holds.
+    fn events_until(&mut self, what: &str, done: impl Fn(&BTreeMap<EventId, Event>) -> bool) {
+        let deadline = tokio::time::Instant::now() + EVENTS;
+        while !done(&self.events) {
+            let note = self
+                .runtime
+                .block_on(async { tokio::time::timeout_at(deadline, self.incoming.recv()).await });
+            match note {
+                Ok(Some(Incoming::Event(id, event))) => {
+                    assert!(
+                        self.events.insert(id, event.clone()).is_none(),
+                        "event {id:?} delivered twice: {event:?}"
+                    );
+                    self.runtime
+                        .block_on(self.client.ack_events(id))
+                        .expect("ack");
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("link client stopped"),
+                Err(_) => panic!(
+                    "timed out waiting for {what}; events so far: {:#?}",
+                    self.events
+                ),
+            }
+        }
+    }
+
+    fn ledger(&self, kind: &str) -> Vec<Value> {
+        self.sim.entries(kind)
+    }
+}
+
+fn job(key: u64, to: &str, text: &str, class: Class) -> Job {
+    Job {
+        key: JobKey(key),
+        to: Msisdn::parse(to).unwrap(),
+        text: bounded(text),
+        class,
+        categories: CategorySet::EMPTY,
+        identity: Identity {
+            // FR: marketing from a 36xxx short code; alerts from the SIM's own number.
+            sender: match class {
+                Class::Marketing => Sender::ShortCode(36_123),
+                _ => Sender::LongNumber(Msisdn::parse("+33700000001").unwrap()),
+            },
+            registered: true,
+            brand: bounded("acme"),
+            stop_code: None,
+        },
+        consent: ConsentStatus::OptedIn,
+        fr_department: None,
+        not_before: None,
+        expires: None,
+        report: true,
+    }
+}
+
+fn count<F: Fn(&Event) -> bool>(events: &BTreeMap<EventId, Event>, f: F) -> usize {
+    events.values().filter(|e| f(e)).count()
+}
+
+#[test]
+fn host_jobs_go_through_the_firmware_exactly_once_with_delivery_reports() {
+    // Tuesday 10:00 in Paris: every rule allows these messages.
+    let Some(mut rig) = Rig::start("device_e2e_once", "2026-03-10T10:00:00") else {
+        return;
+    };
+    let long = "Votre commande 4711 est prête. Elle vous attend au point relais de la gare \
+                jusqu'à samedi 18h. Présentez ce message et une pièce d'identité au comptoir. \
+                Merci de votre confiance et à bientôt dans nos magasins !";
+    let jobs = [
+        job(
+            1,
+            "+33612345001",
+            "Code de connexion : 482913",
+            Class::Transactional,
+        ),
+        job(2, "+33612345002", long, Class::Transactional),
+        job(
+            3,
+            "+33612345003",
+            "Votre rendez-vous est confirmé demain 9h30.",
+            Class::Transactional,
+        ),
+        job(
+            4,
+            "+33612345004",
+            "Colis livré ✓ — merci !",
+            Class::Transactional,
+        ),
+    ];
+    for j in &jobs {
+        rig.submit(j.clone());
+    }
+    // The same job again (as after a host crash): never sent twice.
+    rig.submit(jobs[0].clone());
+
+    let keys: Vec<JobKey> = jobs.iter().map(|j| j.key).collect();
+    rig.events_until("Sent and Delivery for every job", |ev| {
+        keys.iter().all(|k| {
+            ev.values()
+                .any(|e| matches!(e, Event::Sent { key, .. } if key == k))
+                && ev
+                    .values()
+                    .any(|e| matches!(e, Event::Delivery { key, .. } if key == k))
+        }) && ev
+            .values()
+            .any(|e| matches!(e, Event::Duplicate(JobKey(1))))
+    });
+
+    // Events: one Accepted and one Sent per job, delivered; segments add up.
+    for j in &jobs {
+        let k = j.key;
+        assert_eq!(
+            count(&rig.events, |e| matches!(e, Event::Accepted(x) if *x == k)),
+            1,
+            "{k:?}"
+        );
+        assert_eq!(
+            count(
+                &rig.events,
+                |e| matches!(e, Event::Sent { key, .. } if *key == k)
+            ),
+            1
+        );
+        assert!(rig.events.values().any(|e| matches!(
+            e,
+            Event::Delivery { key, status: Delivery::Delivered, .. } if *key == k
+        )));
+    }
+    let parts_of_long = rig
+        .events
+        .values()
+        .find_map(|e| match e {
+            Event::Sent {
+                key: JobKey(2),
+                parts,
+            } => Some(*parts),
+            _ => None,
+        })
+        .unwrap();
+    assert!(parts_of_long >= 2, "the long text is multipart");
+
+    // The ledger: exactly one message per job, text intact.
+    let messages = rig.ledger("message");
+    assert_eq!(messages.len(), jobs.len(), "{messages:#?}");
+    let mut by_to: HashMap<String, Vec<&Value>> = HashMap::new();
+    for m in &messages {
+        by_to
+            .entry(m["to"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(m);
+    }
+    for j in &jobs {
+        let to = j.to.to_string();
+        let copies = by_to.get(&to).map(Vec::len).unwrap_or(0);
+        assert_eq!(copies, 1, "{to}: {copies} copies in the ledger");
+        let m = by_to[&to][0];
+        assert_eq!(m["text"].as_str().unwrap(), j.text.as_str(), "{to}");
+        assert_eq!(m["duplicate_segments"].as_u64().unwrap_or(0), 0, "{m}");
+    }
+}
+
+#[test]
+fn the_firmware_enforces_quiet_hours_and_stop_by_itself() {
+    // Saturday 23:30 in Paris: marketing is closed until Monday 08:00 (AF2M).
+    let Some(mut rig) = Rig::start("device_e2e_rules", "2026-03-07T23:30:00") else {
+        return;
+    };
+    // A raw marketing job, straight to the device (no host-side check).
+    rig.submit(job(
+        10,
+        "+33612345010",
+        "Soldes -20% ce week-end",
+        Class::Marketing,
+    ));
+    // A transactional alert to the same country goes at night.
+    rig.submit(job(
+        11,
+        "+33612345011",
+        "Alerte : connexion inhabituelle",
+        Class::Transactional,
+    ));
+    rig.events_until("the marketing deferral and the alert sent", |ev| {
+        ev.values().any(|e| {
+            matches!(
+                e,
+                Event::Deferred {
+                    key: JobKey(10),
+                    ..
+                }
+            )
+        }) && ev.values().any(|e| {
+            matches!(
+                e,
+                Event::Sent {
+                    key: JobKey(11),
+                    ..
+                }
+            )
+        })
+    });
+    let until = rig
+        .events
+        .values()
+        .find_map(|e| match e {
+            Event::Deferred {
+                key: JobKey(10),
+                until,
+                rule,
+            } => Some((*until, rule.clone())),
+            _ => None,
+        })
+        .unwrap();
+    // Monday 2026-03-09 08:00 Paris = 07:00 UTC.
+    let monday =
+        relais_core::compliance::tz::UtcInstant::parse_rfc3339("2026-03-09T07:00:00Z").unwrap();
+    assert_eq!(until.0, monday, "deferred by {}", until.1);
+
+    // A subscriber replies STOP to the modem; the device suppresses the number itself.
+    let stop_from = "+33612345012";
+    rig.sim.control(serde_json::json!({
+        "cmd": "sms", "modem": "m1", "from": stop_from, "text": "STOP"
+    }));
+    rig.events_until("the STOP keyword event", |ev| {
+        ev.values()
+            .any(|e| matches!(e, Event::Keyword { from, .. } if from.to_string() == stop_from))
+    });
+    // A transactional job to that number is still allowed; a marketing one refused.
+    let mut marketing = job(
+        12,
+        stop_from,
+        "Nouvelle collection en boutique",
+        Class::Marketing,
+    );
+    marketing.not_before = None;
+    rig.submit(marketing);
+    rig.events_until("the refusal", |ev| {
+        ev.values().any(|e| {
+            matches!(
+                e,
+                Event::Refused {
+                    key: JobKey(12),
+                    ..
+                }
+            )
+        })
+    });
+    let refusal = rig
+        .events
+        .values()
+        .find_map(|e| match e {
+            Event::Refused {
+                key: JobKey(12),
+                refusal,
+            } => Some(refusal.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(refusal.code, RefusalCode::OptedOut, "{refusal:?}");
+
+    // The ledger proves it: only the alert (and no marketing) reached the network.
+    let messages = rig.ledger("message");
+    let to: Vec<&str> = messages.iter().map(|m| m["to"].as_str().unwrap()).collect();
+    assert!(to.contains(&"+33612345011"), "{to:?}");
+    assert!(
+        !to.contains(&"+33612345010"),
+        "marketing sent in a quiet window: {to:?}"
+    );
+    assert!(
+        !messages
+            .iter()
+            .any(|m| m["to"] == stop_from && m["text"].as_str().unwrap().contains("collection")),
+        "marketing sent after STOP: {messages:#?}"
+    );
+}
