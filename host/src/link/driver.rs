@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::credits::Credits;
-use super::transport::{BoxIo, Connector};
+use super::transport::{BoxIo, ConnectFuture, Connector};
 use super::wire::{self, Received};
 use super::{
     ClientError, Command, Config, Counters, DeviceInfo, DeviceMsg, Event, EventId, Fault, HostMsg,
@@ -115,6 +115,8 @@ pub(super) struct Driver {
     start: Instant,
 
     conn: Option<Conn>,
+    /// A (re)open in progress; commands keep flowing meanwhile.
+    opening: Option<ConnectFuture>,
     reader: wire::Reader,
     reconnect_at: Instant,
     backoff: Duration,
@@ -166,6 +168,7 @@ impl Driver {
             stats: LinkStats::default(),
             start: now,
             conn: None,
+            opening: None,
             reader: wire::Reader::default(),
             reconnect_at: now,
             session: Session::new(Role::Initiator, session_config),
@@ -214,7 +217,11 @@ impl Driver {
                     }
                     Err(e) => self.lost(e),
                 },
-                () = tokio::time::sleep_until(wake) => self.timer().await,
+                opened = opening(&mut self.opening) => {
+                    self.opening = None;
+                    self.opened(opened);
+                }
+                () = tokio::time::sleep_until(wake) => self.timer(),
             }
         }
     }
@@ -226,10 +233,13 @@ impl Driver {
     /// When the loop must wake up without input.
     fn next_wake(&self) -> Instant {
         let now = Instant::now();
-        if self.conn.is_none() {
-            return self.reconnect_at;
-        }
         let mut wake = now + Duration::from_secs(3600);
+        if self.conn.is_none() {
+            return match self.opening {
+                Some(_) => wake,
+                None => self.reconnect_at,
+            };
+        }
         let busy = self.session.unacknowledged() > 0 || self.session.state() != State::Established;
         if busy {
             // Retransmission deadlines are inside the session: look a few times per period.
@@ -245,11 +255,17 @@ impl Driver {
         wake
     }
 
-    async fn timer(&mut self) {
+    fn timer(&mut self) {
         let now = Instant::now();
         if self.conn.is_none() {
-            if now >= self.reconnect_at {
-                self.reconnect().await;
+            if self.opening.is_none() && now >= self.reconnect_at {
+                let attempt = self.connector.connect();
+                let limit = self.config.connect_timeout;
+                self.opening = Some(Box::pin(async move {
+                    tokio::time::timeout(limit, attempt)
+                        .await
+                        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+                }));
             }
             return;
         }
@@ -271,21 +287,16 @@ impl Driver {
         }
     }
 
-    async fn reconnect(&mut self) {
-        let attempt = tokio::time::timeout(self.config.connect_timeout, self.connector.connect());
-        match attempt.await {
-            Ok(Ok(io)) => {
+    fn opened(&mut self, result: io::Result<BoxIo>) {
+        match result {
+            Ok(io) => {
                 if self.stats.sessions > 0 {
                     self.stats.reconnects += 1;
                 }
                 self.attach(io);
             }
-            Ok(Err(e)) => {
-                tracing::debug!("link: reopening failed: {e}");
-                self.schedule_reconnect();
-            }
-            Err(_) => {
-                tracing::debug!("link: reopening timed out");
+            Err(e) => {
+                tracing::debug!("link: opening the stream failed: {e}");
                 self.schedule_reconnect();
             }
         }
@@ -686,6 +697,13 @@ impl Driver {
         self.stats.retransmitted =
             self.retransmitted_before + u64::from(self.session.stats().retransmitted);
         *self.shared_stats.lock().unwrap_or_else(|p| p.into_inner()) = self.stats;
+    }
+}
+
+async fn opening(attempt: &mut Option<ConnectFuture>) -> io::Result<BoxIo> {
+    match attempt {
+        Some(f) => f.as_mut().await,
+        None => std::future::pending().await,
     }
 }
 
