@@ -218,3 +218,34 @@ fn outbox_events_are_sent_again_after_a_new_handshake_until_acknowledged() {
     assert_eq!(hello, Some(EventId(4)));
     let _ = JobKey(0);
 }
+
+#[test]
+fn modem_status_is_reported_on_change_and_on_request() {
+    let mut rig: Rig = Rig::new();
+    rig.start(utc(NOON));
+    rig.run(1_000);
+    let statuses = |rig: &Rig| -> Vec<(bool, bool)> {
+        rig.host
+            .replies()
+            .filter_map(|m| match m {
+                DeviceMsg::Status(s, _) => Some((s.ready, s.sim_ready)),
+                _ => None,
+            })
+            .collect()
+    };
+    // The modem became ready during the handshake: reported once, unasked.
+    assert_eq!(statuses(&rig), [(true, true)]);
+    rig.submit(job(1, "+33612345678", "counted"));
+    rig.until_final(1, 60_000);
+    rig.host.send(HostMsg::Status);
+    rig.run(1_000);
+    assert_eq!(statuses(&rig).len(), 2);
+    let counters = rig.host.replies().filter_map(|m| match m {
+        DeviceMsg::Status(_, c) => Some(*c),
+        _ => None,
+    });
+    let last = counters.last().unwrap();
+    assert_eq!((last.accepted, last.segments_sent), (1, 1));
+    // Status messages are not events: nothing was added to the outbox for them.
+    assert_eq!(rig.host.events.len(), 3);
+}

@@ -1,0 +1,606 @@
+//! The device agent (`relais_agent::agent`) against the simulator (`relais::sim`), in
+//! process and in virtual time: the agent's modem port is the simulated modem's line,
+//! its clock the simulator's, and the host is a synchronous stand-in on
+//! `relais_core::link`. A campaign runs while the device resets at seeded random
+//! moments; the simulator's ledger must hold each message at most once (exactly once
+//! when the device reported it sent), and a recipient who replied STOP gets no more
+//! marketing, decided by the device alone.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use embedded_hal_nb::serial::{ErrorKind, ErrorType, Read, Write};
+use relais::sim::operator::Ledger;
+use relais::sim::scenario::Scenario;
+use relais::sim::time::SimDuration;
+use relais::sim::world::World;
+use relais_agent::agent::{Agent, Config};
+use relais_agent::modem::{Clock, Modem, ModemPower, Profile};
+use relais_agent::store::MemStore;
+use relais_core::compliance::decision::{CategorySet, Class, ConsentStatus};
+use relais_core::compliance::number::Msisdn;
+use relais_core::compliance::tz::UtcInstant;
+use relais_core::link::frame::{Feed, FrameDecoder, encode};
+use relais_core::link::msg::{
+    DeviceMsg, Event, EventId, HostHello, HostMsg, Identity, Job, JobKey, LinkError, MAX_FRAME,
+    PROTOCOL, RefusalCode, Sender, bounded,
+};
+use relais_core::link::session::{Config as SessionConfig, Envelope, Role, Session, SessionId};
+use serde_json::Value;
+
+type Shared = Rc<RefCell<World>>;
+
+/// The simulated modem's serial line.
+struct ModemPort {
+    world: Shared,
+    rx: VecDeque<u8>,
+}
+
+impl ErrorType for ModemPort {
+    type Error = ErrorKind;
+}
+
+impl Read<u8> for ModemPort {
+    fn read(&mut self) -> nb::Result<u8, ErrorKind> {
+        if self.rx.is_empty() {
+            let mut w = self.world.borrow_mut();
+            w.tick();
+            let out = w.take_output(0);
+            self.rx.extend(out);
+        }
+        self.rx.pop_front().ok_or(nb::Error::WouldBlock)
+    }
+}
+
+impl Write<u8> for ModemPort {
+    fn write(&mut self, byte: u8) -> nb::Result<(), ErrorKind> {
+        self.world.borrow_mut().feed(0, &[byte]);
+        Ok(())
+    }
+    fn flush(&mut self) -> nb::Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
+#[derive(Clone)]
+struct VirtualClock(Shared);
+
+impl Clock for VirtualClock {
+    fn now_ms(&self) -> u64 {
+        self.0.borrow().clock.now().0 as u64
+    }
+}
+
+struct Power(Shared);
+
+impl ModemPower for Power {
+    fn power_off(&mut self) {}
+    fn power_on(&mut self) {
+        let _ = self.0.borrow_mut().inject_fault(0, "reboot", None, 0.0);
+    }
+}
+
+/// The host link, in memory.
+#[derive(Clone, Default)]
+struct LinkPort {
+    to_agent: Rc<RefCell<VecDeque<u8>>>,
+    to_host: Rc<RefCell<VecDeque<u8>>>,
+}
+
+impl ErrorType for LinkPort {
+    type Error = ErrorKind;
+}
+
+impl Read<u8> for LinkPort {
+    fn read(&mut self) -> nb::Result<u8, ErrorKind> {
+        self.to_agent
+            .borrow_mut()
+            .pop_front()
+            .ok_or(nb::Error::WouldBlock)
+    }
+}
+
+impl Write<u8> for LinkPort {
+    fn write(&mut self, byte: u8) -> nb::Result<(), ErrorKind> {
+        self.to_host.borrow_mut().push_back(byte);
+        Ok(())
+    }
+    fn flush(&mut self) -> nb::Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
+type Store = MemStore<32, 64, 128>;
+type DeviceAgent = Agent<LinkPort, ModemPort, Power, VirtualClock, Store, 4, 4>;
+
+/// The host: a session, a decoder, the events it stored, the jobs it still has to
+/// hand over (within the device's credits).
+struct Host {
+    session: Session<HostMsg, 8>,
+    decoder: FrameDecoder<MAX_FRAME>,
+    port: LinkPort,
+    events: BTreeMap<u32, Event>,
+    acked: Option<EventId>,
+    next_session: u32,
+    queue: VecDeque<Job>,
+    submitted: BTreeMap<u64, Job>,
+    credits: u8,
+}
+
+impl Host {
+    fn new(port: LinkPort) -> Host {
+        Host {
+            session: Session::new(Role::Initiator, SessionConfig::default()),
+            decoder: FrameDecoder::new(),
+            port,
+            events: BTreeMap::new(),
+            acked: None,
+            next_session: 1000,
+            queue: VecDeque::new(),
+            submitted: BTreeMap::new(),
+            credits: 0,
+        }
+    }
+
+    /// Queues `job` for submission.
+    fn submit(&mut self, job: Job) {
+        self.queue.push_back(job);
+    }
+
+    /// After a device reset: everything without an end goes again.
+    fn resubmit_unfinished(&mut self) {
+        let open: Vec<Job> = self
+            .submitted
+            .values()
+            .filter(|j| !self.ended(j.key.0))
+            .cloned()
+            .collect();
+        for j in open {
+            if !self.queue.iter().any(|q| q.key == j.key) {
+                self.queue.push_back(j);
+            }
+        }
+    }
+
+    /// A new session and handshake (at start and after the device restarted).
+    fn connect(&mut self, now: UtcInstant) {
+        self.credits = 0;
+        self.next_session += 1;
+        self.session.connect(SessionId(self.next_session));
+        self.send(HostMsg::Hello(HostHello {
+            protocol: PROTOCOL,
+            time: now,
+        }));
+    }
+
+    fn send(&mut self, msg: HostMsg) {
+        assert!(self.session.send(msg).is_ok(), "host window full");
+    }
+
+    fn pump(&mut self, now_ms: u64) {
+        let mut buf = [0u8; MAX_FRAME + 1];
+        while let Some(env) = self.session.poll_transmit(now_ms) {
+            let frame = encode(&env, &mut buf).unwrap();
+            self.port.to_agent.borrow_mut().extend(frame.iter());
+        }
+        let bytes: Vec<u8> = self.port.to_host.borrow_mut().drain(..).collect();
+        let mut input = &bytes[..];
+        loop {
+            match self.decoder.feed::<Envelope<DeviceMsg>>(input) {
+                Feed::Consumed => break,
+                Feed::Frame { value, remaining } => {
+                    match self.session.receive(value) {
+                        Some(DeviceMsg::Event(id, ev)) => {
+                            self.events.insert(id.0, ev);
+                        }
+                        Some(DeviceMsg::Hello(h)) => self.credits = h.credits,
+                        Some(DeviceMsg::Credits(c)) => self.credits = c,
+                        Some(DeviceMsg::Error(LinkError::NoCredit(key))) => {
+                            if let Some(j) = self.submitted.get(&key.0) {
+                                self.queue.push_front(j.clone());
+                            }
+                        }
+                        _ => {}
+                    }
+                    input = remaining;
+                }
+                Feed::Error { error, .. } => panic!("bad frame from the agent: {error:?}"),
+            }
+        }
+        while self.credits > 0 && self.session.can_send() {
+            let Some(j) = self.queue.pop_front() else {
+                break;
+            };
+            self.credits -= 1;
+            self.submitted.insert(j.key.0, j.clone());
+            self.send(HostMsg::Submit(j));
+        }
+        // Store, then acknowledge (as the real host does).
+        let last = self.events.keys().next_back().map(|&i| EventId(i));
+        if last != self.acked && self.session.can_send() {
+            self.acked = last;
+            if let Some(id) = last {
+                self.send(HostMsg::AckEvents(id));
+            }
+        }
+    }
+
+    fn events_of(&self, key: u64) -> Vec<&Event> {
+        self.events
+            .values()
+            .filter(|e| e.job() == Some(JobKey(key)))
+            .collect()
+    }
+
+    fn ended(&self, key: u64) -> bool {
+        self.events_of(key).iter().any(|e| e.is_final())
+    }
+}
+
+const SCENARIO: &str = r#"
+seed = 11
+start = "2026-03-06T09:00:00"
+utc_offset = "+01:00"
+clock = "step"
+
+[[modem]]
+name = "m1"
+profile = "sim800"
+msisdn = "+33700000001"
+submit_latency = "2s..5s"
+
+[operator]
+report_latency = "5s..30s"
+
+[[subscriber]]
+number = "+33611000009"
+stop_after = 1
+reply_delay = "30s"
+"#;
+
+const STOPPER: &str = "+33611000009";
+
+fn job(key: u64, to: &str, text: &str) -> Job {
+    Job {
+        key: JobKey(key),
+        to: Msisdn::parse(to).unwrap(),
+        text: bounded(text),
+        class: Class::Transactional,
+        categories: CategorySet::EMPTY,
+        identity: Identity {
+            sender: Sender::LongNumber(Msisdn::parse("+33700000001").unwrap()),
+            registered: false,
+            brand: bounded("acme"),
+            stop_code: None,
+        },
+        consent: ConsentStatus::OptedIn,
+        fr_department: None,
+        not_before: None,
+        expires: None,
+        report: true,
+    }
+}
+
+fn marketing(key: u64, to: &str, text: &str) -> Job {
+    Job {
+        class: Class::Marketing,
+        identity: Identity {
+            sender: Sender::ShortCode(36123),
+            registered: false,
+            brand: bounded("acme"),
+            stop_code: None,
+        },
+        ..job(key, to, text)
+    }
+}
+
+/// The campaign: eight notices (three of them in several segments) and one marketing
+/// message to a subscriber who answers STOP.
+fn campaign() -> Vec<Job> {
+    let mut jobs: Vec<Job> = (1..=8)
+        .map(|k| {
+            let text = if k % 3 == 0 {
+                format!("Avis {k}: ") + &"votre dossier avance bien. ".repeat(8)
+            } else {
+                format!("Avis {k}: rendez-vous confirmé demain à 9 h.")
+            };
+            job(k, &format!("+3361100000{k}"), &text)
+        })
+        .collect();
+    jobs.push(marketing(9, STOPPER, "Soldes -20% ce week-end"));
+    jobs
+}
+
+/// Small seeded generator for the reset moments.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+struct Outcome {
+    host: Host,
+    ledger: Vec<Value>,
+    resets: u32,
+}
+
+fn new_agent(world: &Shared, link: LinkPort, store: Store) -> DeviceAgent {
+    let modem = Modem::new(
+        ModemPort {
+            world: Rc::clone(world),
+            rx: VecDeque::new(),
+        },
+        Power(Rc::clone(world)),
+        VirtualClock(Rc::clone(world)),
+        Profile::SIM800,
+    );
+    Agent::new(
+        link,
+        modem,
+        VirtualClock(Rc::clone(world)),
+        store,
+        Config::default(),
+    )
+    .unwrap()
+}
+
+/// Runs the campaign with up to `max_resets` device resets at seeded moments.
+fn run(name: &str, seed: u64, max_resets: u32) -> Outcome {
+    let ledger_path: PathBuf = std::env::temp_dir().join(format!(
+        "relais-agent-sim-{name}-{}.jsonl",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&ledger_path);
+    let scenario = Scenario::parse(SCENARIO).unwrap();
+    let world = World::new(&scenario, Ledger::open(&ledger_path).unwrap()).unwrap();
+    let world: Shared = Rc::new(RefCell::new(world));
+    let link = LinkPort::default();
+    let mut agent = Some(new_agent(&world, link.clone(), Store::new()));
+    let mut host = Host::new(link.clone());
+    let utc_now = |w: &Shared| UtcInstant(w.borrow().clock.now().0 / 1000);
+    let now_ms = |w: &Shared| w.borrow().clock.now().0 as u64;
+    host.connect(utc_now(&world));
+    let jobs = campaign();
+    for j in &jobs {
+        host.submit(j.clone());
+    }
+    let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut resets = 0;
+    let mut second_offer_sent = false;
+    let deadline = now_ms(&world) + 30 * 60 * 1000;
+    loop {
+        // The device works until it has nothing to do.
+        let a = agent.as_mut().unwrap();
+        for _ in 0..1000 {
+            match a.poll() {
+                Ok(_) => continue,
+                Err(nb::Error::WouldBlock) => break,
+                Err(nb::Error::Other(f)) => panic!("agent fault: {f}"),
+            }
+        }
+        host.pump(now_ms(&world));
+        // The STOP came back: the host (with its own checks off) offers again.
+        let stopped = host
+            .events
+            .values()
+            .any(|e| matches!(e, Event::Keyword { from, .. } if *from == Msisdn::parse(STOPPER).unwrap()));
+        if stopped && !second_offer_sent {
+            second_offer_sent = true;
+            host.submit(marketing(10, STOPPER, "Encore -30% !"));
+        }
+        let done = jobs.iter().all(|j| host.ended(j.key.0)) && second_offer_sent && host.ended(10);
+        if done {
+            break;
+        }
+        assert!(
+            now_ms(&world) < deadline,
+            "campaign not done in 30 min of virtual time: {:?}",
+            host.events
+        );
+        // A reset at a random moment: RAM is gone, the store and the modem stay.
+        if resets < max_resets && rng.next() % 400 == 0 {
+            resets += 1;
+            let (link, _modem, _clock, store) = agent.take().unwrap().release();
+            link.to_agent.borrow_mut().clear();
+            link.to_host.borrow_mut().clear();
+            agent = Some(new_agent(&world, link, store));
+            host.connect(utc_now(&world));
+            host.resubmit_unfinished();
+        }
+        let mut w = world.borrow_mut();
+        w.clock.advance(SimDuration(50));
+        w.tick();
+    }
+    // Let delivery reports come in.
+    for _ in 0..2000 {
+        let a = agent.as_mut().unwrap();
+        while a.poll().is_ok() {}
+        host.pump(now_ms(&world));
+        let mut w = world.borrow_mut();
+        w.clock.advance(SimDuration(50));
+        w.tick();
+    }
+    let ledger = std::fs::read_to_string(&ledger_path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .collect();
+    let _ = std::fs::remove_file(&ledger_path);
+    Outcome {
+        host,
+        ledger,
+        resets,
+    }
+}
+
+fn messages<'a>(ledger: &'a [Value], to: &str) -> Vec<&'a Value> {
+    ledger
+        .iter()
+        .filter(|v| v["kind"] == "message" && v["to"] == to)
+        .collect()
+}
+
+fn check(o: &Outcome, label: &str) {
+    for m in o.ledger.iter().filter(|v| v["kind"] == "message") {
+        assert_eq!(m["duplicate_segments"], 0, "{label}: {m}");
+    }
+    for j in campaign() {
+        let k = j.key.0;
+        let to = j.to.to_string();
+        let events = o.host.events_of(k);
+        let sent = events.iter().any(|e| matches!(e, Event::Sent { .. }));
+        let unknown = events.iter().any(|e| matches!(e, Event::Unknown { .. }));
+        assert!(sent || unknown, "{label}: job {k} ended {events:?}");
+        let copies = messages(&o.ledger, &to)
+            .iter()
+            .filter(|m| m["text"].as_str().unwrap().starts_with(j.text.as_str()))
+            .count();
+        if sent {
+            assert_eq!(
+                copies, 1,
+                "{label}: job {k} sent, {copies} copies in the ledger"
+            );
+        } else {
+            assert!(copies <= 1, "{label}: job {k} unknown, {copies} copies");
+        }
+    }
+    // The second offer to the subscriber who said STOP: refused on the device.
+    let refused = o.host.events_of(10).iter().any(
+        |e| matches!(e, Event::Refused { refusal, .. } if refusal.code == RefusalCode::OptedOut),
+    );
+    assert!(refused, "{label}: {:?}", o.host.events_of(10));
+    assert!(
+        !messages(&o.ledger, STOPPER)
+            .iter()
+            .any(|m| m["text"].as_str().unwrap().starts_with("Encore")),
+        "{label}: marketing reached a number that had replied STOP"
+    );
+}
+
+#[test]
+fn a_campaign_reaches_the_network_exactly_once() {
+    let o = run("clean", 1, 0);
+    check(&o, "no reset");
+    for j in campaign() {
+        assert!(
+            o.host
+                .events_of(j.key.0)
+                .iter()
+                .any(|e| matches!(e, Event::Sent { .. })),
+            "job {} not sent",
+            j.key.0
+        );
+        // Delivery reports came back and were rolled up per message.
+        assert!(
+            o.host
+                .events_of(j.key.0)
+                .iter()
+                .any(|e| matches!(e, Event::Delivery { .. })),
+            "job {}: no delivery report: {:?}",
+            j.key.0,
+            o.host.events_of(j.key.0)
+        );
+    }
+    // The French marketing message carried its STOP mention, and the STOP was
+    // confirmed by the device.
+    let to_stopper: Vec<&str> = messages(&o.ledger, STOPPER)
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(to_stopper.len(), 2, "{to_stopper:?}");
+    assert_eq!(to_stopper[0], "Soldes -20% ce week-end STOP au 36123");
+    assert!(
+        to_stopper[1].contains("prise en compte"),
+        "{}",
+        to_stopper[1]
+    );
+}
+
+#[test]
+fn device_resets_during_a_campaign_never_double_a_message() {
+    let mut resets = 0;
+    for seed in 1..=6 {
+        let o = run(&format!("resets-{seed}"), seed, 3);
+        check(&o, &format!("seed {seed}"));
+        let unknown = campaign()
+            .iter()
+            .filter(|j| {
+                o.host
+                    .events_of(j.key.0)
+                    .iter()
+                    .any(|e| matches!(e, Event::Unknown { .. }))
+            })
+            .count();
+        eprintln!(
+            "seed {seed}: {} resets, {unknown} unknown, {} messages in the ledger",
+            o.resets,
+            o.ledger.iter().filter(|v| v["kind"] == "message").count()
+        );
+        resets += o.resets;
+    }
+    assert!(resets >= 6, "the resets happened ({resets})");
+}
+
+/// The device takes its time from the modem (the simulator's virtual clock through
+/// `AT+CCLK?`), not from the host, and holds French marketing in the quiet window.
+#[test]
+fn marketing_at_night_waits_for_the_morning_on_network_time() {
+    let ledger_path: PathBuf = std::env::temp_dir().join(format!(
+        "relais-agent-sim-night-{}.jsonl",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&ledger_path);
+    // Friday 6 March 2026, 22:30 in Paris.
+    let scenario = SCENARIO.replace("2026-03-06T09:00:00", "2026-03-06T22:30:00");
+    let scenario = Scenario::parse(&scenario).unwrap();
+    let world = World::new(&scenario, Ledger::open(&ledger_path).unwrap()).unwrap();
+    let world: Shared = Rc::new(RefCell::new(world));
+    let link = LinkPort::default();
+    let mut agent = new_agent(&world, link.clone(), Store::new());
+    let mut host = Host::new(link);
+    // The host's clock is wrong (noon): the device must not believe it.
+    host.connect(UtcInstant::parse_rfc3339("2026-03-06T11:00:00Z").unwrap());
+    host.submit(marketing(1, "+33611000001", "Soldes de nuit"));
+    let saturday_eight = UtcInstant::parse_rfc3339("2026-03-07T07:00:00Z").unwrap();
+    let now_ms = |w: &Shared| w.borrow().clock.now().0 as u64;
+    let deadline = now_ms(&world) + 12 * 3_600_000;
+    let mut sent_at = None;
+    while sent_at.is_none() {
+        while agent.poll().is_ok() {}
+        host.pump(now_ms(&world));
+        let events = host.events_of(1);
+        if events.iter().any(|e| matches!(e, Event::Sent { .. })) {
+            sent_at = Some(UtcInstant(world.borrow().clock.now().0 / 1000));
+        }
+        assert!(now_ms(&world) < deadline, "not sent by morning: {events:?}");
+        let mut w = world.borrow_mut();
+        w.clock.advance(SimDuration(500));
+        w.tick();
+    }
+    let events = host.events_of(1);
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::Deferred { until, rule, .. }
+                if *until == saturday_eight && rule.as_str() == "fr.marketing.window"
+        )),
+        "{events:?}"
+    );
+    assert!(sent_at.unwrap() >= saturday_eight);
+    let ledger: Vec<Value> = std::fs::read_to_string(&ledger_path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .collect();
+    let _ = std::fs::remove_file(&ledger_path);
+    let sent = messages(&ledger, "+33611000001");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["text"], "Soldes de nuit STOP au 36123");
+}
