@@ -127,6 +127,12 @@ struct Host {
     queue: VecDeque<Job>,
     submitted: BTreeMap<u64, Job>,
     credits: u8,
+    /// The serial line loses, corrupts and duplicates frames (each at this percentage,
+    /// both ways), drawn from `line_rng`.
+    fault_percent: u64,
+    line_rng: XorShift,
+    /// Frames that were damaged or dropped, both ways.
+    faults: u32,
 }
 
 impl Host {
@@ -141,7 +147,31 @@ impl Host {
             queue: VecDeque::new(),
             submitted: BTreeMap::new(),
             credits: 0,
+            fault_percent: 0,
+            line_rng: XorShift(0x5EED),
+            faults: 0,
         }
+    }
+
+    /// One frame across the faulty line: lost, corrupted, duplicated, or intact.
+    fn line(&mut self, frame: &[u8], out: &mut VecDeque<u8>) {
+        let p = self.fault_percent;
+        let hit = |rng: &mut XorShift| p > 0 && rng.next() % 100 < p;
+        if hit(&mut self.line_rng) {
+            self.faults += 1;
+            return;
+        }
+        let mut bytes = frame.to_vec();
+        if hit(&mut self.line_rng) && bytes.len() > 1 {
+            self.faults += 1;
+            let i = (self.line_rng.next() as usize) % (bytes.len() - 1);
+            bytes[i] ^= 1 << (self.line_rng.next() % 8);
+        }
+        if hit(&mut self.line_rng) {
+            self.faults += 1;
+            out.extend(bytes.iter().copied());
+        }
+        out.extend(bytes);
     }
 
     /// Queues `job` for submission.
@@ -181,11 +211,18 @@ impl Host {
 
     fn pump(&mut self, now_ms: u64) {
         let mut buf = [0u8; MAX_FRAME + 1];
+        let mut to_agent = VecDeque::new();
         while let Some(env) = self.session.poll_transmit(now_ms) {
-            let frame = encode(&env, &mut buf).unwrap();
-            self.port.to_agent.borrow_mut().extend(frame.iter());
+            let frame = encode(&env, &mut buf).unwrap().to_vec();
+            self.line(&frame, &mut to_agent);
         }
-        let bytes: Vec<u8> = self.port.to_host.borrow_mut().drain(..).collect();
+        self.port.to_agent.borrow_mut().extend(to_agent);
+        let raw: Vec<u8> = self.port.to_host.borrow_mut().drain(..).collect();
+        let mut bytes = VecDeque::new();
+        for frame in raw.split_inclusive(|&b| b == 0) {
+            self.line(frame, &mut bytes);
+        }
+        let bytes: Vec<u8> = bytes.into();
         let mut input = &bytes[..];
         loop {
             match self.decoder.feed::<Envelope<DeviceMsg>>(input) {
@@ -206,7 +243,13 @@ impl Host {
                     }
                     input = remaining;
                 }
-                Feed::Error { error, .. } => panic!("bad frame from the agent: {error:?}"),
+                Feed::Error { error, remaining } => {
+                    assert!(
+                        self.fault_percent > 0,
+                        "bad frame from the agent: {error:?}"
+                    );
+                    input = remaining;
+                }
             }
         }
         while self.credits > 0 && self.session.can_send() {
@@ -352,7 +395,7 @@ fn new_agent(world: &Shared, link: LinkPort, store: Store) -> DeviceAgent {
 }
 
 /// Runs the campaign with up to `max_resets` device resets at seeded moments.
-fn run(name: &str, seed: u64, max_resets: u32) -> Outcome {
+fn run(name: &str, seed: u64, max_resets: u32, fault_percent: u64) -> Outcome {
     let ledger_path: PathBuf = std::env::temp_dir().join(format!(
         "relais-agent-sim-{name}-{}.jsonl",
         std::process::id()
@@ -364,6 +407,8 @@ fn run(name: &str, seed: u64, max_resets: u32) -> Outcome {
     let link = LinkPort::default();
     let mut agent = Some(new_agent(&world, link.clone(), Store::new()));
     let mut host = Host::new(link.clone());
+    host.fault_percent = fault_percent;
+    host.line_rng = XorShift(seed ^ 0xA5A5);
     let utc_now = |w: &Shared| UtcInstant(w.borrow().clock.now().0 / 1000);
     let now_ms = |w: &Shared| w.borrow().clock.now().0 as u64;
     host.connect(utc_now(&world));
@@ -486,7 +531,7 @@ fn check(o: &Outcome, label: &str) {
 
 #[test]
 fn a_campaign_reaches_the_network_exactly_once() {
-    let o = run("clean", 1, 0);
+    let o = run("clean", 1, 0, 0);
     check(&o, "no reset");
     for j in campaign() {
         assert!(
@@ -523,11 +568,13 @@ fn a_campaign_reaches_the_network_exactly_once() {
     );
 }
 
+/// Resets at seeded moments, and a serial line that loses, corrupts and duplicates 3 %
+/// of the frames each way.
 #[test]
-fn device_resets_during_a_campaign_never_double_a_message() {
+fn device_resets_and_a_noisy_line_never_double_a_message() {
     let mut resets = 0;
     for seed in 1..=6 {
-        let o = run(&format!("resets-{seed}"), seed, 3);
+        let o = run(&format!("resets-{seed}"), seed, 3, 3);
         check(&o, &format!("seed {seed}"));
         let unknown = campaign()
             .iter()
@@ -539,10 +586,12 @@ fn device_resets_during_a_campaign_never_double_a_message() {
             })
             .count();
         eprintln!(
-            "seed {seed}: {} resets, {unknown} unknown, {} messages in the ledger",
+            "seed {seed}: {} resets, {} line faults, {unknown} unknown, {} messages in the ledger",
             o.resets,
+            o.host.faults,
             o.ledger.iter().filter(|v| v["kind"] == "message").count()
         );
+        assert!(o.host.faults > 0, "seed {seed}: the line faults bit");
         resets += o.resets;
     }
     assert!(resets >= 6, "the resets happened ({resets})");
