@@ -128,7 +128,7 @@ pub use time::TimeSource;
 /// Events of room the outbox keeps for work already under way (see the module docs).
 pub const OUTBOX_HEADROOM: usize = 8;
 
-/// Keyword replies waiting to be sent; more are dropped (and counted).
+/// Keyword replies waiting to be sent; more are dropped ([`Activity::ReplyDropped`]).
 const REPLY_QUEUE: usize = 2;
 /// Recent marketing sends remembered for per-recipient caps.
 const RECENT_SENDS: usize = 16;
@@ -148,7 +148,8 @@ pub type AgentInbound = Inbound<2, 4, 16>;
 pub struct Config {
     /// Firmware version, for the handshake.
     pub firmware: Label,
-    /// Version of the compiled-in rule packs, for the handshake.
+    /// Version of the compiled-in rule packs, for the handshake (the packs are part of
+    /// `relais-core`: its version by default).
     pub packs: Label,
     /// Link session timing.
     pub session: session::Config,
@@ -158,7 +159,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             firmware: bounded(crate::VERSION),
-            packs: bounded(crate::VERSION),
+            packs: bounded(relais_core::VERSION),
             session: session::Config::default(),
         }
     }
@@ -363,6 +364,10 @@ where
     /// interrupted (its segment becomes [`Event::Unknown`], or — when the store shows
     /// the network accepted it — its `SegmentSent` is reported again). `clock` must be
     /// the modem's clock or one that reads the same.
+    ///
+    /// The agent is returned by value (10–12 KB, see the [module docs](self#memory)):
+    /// on a small microcontroller move it into a `static` at once, and count the
+    /// temporary copy on the start-up stack.
     pub fn new(
         link: L,
         modem: Modem<S, P, C>,
