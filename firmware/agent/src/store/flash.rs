@@ -28,6 +28,15 @@
 //! sequential-storage's futures and, in `next_event`, a decoded [`Event`] (about 700 B);
 //! the peak is not measured.
 //!
+//! # Code size
+//!
+//! A `thumbv7m-none-eabi` probe calling every [`Store`] method (opt-level `s`, fat LTO)
+//! has 34.2 KB of `.text` with this store against 4.6 KB with
+//! [`MemStore`](super::MemStore): sequential-storage 12.7 KB (one map instance for all
+//! three maps, and the queue), decoding an [`Event`] 3.4 KB, the rest this module's code
+//! and postcard/serde for the stored types, which in the firmware is partly shared with the
+//! link.
+//!
 //! # Atomicity
 //!
 //! Each sequential-storage item write is atomic (a CRC covers header and data; a torn item
