@@ -220,3 +220,89 @@ fn observe(s: &impl Store) -> String {
     );
     out
 }
+
+/// The layout promises its capacities whatever the order of writes: churn each area at
+/// its capacity and check that nothing is refused below it.
+#[test]
+fn the_board_capacities_hold_under_churn() {
+    let layout = Layout::<Board>::packed(0, BOARD).unwrap();
+    let mut s = FlashStore::open(Board::new(), layout.clone()).unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut rand = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+
+    // Opt-outs: fill, then replace random ones many times over.
+    let mut present: Vec<u32> = (0..500).collect();
+    for i in &present {
+        s.suppress(&n(*i), Scope::All).unwrap();
+    }
+    let mut fresh = 500;
+    for _ in 0..1500 {
+        let gone = present.swap_remove(rand(present.len() as u64) as usize);
+        s.unsuppress(&n(gone), Scope::All).unwrap();
+        s.suppress(&n(fresh), Scope::All).unwrap();
+        present.push(fresh);
+        fresh += 1;
+    }
+    assert_eq!(s.suppress(&n(fresh), Scope::All), Err(StoreError::Full));
+
+    // Job records: 64 open ones rewritten segment by segment, then finished and replaced.
+    for round in 0..8u64 {
+        for k in 0..64u64 {
+            let key = JobKey(round * 64 + k);
+            let mut r = JobRecord::new(k as u8, true);
+            r.parts = 3;
+            s.put_job(key, &r).unwrap();
+            for mr in 0..3 {
+                r.mrs.push(mr).unwrap();
+                s.put_job(key, &r).unwrap();
+            }
+        }
+        for k in 0..64u64 {
+            let key = JobKey(round * 64 + k);
+            let mut r = s.job(key).unwrap().unwrap();
+            r.state = JobState::Sent;
+            r.delivery_reported = rand(2) == 0;
+            s.put_job(key, &r).unwrap();
+        }
+    }
+
+    // Events: a mix of the largest and the smallest, acknowledged at random.
+    for _ in 0..600 {
+        if s.outbox_len().unwrap() < 32 {
+            let event = if rand(3) == 0 {
+                Event::Inbound {
+                    from: "+33612345678".try_into().unwrap(),
+                    text: "x".repeat(640).as_str().try_into().unwrap(),
+                    at: relais_core::compliance::tz::UtcInstant(0),
+                    truncated: true,
+                }
+            } else {
+                Event::Accepted(JobKey(rand(1000)))
+            };
+            s.push_event(&event).unwrap();
+        } else {
+            assert_eq!(
+                s.push_event(&Event::Accepted(JobKey(1))),
+                Err(StoreError::Full)
+            );
+            let oldest = s.next_event(None).unwrap().unwrap().0;
+            s.ack_events(EventId(oldest.0 + rand(8) as u32)).unwrap();
+        }
+    }
+
+    // All of it is still there after a reopen.
+    let s = FlashStore::open(s.into_flash(), layout).unwrap();
+    assert_eq!(s.suppression_summary().unwrap().0, 500);
+    for i in present.iter().step_by(25) {
+        assert_eq!(s.opted_out(&n(*i), BrandId(1)).unwrap(), Some(Scope::All));
+    }
+    for k in 7 * 64..8 * 64 {
+        assert_eq!(s.job(JobKey(k)).unwrap().unwrap().state, JobState::Sent);
+    }
+    assert!(s.outbox_len().unwrap() > 0);
+}

@@ -8,10 +8,10 @@
 //!
 //! | area | structure | key → value | flash per entry (4-byte words) |
 //! |---|---|---|---|
-//! | meta | map | id → boot counter, acknowledged-event floor, in-flight journal, suppression summary | 16–44 B |
+//! | meta | map | id → boot counter, acknowledged-event floor, in-flight journal, suppression summary | 12–44 B |
 //! | suppression | map | (number, scope) in 12 bytes → nothing | 20 B |
 //! | jobs | map | [`JobKey`] → sequence, record count, evicted key, [`JobRecord`] | ≤ 56 B per write |
-//! | outbox | queue | [`EventId`] and [`Event`] | 16 B (`Accepted`) to 688 B (full `Inbound`) |
+//! | outbox | queue | [`EventId`] and [`Event`] | 12 B (`Accepted`) to 688 B (full `Inbound`) |
 //!
 //! Every value is postcard. [`Layout::packed`] lays the areas out back to back; on 1 KiB
 //! blocks, 500 opt-outs, 64 job records and 32 events of the largest size take
