@@ -115,29 +115,16 @@ mod agent {
     type BoardAgent = Agent<Pl011, Pl011, NoPowerControl, SysClock, Store, SLOTS, WINDOW>;
 
     pub fn run(host: Pl011, modem: Pl011, flash: HostFileFlash) -> ! {
-        let store = match FlashStore::open(flash, LAYOUT) {
-            Ok(store) => store,
-            Err(e) => fail_with("store", e),
-        };
-        // The simulator and the modems in the field are SIM800-class.
-        let modem = Modem::new(modem, NoPowerControl, SysClock, Profile::SIM800);
-        let config = Config {
-            firmware: bounded(env!("CARGO_PKG_VERSION")),
-            ..Config::default()
-        };
-        let agent = match Agent::new(host, modem, SysClock, store, config) {
-            Ok(agent) => agent,
-            Err(e) => fail_with("agent start", e),
-        };
-        // In a static, so the size report's static RAM includes the agent.
-        let Some(agent) = cortex_m::singleton!(: BoardAgent = agent) else {
-            fail_with("agent", "started twice")
-        };
+        let agent = start(host, modem, flash);
+        // Start-up moves the agent by value a few times (tens of KiB of stack, once);
+        // paint again so the reports below show what the loop itself needs.
+        let boot_stack = stack::used();
+        stack::paint();
         defmt::info!(
-            "agent: boot {=u32}, {=usize} B static, stack {=usize} B of {=usize} B used so far",
+            "agent: boot {=u32}, {=usize} B static, start-up stack {=usize} B of {=usize} B",
             agent.boot_id().0,
             core::mem::size_of::<BoardAgent>(),
-            stack::used(),
+            boot_stack,
             stack::size()
         );
         let mut last_report = clock::now_ms();
@@ -158,7 +145,7 @@ mod agent {
                 if counters != reported {
                     reported = counters;
                     defmt::info!(
-                        "agent: accepted {=u32} sent {=u32} refused {=u32} deferred {=u32} failed {=u32} unknown {=u32} inbound {=u32} opt-outs {=u32}; stack {=usize} B",
+                        "agent: accepted {=u32} sent {=u32} refused {=u32} deferred {=u32} failed {=u32} unknown {=u32} inbound {=u32} opt-outs {=u32}; loop stack {=usize} B",
                         counters.accepted,
                         counters.segments_sent,
                         counters.refused,
@@ -171,6 +158,31 @@ mod agent {
                     );
                 }
             }
+        }
+    }
+
+    /// Builds the agent into its static. Not inlined: the temporaries of the
+    /// construction live in this frame, which is gone once the loop runs.
+    #[inline(never)]
+    fn start(host: Pl011, modem: Pl011, flash: HostFileFlash) -> &'static mut BoardAgent {
+        let store = match FlashStore::open(flash, LAYOUT) {
+            Ok(store) => store,
+            Err(e) => fail_with("store", e),
+        };
+        // The simulator and the modems in the field are SIM800-class.
+        let modem = Modem::new(modem, NoPowerControl, SysClock, Profile::SIM800);
+        let config = Config {
+            firmware: bounded(env!("CARGO_PKG_VERSION")),
+            ..Config::default()
+        };
+        let agent = match Agent::new(host, modem, SysClock, store, config) {
+            Ok(agent) => agent,
+            Err(e) => fail_with("agent start", e),
+        };
+        // In a static, so the size report's static RAM includes the agent.
+        match cortex_m::singleton!(: BoardAgent = agent) {
+            Some(agent) => agent,
+            None => fail_with("agent", "started twice"),
         }
     }
 
