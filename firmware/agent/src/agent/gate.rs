@@ -4,7 +4,6 @@
 //! marketing sends from a RAM ring ([`RecentSends`]).
 
 use core::cell::Cell;
-use core::fmt::Write as _;
 
 use heapless::{Deque, String};
 use relais_core::compliance::decision::{
@@ -149,7 +148,7 @@ fn judge(decision: decision::Decision<'_>, store_failed: bool) -> Gate {
     match decision.outcome {
         Outcome::Send { text, .. } => {
             let mut out = RenderedText::new();
-            if write!(out, "{text}").is_err() {
+            if text.push_to(&mut out).is_err() {
                 return refusal(RefusalCode::TextTooLong, "core.text-length");
             }
             Gate::Send {

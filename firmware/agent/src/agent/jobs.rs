@@ -1,8 +1,6 @@
 //! Job slots, keyword replies and the send path: submit, cancel, the gate before each
 //! segment, the modem's answers, delivery reports, and the journal found at boot.
 
-use core::fmt::Write as _;
-
 use heapless::{Deque, String, Vec};
 use relais_core::compliance::number::Msisdn;
 use relais_core::compliance::tz::UtcInstant;
@@ -246,7 +244,7 @@ fn encode_segment(
         .ok_or(Unsendable::Mismatch)?;
     let mut digits: String<20> = String::new();
     let bad_number = || Unsendable::Refuse(refusal(RefusalCode::UnknownNumber, "core.number"));
-    write!(digits, "{to}").map_err(|_| bad_number())?;
+    to.push_e164(&mut digits).map_err(|_| bad_number())?;
     let address = Address::Number(PhoneNumber::parse(&digits).map_err(|_| bad_number())?);
     let mut header = SubmitHeader::new(&address);
     header.status_report = record.report;

@@ -445,6 +445,28 @@ pub enum Appended {
     Text(&'static str),
 }
 
+impl Rendered<'_> {
+    /// Appends the text to send to `out`, the same characters as its `Display`, without
+    /// `core::fmt` (kept out of device flash); `Err` when it does not fit.
+    pub fn push_to<const N: usize>(
+        &self,
+        out: &mut heapless::String<N>,
+    ) -> Result<(), heapless::CapacityError> {
+        out.push_str(self.body)?;
+        match self.appended {
+            None => Ok(()),
+            Some(Appended::FrStop(code)) => {
+                out.push_str(" STOP au ")?;
+                crate::compliance::number::push_decimal(out, u64::from(code.get()))
+            }
+            Some(Appended::Text(t)) => {
+                out.push(' ')?;
+                out.push_str(t)
+            }
+        }
+    }
+}
+
 impl fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.body)?;
@@ -990,7 +1012,7 @@ fn segment_count(text: &Rendered<'_>) -> Option<SegmentCount> {
         crate::sms::preview(text.body).segments
     } else {
         let mut buf: heapless::String<MAX_RENDERED> = heapless::String::new();
-        fmt::write(&mut buf, format_args!("{text}")).ok()?;
+        text.push_to(&mut buf).ok()?;
         crate::sms::preview(&buf).segments
     };
     segments.is_sendable().then_some(segments)

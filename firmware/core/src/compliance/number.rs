@@ -134,6 +134,17 @@ impl Msisdn {
         self.value
     }
 
+    /// Appends the number in E.164 form (`+` and digits) to `out`, without `core::fmt`
+    /// (whose integer formatting costs a device about 2 KiB of flash); `Err` when it
+    /// does not fit.
+    pub fn push_e164<const N: usize>(
+        &self,
+        out: &mut heapless::String<N>,
+    ) -> Result<(), heapless::CapacityError> {
+        out.push('+')?;
+        push_decimal(out, self.value)
+    }
+
     /// Rebuilds a number from [`Msisdn::value`] and [`Msisdn::len`] (e.g. read back from
     /// flash or the link); `None` unless they describe a number [`Msisdn::parse`] accepts.
     pub fn from_parts(value: u64, len: usize) -> Option<Msisdn> {
@@ -147,6 +158,28 @@ impl Msisdn {
             len: len as u8,
         })
     }
+}
+
+/// Appends `value` in decimal to `out` without `core::fmt`; `Err` when it does not fit.
+pub fn push_decimal<const N: usize>(
+    out: &mut heapless::String<N>,
+    value: u64,
+) -> Result<(), heapless::CapacityError> {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut v = value;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d))?;
+    }
+    Ok(())
 }
 
 /// On the wire and in flash: `(value, len)`, checked on the way back in.
@@ -324,6 +357,21 @@ pub fn region_zone(region: Region) -> Option<Zone> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn e164_and_decimal_without_fmt() {
+        let n = Msisdn::parse("+33 6 12 34 56 78").unwrap();
+        let mut s: heapless::String<20> = heapless::String::new();
+        n.push_e164(&mut s).unwrap();
+        assert_eq!(s.as_str(), std::format!("{n}"));
+        for v in [0u64, 7, 10, 36123, u64::MAX] {
+            let mut s: heapless::String<20> = heapless::String::new();
+            push_decimal(&mut s, v).unwrap();
+            assert_eq!(s.as_str(), std::format!("{v}"));
+        }
+        let mut tiny: heapless::String<3> = heapless::String::new();
+        assert!(push_decimal(&mut tiny, 1234).is_err());
+    }
     use super::*;
 
     #[test]
