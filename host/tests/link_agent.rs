@@ -15,10 +15,11 @@ use std::time::Duration;
 use embedded_hal_nb::serial::{ErrorKind, ErrorType, Read, Write};
 use relais::link::{Config, Event, Incoming, IncomingReceiver, LinkClient};
 use relais::sim::operator::Ledger;
+use relais::sim::peer::{Shared, WorldClock as SimClock, WorldPort, WorldPower};
 use relais::sim::scenario::Scenario;
 use relais::sim::world::World;
 use relais_agent::agent::{Agent, Config as AgentConfig};
-use relais_agent::modem::{Clock, Modem, ModemPower, Profile};
+use relais_agent::modem::{Modem, Profile};
 use relais_agent::store::MemStore;
 use relais_core::compliance::decision::{CategorySet, Class, ConsentStatus};
 use relais_core::compliance::number::Msisdn;
@@ -29,59 +30,6 @@ use relais_core::link::msg::{
 
 // ---------------------------------------------------------------------------------
 // The device: agent + simulated modem in one thread.
-
-type Shared = std::rc::Rc<std::cell::RefCell<World>>;
-
-/// The simulated modem's line as an `embedded-hal-nb` port (as in sim::driver_peer).
-struct ModemPort {
-    world: Shared,
-    rx: VecDeque<u8>,
-}
-
-impl ErrorType for ModemPort {
-    type Error = ErrorKind;
-}
-
-impl Read<u8> for ModemPort {
-    fn read(&mut self) -> nb::Result<u8, ErrorKind> {
-        if self.rx.is_empty() {
-            let mut w = self.world.borrow_mut();
-            w.tick();
-            let out = w.take_output(0);
-            self.rx.extend(out);
-        }
-        self.rx.pop_front().ok_or(nb::Error::WouldBlock)
-    }
-}
-
-impl Write<u8> for ModemPort {
-    fn write(&mut self, byte: u8) -> nb::Result<(), ErrorKind> {
-        self.world.borrow_mut().feed(0, &[byte]);
-        Ok(())
-    }
-    fn flush(&mut self) -> nb::Result<(), ErrorKind> {
-        Ok(())
-    }
-}
-
-/// The simulator's clock, which runs faster than real time.
-#[derive(Clone)]
-struct SimClock(Shared);
-
-impl Clock for SimClock {
-    fn now_ms(&self) -> u64 {
-        self.0.borrow().clock.now().0 as u64
-    }
-}
-
-struct Power(Shared);
-
-impl ModemPower for Power {
-    fn power_off(&mut self) {}
-    fn power_on(&mut self) {
-        let _ = self.0.borrow_mut().inject_fault(0, "reboot", None, 0.0);
-    }
-}
 
 /// The agent's host link: a TCP server taking one connection at a time, like QEMU's
 /// `-serial tcp:...,server=on`. The agent reads and writes buffers; the device loop
@@ -156,7 +104,7 @@ impl Write<u8> for TcpPort {
 }
 
 type Store = MemStore<64, 128, 128>;
-type TheAgent = Agent<TcpPort, ModemPort, Power, SimClock, Store, 4, 4>;
+type TheAgent = Agent<TcpPort, WorldPort, WorldPower, SimClock, Store, 4, 4>;
 
 enum Control {
     /// Reset the board: a new agent from the same store (flash survives).
@@ -189,13 +137,10 @@ submit_latency = "100ms..300ms"
 report_latency = "1s..3s"
 "#;
 
-fn new_modem(world: &Shared) -> Modem<ModemPort, Power, SimClock> {
+fn new_modem(world: &Shared) -> Modem<WorldPort, WorldPower, SimClock> {
     Modem::new(
-        ModemPort {
-            world: world.clone(),
-            rx: VecDeque::new(),
-        },
-        Power(world.clone()),
+        WorldPort::new(world, 0),
+        WorldPower::new(world, 0),
         SimClock(world.clone()),
         Profile::SIM800,
     )

@@ -13,11 +13,14 @@ use std::rc::Rc;
 
 use embedded_hal_nb::serial::{ErrorKind, ErrorType, Read, Write};
 use relais::sim::operator::Ledger;
+use relais::sim::peer::{
+    Shared, WorldClock as VirtualClock, WorldPort as ModemPort, WorldPower as Power,
+};
 use relais::sim::scenario::Scenario;
 use relais::sim::time::SimDuration;
 use relais::sim::world::World;
 use relais_agent::agent::{Agent, Config};
-use relais_agent::modem::{Clock, Modem, ModemPower, Profile};
+use relais_agent::modem::{Modem, Profile};
 use relais_agent::store::MemStore;
 use relais_core::compliance::decision::{CategorySet, Class, ConsentStatus};
 use relais_core::compliance::number::Msisdn;
@@ -29,58 +32,6 @@ use relais_core::link::msg::{
 };
 use relais_core::link::session::{Config as SessionConfig, Envelope, Role, Session, SessionId};
 use serde_json::Value;
-
-type Shared = Rc<RefCell<World>>;
-
-/// The simulated modem's serial line.
-struct ModemPort {
-    world: Shared,
-    rx: VecDeque<u8>,
-}
-
-impl ErrorType for ModemPort {
-    type Error = ErrorKind;
-}
-
-impl Read<u8> for ModemPort {
-    fn read(&mut self) -> nb::Result<u8, ErrorKind> {
-        if self.rx.is_empty() {
-            let mut w = self.world.borrow_mut();
-            w.tick();
-            let out = w.take_output(0);
-            self.rx.extend(out);
-        }
-        self.rx.pop_front().ok_or(nb::Error::WouldBlock)
-    }
-}
-
-impl Write<u8> for ModemPort {
-    fn write(&mut self, byte: u8) -> nb::Result<(), ErrorKind> {
-        self.world.borrow_mut().feed(0, &[byte]);
-        Ok(())
-    }
-    fn flush(&mut self) -> nb::Result<(), ErrorKind> {
-        Ok(())
-    }
-}
-
-#[derive(Clone)]
-struct VirtualClock(Shared);
-
-impl Clock for VirtualClock {
-    fn now_ms(&self) -> u64 {
-        self.0.borrow().clock.now().0 as u64
-    }
-}
-
-struct Power(Shared);
-
-impl ModemPower for Power {
-    fn power_off(&mut self) {}
-    fn power_on(&mut self) {
-        let _ = self.0.borrow_mut().inject_fault(0, "reboot", None, 0.0);
-    }
-}
 
 /// The host link, in memory.
 #[derive(Clone, Default)]
@@ -376,11 +327,8 @@ struct Outcome {
 
 fn new_agent(world: &Shared, link: LinkPort, store: Store) -> DeviceAgent {
     let modem = Modem::new(
-        ModemPort {
-            world: Rc::clone(world),
-            rx: VecDeque::new(),
-        },
-        Power(Rc::clone(world)),
+        ModemPort::new(world, 0),
+        Power::new(world, 0),
         VirtualClock(Rc::clone(world)),
         Profile::SIM800,
     );

@@ -4,15 +4,14 @@
 //! Everything is deterministic, and "within bounded time" is measured in virtual time.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::rc::Rc;
 
 use embedded_hal_nb::serial::{ErrorKind, ErrorType, Read, Write};
 use relais_agent::core::at::ErrorClass;
 use relais_agent::modem::{
-    Clock, Event, Modem, ModemPower, Profile, Recovery, SendError, SendOutcome, SimPin, SimState,
-    SubmitPdu,
+    Clock, Event, Modem, Profile, Recovery, SendError, SendOutcome, SimPin, SimState, SubmitPdu,
 };
 use relais_core::sms::ConcatWidth;
 use relais_core::sms::pdu::{
@@ -21,61 +20,10 @@ use relais_core::sms::pdu::{
 use serde_json::Value;
 
 use super::operator::Ledger;
+use super::peer::{Shared, WorldClock as VirtualClock, WorldPort as Port, WorldPower as Power};
 use super::scenario::Scenario;
 use super::time::SimDuration;
 use super::world::World;
-
-type Shared = Rc<RefCell<World>>;
-
-/// The simulated modem's serial line, as an `embedded-hal-nb` port.
-struct Port {
-    world: Shared,
-    rx: VecDeque<u8>,
-}
-
-impl ErrorType for Port {
-    type Error = ErrorKind;
-}
-
-impl Read<u8> for Port {
-    fn read(&mut self) -> nb::Result<u8, ErrorKind> {
-        if self.rx.is_empty() {
-            let mut w = self.world.borrow_mut();
-            w.tick();
-            let out = w.take_output(0);
-            self.rx.extend(out);
-        }
-        self.rx.pop_front().ok_or(nb::Error::WouldBlock)
-    }
-}
-
-impl Write<u8> for Port {
-    fn write(&mut self, byte: u8) -> nb::Result<(), ErrorKind> {
-        self.world.borrow_mut().feed(0, &[byte]);
-        Ok(())
-    }
-    fn flush(&mut self) -> nb::Result<(), ErrorKind> {
-        Ok(())
-    }
-}
-
-struct VirtualClock(Shared);
-
-impl Clock for VirtualClock {
-    fn now_ms(&self) -> u64 {
-        self.0.borrow().clock.now().0 as u64
-    }
-}
-
-/// Power-cycling reboots the simulated modem.
-struct Power(Shared);
-
-impl ModemPower for Power {
-    fn power_off(&mut self) {}
-    fn power_on(&mut self) {
-        let _ = self.0.borrow_mut().inject_fault(0, "reboot", None, 0.0);
-    }
-}
 
 struct Rig {
     world: Shared,
@@ -126,13 +74,9 @@ impl Rig {
         let scenario = Scenario::parse(scenario).unwrap();
         let world = World::new(&scenario, Ledger::open(&ledger).unwrap()).unwrap();
         let world = Rc::new(RefCell::new(world));
-        let port = Port {
-            world: Rc::clone(&world),
-            rx: VecDeque::new(),
-        };
         let driver = Modem::new(
-            port,
-            Power(Rc::clone(&world)),
+            Port::new(&world, 0),
+            Power::new(&world, 0),
             VirtualClock(Rc::clone(&world)),
             Profile::SIM800,
         );

@@ -16,6 +16,7 @@ mod driver_peer;
 pub mod modem;
 pub mod operator;
 pub mod pdu;
+pub mod peer;
 pub mod rng;
 pub mod scenario;
 pub mod time;
