@@ -11,7 +11,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use relais::link::{Config, Event, EventId, Incoming, Job, JobKey, LinkClient};
 use relais_core::compliance::decision::{CategorySet, Class, ConsentStatus};
@@ -56,6 +56,8 @@ struct LineStats {
 /// each frame is dropped, corrupted (one bit flipped) or duplicated with probability
 /// `per_mille`/1000 each. When the firmware's side goes away (QEMU killed), the
 /// client's connection is closed too, and the next one is paired with the new QEMU.
+/// Clones share the line.
+#[derive(Clone)]
 struct NoisyLine {
     port: u16,
     upstream: Arc<Mutex<Option<TcpStream>>>,
@@ -274,10 +276,12 @@ fn job(key: u64) -> Job {
     }
 }
 
-fn boot(fw: &Firmware, sim: &Sim, workdir: &Path, line: &NoisyLine) -> Guest {
+/// Boots the firmware on `workdir`'s flash with its modem on `modem` and plugs its host
+/// link into `line`.
+fn boot(fw: &Firmware, modem: &Path, workdir: &Path, line: &NoisyLine) -> Guest {
     let config = GuestConfig {
         host_link: Serial::Tcp,
-        modem: Serial::Device(sim.link()),
+        modem: Serial::Device(modem.to_owned()),
         workdir: Some(workdir.to_owned()),
     };
     let mut guest = Guest::boot(fw, config).expect("boot the firmware");
@@ -323,7 +327,7 @@ fn campaign(test: &str, default_seed: u64) {
     let workdir = qemu::fresh_dir("device-faults").unwrap();
     // 3% of frames dropped, 3% corrupted, 3% duplicated, in each direction.
     let line = NoisyLine::start(rng.next(), 30);
-    let guest = Arc::new(Mutex::new(Some(boot(&fw, &sim, &workdir, &line))));
+    let guest = Arc::new(Mutex::new(Some(boot(&fw, &sim.link(), &workdir, &line))));
 
     const JOBS: u64 = 24;
     const KILLS: u32 = 6;
@@ -334,12 +338,7 @@ fn campaign(test: &str, default_seed: u64) {
     let killer = {
         let (guest, stop, fw) = (guest.clone(), stop_killing.clone(), fw.clone());
         let (workdir, mut rng) = (workdir.clone(), Rng(rng.next()));
-        let line_port = line.port;
-        let line = NoisyLine {
-            port: line_port,
-            upstream: line.upstream.clone(),
-            stats: line.stats.clone(),
-        };
+        let line = line.clone();
         let sim_link = sim.link();
         std::thread::spawn(move || {
             let mut kills = 0;
@@ -349,15 +348,7 @@ fn campaign(test: &str, default_seed: u64) {
                 drop(guest.lock().unwrap().take()); // kills and reaps QEMU
                 kills += 1;
                 std::thread::sleep(Duration::from_millis(rng.below(500)));
-                let config = GuestConfig {
-                    host_link: Serial::Tcp,
-                    modem: Serial::Device(sim_link.clone()),
-                    workdir: Some(workdir.clone()),
-                };
-                let mut g = Guest::boot(&fw, config).expect("reboot the firmware");
-                g.wait_for_log("agent: boot", BOOT).expect("agent restarts");
-                line.attach(g.host_link().tcp().unwrap().try_clone().unwrap());
-                *guest.lock().unwrap() = Some(g);
+                *guest.lock().unwrap() = Some(boot(&fw, &sim_link, &workdir, &line));
             }
             // The harness ties each QEMU to the thread that started it
             // (PR_SET_PDEATHSIG): stay until the campaign is over.
@@ -500,8 +491,6 @@ fn campaign(test: &str, default_seed: u64) {
     );
     assert!(kills > 0, "QEMU was never killed: the test proved nothing");
     assert!(st.corrupted.load(Ordering::Relaxed) > 0);
-    let started = Instant::now();
     drop(guest.lock().unwrap().take());
-    assert!(started.elapsed() < Duration::from_secs(10));
     let _ = std::fs::remove_dir_all(workdir);
 }
