@@ -446,35 +446,39 @@ pub enum Appended {
 }
 
 impl Rendered<'_> {
+    /// Hands the text to send to `piece`, in order: the body, then the mention.
+    /// `Display` and [`Rendered::push_to`] are both written on this.
+    fn pieces<E>(&self, mut piece: impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
+        piece(self.body)?;
+        match self.appended {
+            None => Ok(()),
+            Some(Appended::FrStop(code)) => {
+                let mut digits: heapless::String<10> = heapless::String::new();
+                // A short code has at most 8 digits: always fits.
+                let _ = crate::compliance::number::push_decimal(&mut digits, u64::from(code.get()));
+                piece(" STOP au ")?;
+                piece(&digits)
+            }
+            Some(Appended::Text(t)) => {
+                piece(" ")?;
+                piece(t)
+            }
+        }
+    }
+
     /// Appends the text to send to `out`, the same characters as its `Display`, without
     /// `core::fmt` (kept out of device flash); `Err` when it does not fit.
     pub fn push_to<const N: usize>(
         &self,
         out: &mut heapless::String<N>,
     ) -> Result<(), heapless::CapacityError> {
-        out.push_str(self.body)?;
-        match self.appended {
-            None => Ok(()),
-            Some(Appended::FrStop(code)) => {
-                out.push_str(" STOP au ")?;
-                crate::compliance::number::push_decimal(out, u64::from(code.get()))
-            }
-            Some(Appended::Text(t)) => {
-                out.push(' ')?;
-                out.push_str(t)
-            }
-        }
+        self.pieces(|p| out.push_str(p))
     }
 }
 
 impl fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.body)?;
-        match self.appended {
-            None => Ok(()),
-            Some(Appended::FrStop(code)) => write!(f, " STOP au {code}"),
-            Some(Appended::Text(t)) => write!(f, " {t}"),
-        }
+        self.pieces(|p| f.write_str(p))
     }
 }
 
