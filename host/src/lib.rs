@@ -5,7 +5,12 @@
 //! - [`policy`]: `relais policy` (compliance decisions, keywords, packs, overrides).
 //! - [`sim`]: `relais sim`, the virtual modem and operator.
 
+pub mod campaign;
+pub mod commands;
+pub mod config;
 pub mod link;
 pub mod pdu;
 pub mod policy;
+pub mod scheduler;
 pub mod sim;
+pub mod store;

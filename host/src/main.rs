@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use relais::commands::{self, daemon, finish};
 use relais::{link, pdu, policy, sim};
 
 /// relais: send and receive SMS through a GSM modem, with compliance rules enforced
@@ -17,6 +18,22 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Queue one SMS (sent by `relais run` or `relais direct`).
+    Send(commands::SendArgs),
+    /// Import a contact list as a campaign; start, pause, resume, cancel, status.
+    Campaign(commands::CampaignArgs),
+    /// Import, list and remove contacts.
+    Contacts(commands::ContactsArgs),
+    /// List, add, remove, import and export opt-outs (STOP).
+    Optout(commands::OptoutArgs),
+    /// Record and list consent, with its source.
+    Consent(commands::ConsentArgs),
+    /// The daemon: send due messages through relais devices and store what they report.
+    Run(daemon::RunArgs),
+    /// Devices, queue and campaigns on one screen.
+    Status(commands::StatusArgs),
+    /// Print an example configuration, or check one.
+    Config(commands::ConfigArgs),
     /// Encode, decode and count SMS PDUs (3GPP TS 23.040).
     Pdu(pdu::Args),
     /// Ask the compliance core what it decides for a message, and why.
@@ -32,6 +49,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Send(a) => finish("send", commands::send(a)),
+        Command::Campaign(a) => finish("campaign", commands::campaign(a)),
+        Command::Contacts(a) => finish("contacts", commands::contacts(a)),
+        Command::Optout(a) => finish("optout", commands::optout(a)),
+        Command::Consent(a) => finish("consent", commands::consent(a)),
+        Command::Run(a) => finish("run", daemon::run(a)),
+        Command::Status(a) => finish("status", commands::status(a)),
+        Command::Config(a) => finish("config", commands::config(a)),
         Command::Pdu(args) => pdu::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Sim(args) => sim::run(*args),

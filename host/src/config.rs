@@ -1,0 +1,421 @@
+//! The configuration file (`relais.toml`): devices and modems with their sender
+//! identities, brands, rule choices, pacing and the scheduler's retry policy. Every
+//! field has a default; `relais config example` prints a commented file.
+
+use std::path::{Path, PathBuf};
+
+use relais_core::compliance::decision::Options;
+use relais_core::compliance::number::Msisdn;
+use relais_core::link::msg::{Identity, Pacing, Sender, Settings, bounded};
+use serde::Deserialize;
+
+use crate::sim::time::SimDuration;
+use crate::store::RetryPolicy;
+
+/// Where the configuration is looked for when `--config` is not given.
+pub const DEFAULT_PATH: &str = "relais.toml";
+
+/// A commented example, printed by `relais config example`.
+pub const EXAMPLE: &str = r#"# relais configuration. Every key is optional; the values shown are the defaults
+# unless marked "example".
+
+# The SQLite store, relative to this file.
+database = "relais.db"
+
+[scheduler]
+max_attempts = 4                     # tries per message for temporary failures (first included)
+retry_backoff = ["1m", "5m", "30m"]  # wait before each retry; the last one repeats
+poll = "1s"                          # how often due jobs are looked for when idle
+
+# The rule choices of `relais policy --overrides` (stricter only).
+[rules]
+fr_profile = "af2m"                  # af2m (Mon-Sat 08-22) or strict (08-20)
+append_opt_out = true                # append a missing STOP mention instead of refusing
+holidays_everywhere = false
+horizon_days = 400                   # refuse rather than defer further than this
+# banned_categories = ["political"]  # example
+
+# Sending pace per SIM: operators block SIMs that send too fast.
+[pacing]
+per_minute = 6
+per_hour = 200
+per_day = 1000
+min_gap = "3s"
+jitter = "2s"
+
+[[brand]]                            # example: the brands you send for
+name = "Acme"
+
+[[device]]                           # example: a relais device on a serial port (relais run)
+name = "desk"
+kind = "device"                      # device: relais firmware; modem: a GSM modem (relais direct)
+port = "/dev/ttyACM0"                # a serial port, a pty, or tcp:HOST:PORT
+baud = 115200
+sender = "alpha:ACME"                # alpha:NAME, longnum:+NUMBER or shortcode:CODE
+stop_code = 36180                    # short code for STOP replies (French alphanumeric senders)
+registered = false
+brands = []                          # brands this device sends for (empty: all)
+# sim_pin = "1234"                   # example: SIM PIN for `relais direct`
+"#;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The store file (relative to the configuration file).
+    #[serde(default = "default_database")]
+    pub database: PathBuf,
+    /// Scheduler settings.
+    #[serde(default)]
+    pub scheduler: SchedulerConfig,
+    /// Rule choices (see `relais policy --overrides`).
+    #[serde(default)]
+    pub rules: toml::Table,
+    /// Sending pace.
+    #[serde(default)]
+    pub pacing: PacingConfig,
+    /// Brands.
+    #[serde(default, rename = "brand")]
+    pub brands: Vec<BrandConfig>,
+    /// Devices and modems.
+    #[serde(default, rename = "device")]
+    pub devices: Vec<DeviceConfig>,
+    /// Directory of the file, to resolve relative paths.
+    #[serde(skip)]
+    pub base: PathBuf,
+}
+
+fn default_database() -> PathBuf {
+    PathBuf::from("relais.db")
+}
+
+/// `[scheduler]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// Attempts per message.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u8,
+    /// Waits before retries.
+    #[serde(default = "default_backoff")]
+    pub retry_backoff: Vec<String>,
+    /// Idle poll interval.
+    #[serde(default = "default_poll")]
+    pub poll: String,
+}
+
+fn default_attempts() -> u8 {
+    4
+}
+fn default_backoff() -> Vec<String> {
+    vec!["1m".into(), "5m".into(), "30m".into()]
+}
+fn default_poll() -> String {
+    "1s".into()
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            max_attempts: default_attempts(),
+            retry_backoff: default_backoff(),
+            poll: default_poll(),
+        }
+    }
+}
+
+/// `[pacing]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PacingConfig {
+    /// Segments per minute (0: no cap).
+    pub per_minute: u16,
+    /// Segments per hour.
+    pub per_hour: u16,
+    /// Segments per day.
+    pub per_day: u16,
+    /// Least gap between segments.
+    pub min_gap: String,
+    /// Random extra gap.
+    pub jitter: String,
+}
+
+impl Default for PacingConfig {
+    fn default() -> Self {
+        let p = Pacing::default();
+        PacingConfig {
+            per_minute: p.per_minute,
+            per_hour: p.per_hour,
+            per_day: p.per_day,
+            min_gap: format!("{}ms", p.min_gap_ms),
+            jitter: format!("{}ms", p.jitter_ms),
+        }
+    }
+}
+
+/// `[[brand]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandConfig {
+    /// The brand's name, as in campaigns and opt-outs.
+    pub name: String,
+}
+
+/// What sits at the end of a device's port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceKind {
+    /// A relais device (firmware) speaking the link protocol.
+    Device,
+    /// A GSM modem: the agent runs inside the host (`relais direct`).
+    Modem,
+}
+
+/// `[[device]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    /// Name in the store and in reports.
+    pub name: String,
+    /// Device or modem.
+    #[serde(default = "default_kind")]
+    pub kind: DeviceKind,
+    /// Serial port, pty or `tcp:HOST:PORT`.
+    pub port: String,
+    /// Line speed.
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+    /// `alpha:NAME`, `longnum:+NUMBER` or `shortcode:CODE`.
+    pub sender: String,
+    /// Short code for STOP replies.
+    #[serde(default)]
+    pub stop_code: Option<u32>,
+    /// Declared registered sender.
+    #[serde(default)]
+    pub registered: bool,
+    /// Brands it sends for (empty: all).
+    #[serde(default)]
+    pub brands: Vec<String>,
+    /// SIM PIN (direct mode).
+    #[serde(default)]
+    pub sim_pin: Option<String>,
+}
+
+fn default_kind() -> DeviceKind {
+    DeviceKind::Device
+}
+fn default_baud() -> u32 {
+    115_200
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database: default_database(),
+            scheduler: SchedulerConfig::default(),
+            rules: toml::Table::new(),
+            pacing: PacingConfig::default(),
+            brands: Vec::new(),
+            devices: Vec::new(),
+            base: PathBuf::from("."),
+        }
+    }
+}
+
+fn duration_ms(what: &str, text: &str) -> Result<u32, String> {
+    let d = SimDuration::parse(text).map_err(|e| format!("{what}: {e}"))?;
+    u32::try_from(d.0).map_err(|_| format!("{what}: {text:?} is too long"))
+}
+
+impl Config {
+    /// Reads and checks the file at `path`. A missing file at the default path gives
+    /// the defaults; a missing file named explicitly is an error.
+    pub fn load(path: Option<&Path>) -> Result<Config, String> {
+        let (path, explicit) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_PATH), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                return Ok(Config::default());
+            }
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let mut config = Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        config.base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Ok(config)
+    }
+
+    /// Parses and checks configuration text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.message().replace('\n', " "))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        self.options()?;
+        self.settings()?;
+        self.retry()?;
+        let mut names = std::collections::BTreeSet::new();
+        for d in &self.devices {
+            if !names.insert(d.name.as_str()) {
+                return Err(format!("device {:?} is defined twice", d.name));
+            }
+            self.identity(d, self.brands.first().map_or("relais", |b| b.name.as_str()))?;
+            for b in &d.brands {
+                if !self.has_brand(b) {
+                    return Err(format!(
+                        "device {:?} sends for brand {b:?}, which no [[brand]] defines",
+                        d.name
+                    ));
+                }
+            }
+        }
+        if self.scheduler.max_attempts == 0 {
+            return Err("scheduler.max_attempts must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The store's path.
+    pub fn database_path(&self) -> PathBuf {
+        self.base.join(&self.database)
+    }
+
+    /// True when `brand` is configured (any brand is accepted when none is).
+    pub fn has_brand(&self, brand: &str) -> bool {
+        self.brands.is_empty() || self.brands.iter().any(|b| b.name == brand)
+    }
+
+    /// The brand names.
+    pub fn brand_names(&self) -> Vec<&str> {
+        self.brands.iter().map(|b| b.name.as_str()).collect()
+    }
+
+    /// The compliance options (`[rules]`).
+    pub fn options(&self) -> Result<Options, String> {
+        let text = toml::to_string(&self.rules).map_err(|e| e.to_string())?;
+        crate::policy::parse_overrides(&text).map_err(|e| format!("[rules]: {e}"))
+    }
+
+    /// The settings sent to every device.
+    pub fn settings(&self) -> Result<Settings, String> {
+        let options = self.options()?;
+        let p = &self.pacing;
+        Ok(Settings {
+            fr_profile: options.fr_profile,
+            append_opt_out: options.append_opt_out,
+            holidays_everywhere: options.holidays_everywhere,
+            alsace_moselle_everywhere: options.alsace_moselle_everywhere,
+            banned_categories: options.banned_categories,
+            horizon_days: options.horizon_days,
+            confirm_keywords: true,
+            pacing: Pacing {
+                per_minute: p.per_minute,
+                per_hour: p.per_hour,
+                per_day: p.per_day,
+                min_gap_ms: duration_ms("pacing.min_gap", &p.min_gap)?,
+                jitter_ms: duration_ms("pacing.jitter", &p.jitter)?,
+            },
+        })
+    }
+
+    /// The retry policy.
+    pub fn retry(&self) -> Result<RetryPolicy, String> {
+        let mut backoff_secs = Vec::new();
+        for b in &self.scheduler.retry_backoff {
+            backoff_secs.push(i64::from(duration_ms("scheduler.retry_backoff", b)?) / 1000);
+        }
+        if backoff_secs.is_empty() {
+            backoff_secs.push(60);
+        }
+        Ok(RetryPolicy {
+            max_attempts: self.scheduler.max_attempts,
+            backoff_secs,
+        })
+    }
+
+    /// The device called `name`.
+    pub fn device(&self, name: &str) -> Option<&DeviceConfig> {
+        self.devices.iter().find(|d| d.name == name)
+    }
+
+    /// The sender identity of `device` for `brand`.
+    pub fn identity(&self, device: &DeviceConfig, brand: &str) -> Result<Identity, String> {
+        let (kind, value) = device.sender.split_once(':').ok_or_else(|| {
+            format!(
+                "device {:?}: sender must be alpha:NAME, longnum:+NUMBER or shortcode:CODE",
+                device.name
+            )
+        })?;
+        let sender = match kind {
+            "alpha" if (1..=11).contains(&value.chars().count()) => Sender::Alpha(bounded(value)),
+            "alpha" => {
+                return Err(format!(
+                    "device {:?}: an alphanumeric sender has 1 to 11 characters",
+                    device.name
+                ));
+            }
+            "longnum" => Sender::LongNumber(
+                Msisdn::parse(value)
+                    .map_err(|e| format!("device {:?}: sender: {e}", device.name))?,
+            ),
+            "shortcode" => Sender::ShortCode(
+                value
+                    .parse()
+                    .map_err(|_| format!("device {:?}: bad short code {value:?}", device.name))?,
+            ),
+            _ => {
+                return Err(format!(
+                    "device {:?}: unknown sender kind {kind:?}",
+                    device.name
+                ));
+            }
+        };
+        Ok(Identity {
+            sender,
+            registered: device.registered,
+            brand: bounded(brand),
+            stop_code: device.stop_code,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_parses_and_the_empty_file_gives_defaults() {
+        let c = Config::parse(EXAMPLE).unwrap();
+        assert_eq!(c.devices.len(), 1);
+        assert_eq!(c.settings().unwrap().pacing, Pacing::default());
+        assert_eq!(c.retry().unwrap(), RetryPolicy::default());
+        let d = Config::parse("").unwrap();
+        assert!(d.devices.is_empty());
+        assert_eq!(d.database, PathBuf::from("relais.db"));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let e = Config::parse("databse = 'x'").unwrap_err();
+        assert!(e.contains("databse"), "{e}");
+        let e = Config::parse("[rules]\nfr_profile = 'lax'").unwrap_err();
+        assert!(e.contains("profile"), "{e}");
+        let e = Config::parse("[[device]]\nname='a'\nport='x'\nsender='alpha:THIS-IS-TOO-LONG'")
+            .unwrap_err();
+        assert!(e.contains("1 to 11"), "{e}");
+        let e = Config::parse(
+            "[[brand]]\nname='A'\n[[device]]\nname='a'\nport='x'\nsender='alpha:A'\nbrands=['B']",
+        )
+        .unwrap_err();
+        assert!(e.contains("no [[brand]]"), "{e}");
+        let e = Config::parse("[pacing]\nmin_gap = 'soon'").unwrap_err();
+        assert!(e.contains("min_gap"), "{e}");
+    }
+}

@@ -1,0 +1,583 @@
+//! The scheduler: picks due jobs from the store, pre-checks each with the compliance
+//! core (so the device rarely has to refuse), hands the ones that may go now to a
+//! device within its credits, and turns what the device reports into store changes.
+//!
+//! - A job the pre-check defers waits in the host until the exact instant the core
+//!   names (`deferred`, `due_at` = `until`); one it refuses ends `refused` with the
+//!   rule. Expired jobs end `expired`. A job that cannot even be built (a number that
+//!   no longer parses, a text over the device's limit) ends `refused` with a reason:
+//!   one bad job never blocks the queue.
+//! - Before a job goes to a device its state becomes `submitted` (one transaction),
+//!   so after a host crash it is handed over again with the same idempotency key and
+//!   the device answers `Duplicate` instead of sending twice.
+//! - Device events are stored, each in one transaction with the device's event mark,
+//!   and acknowledged only after they are stored: a crash between the two makes the
+//!   device send them again, and the mark skips them.
+//! - Temporary failures come back as `retry` with back-off ([`RetryPolicy`]); after the
+//!   last attempt the job fails.
+//! - The device's suppression list is compared with the store's by digest at every
+//!   handshake and every minute, and rebuilt when they differ.
+//!
+//! Several devices run at once, each in its own task over one shared [`Store`]; a job
+//! is claimed under the store's lock, so no two devices take the same one.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use relais_core::compliance::decision::{CategorySet, Contact, Outcome, evaluate};
+use relais_core::compliance::number::Msisdn;
+use relais_core::compliance::tz::UtcInstant;
+use relais_core::link::msg::{
+    BrandId, EventId, Identity, Job, MAX_TEXT, Scope, Settings, SuppressionOp, bounded,
+    digest_entry, refusal_code,
+};
+use tokio::sync::watch;
+
+use crate::link::{Incoming, IncomingReceiver, LinkClient};
+use crate::store::{
+    ALL_BRANDS, Applied, BrandNames, Change, CoreView, JobRow, JobState, RetryPolicy, Store,
+    StoreError, refusal_name,
+};
+
+/// The scheduler's time: the wall clock, or the simulator's virtual clock in the demo.
+pub trait Clock: Send + Sync {
+    /// Now, UTC.
+    fn now(&self) -> UtcInstant;
+    /// Told when the scheduler has nothing to do before `until` (`None`: nothing
+    /// scheduled at all) and nothing on any device. A virtual clock may jump there.
+    fn idle(&self, _until: Option<UtcInstant>) {}
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> UtcInstant {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        UtcInstant(secs)
+    }
+}
+
+/// A clock that reads a shared millisecond counter (virtual time published by the
+/// simulator's thread).
+#[derive(Debug, Clone, Default)]
+pub struct SharedClock {
+    /// Milliseconds since 1970.
+    pub now_ms: Arc<AtomicI64>,
+    /// The instant the scheduler is idle until (`i64::MAX`: nothing scheduled; 0: busy).
+    pub idle_until: Arc<AtomicI64>,
+}
+
+impl Clock for SharedClock {
+    fn now(&self) -> UtcInstant {
+        UtcInstant(self.now_ms.load(Ordering::Acquire).div_euclid(1000))
+    }
+    fn idle(&self, until: Option<UtcInstant>) {
+        let v = until.map_or(i64::MAX, |u| u.0.saturating_mul(1000));
+        self.idle_until.store(v, Ordering::Release);
+    }
+}
+
+/// Shared by every device task.
+pub struct Context {
+    /// The store.
+    pub store: Mutex<Store>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Rule choices for the pre-check.
+    pub options: relais_core::compliance::decision::Options,
+    /// Settings sent to devices.
+    pub settings: Settings,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+    /// Brand names for opt-out scopes.
+    pub brands: BrandNames,
+    /// Idle poll interval (real time).
+    pub poll: Duration,
+    /// Devices busy with a job (for [`Clock::idle`]).
+    busy: Mutex<std::collections::BTreeMap<String, bool>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context over `store`.
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        config: &crate::config::Config,
+    ) -> Result<Context, String> {
+        Ok(Context {
+            store: Mutex::new(store),
+            clock,
+            options: config.options()?,
+            settings: config.settings()?,
+            retry: config.retry()?,
+            brands: BrandNames::new(config.brand_names()),
+            poll: crate::sim::time::SimDuration::parse(&config.scheduler.poll)
+                .map(|d| Duration::from_millis(d.0.max(10) as u64))
+                .map_err(|e| format!("scheduler.poll: {e}"))?,
+            busy: Mutex::new(Default::default()),
+        })
+    }
+
+    /// Locks the store (a poisoned lock is still usable: every change is a
+    /// transaction).
+    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What the pre-check made of a due job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Hand it to the device.
+    Submit(Box<Job>),
+    /// It waits in the host until then.
+    Deferred(UtcInstant),
+    /// It ends without being sent (refused, expired).
+    Ended(JobState),
+}
+
+/// Parses a comma-separated category list.
+pub fn parse_categories(text: &str) -> Result<CategorySet, String> {
+    let mut set = CategorySet::EMPTY;
+    for c in text.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        let cat = relais_core::compliance::decision::Category::parse(c)
+            .ok_or_else(|| format!("unknown category {c:?}"))?;
+        set = set.with(cat);
+    }
+    Ok(set)
+}
+
+/// Pre-checks `row` at `now` for `device` with `identity`, records the verdict in one
+/// transaction, and returns it.
+pub fn precheck(
+    store: &mut Store,
+    row: &JobRow,
+    identity: &Identity,
+    device: &str,
+    options: &relais_core::compliance::decision::Options,
+    now: UtcInstant,
+) -> Result<Verdict, StoreError> {
+    let end = |store: &mut Store, state: JobState, rule: Option<&str>, reason: &str| {
+        store.transition(
+            row.id,
+            state,
+            now,
+            &Change {
+                rule,
+                reason: Some(reason),
+                ..Default::default()
+            },
+            reason,
+        )?;
+        Ok(Verdict::Ended(state))
+    };
+    if row.expires_at.is_some_and(|e| e <= now) {
+        return end(
+            store,
+            JobState::Expired,
+            None,
+            "expired before it could be sent",
+        );
+    }
+    let Ok(number) = Msisdn::parse(&row.number) else {
+        return end(
+            store,
+            JobState::Refused,
+            Some("core.number"),
+            "unknown-number",
+        );
+    };
+    if row.text.len() > MAX_TEXT || row.text.trim().is_empty() {
+        return end(store, JobState::Refused, Some("host.text"), "text-too-long");
+    }
+    let Ok(categories) = parse_categories(&row.categories) else {
+        return end(store, JobState::Refused, Some("host.category"), "category");
+    };
+    let job = link_job(store, row, number, categories, identity);
+    let Some(sender) = job.identity.to_compliance() else {
+        return end(
+            store,
+            JobState::Refused,
+            Some("core.identity"),
+            "bad-identity",
+        );
+    };
+    let decision = evaluate(
+        &job.message(),
+        &sender,
+        &Contact {
+            number,
+            zone: None,
+            fr_department: row.department,
+        },
+        now,
+        options,
+        relais_core::compliance::decision::Stores {
+            suppression: &CoreView(store),
+            consent: &CoreView(store),
+            log: &CoreView(store),
+        },
+    );
+    let rule = decision.rule.id;
+    match decision.outcome {
+        Outcome::Refuse(reason) => {
+            let name = refusal_name(refusal_code(&reason));
+            end(store, JobState::Refused, Some(rule), name)
+        }
+        Outcome::Defer { until, .. } => {
+            store.transition(
+                row.id,
+                JobState::Deferred,
+                now,
+                &Change {
+                    due_at: Some(until),
+                    rule: Some(rule),
+                    ..Default::default()
+                },
+                &format!("deferred until {until} ({rule})"),
+            )?;
+            Ok(Verdict::Deferred(until))
+        }
+        Outcome::Send { .. } => {
+            store.transition(
+                row.id,
+                JobState::Submitted,
+                now,
+                &Change {
+                    device: Some(device),
+                    stamp: Some("submitted_at"),
+                    ..Default::default()
+                },
+                &format!("to {device}"),
+            )?;
+            Ok(Verdict::Submit(Box::new(job)))
+        }
+    }
+}
+
+/// One device as the scheduler drives it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Its name.
+    pub name: String,
+    /// Brands it sends for (empty: all).
+    pub brands: Vec<String>,
+    /// Its sender identity (brand filled in per job).
+    pub identity: Identity,
+}
+
+/// Claims the next due job for `target` and pre-checks it; loops over jobs that end
+/// or are deferred, and returns the first to submit (or `None`).
+pub fn next_job(ctx: &Context, target: &Target) -> Result<Option<Job>, StoreError> {
+    let now = ctx.clock.now();
+    let mut store = ctx.store();
+    loop {
+        let due = store.due_jobs(now, &target.brands, 16)?;
+        if due.is_empty() {
+            return Ok(None);
+        }
+        for row in &due {
+            match precheck(
+                &mut store,
+                row,
+                &target.identity,
+                &target.name,
+                &ctx.options,
+                now,
+            )? {
+                Verdict::Submit(job) => return Ok(Some(*job)),
+                Verdict::Deferred(_) | Verdict::Ended(_) => {}
+            }
+        }
+    }
+}
+
+/// A suppression list as the device keeps it: (count, digest, entries).
+pub type SuppressionList = (u32, u64, Vec<(Msisdn, Scope)>);
+
+/// The store's suppression list as the device keeps it.
+pub fn suppression_list(store: &Store) -> Result<SuppressionList, StoreError> {
+    let mut entries = Vec::new();
+    for o in store.optouts()? {
+        let Ok(n) = Msisdn::parse(&o.number) else {
+            continue;
+        };
+        let scope = if o.brand == ALL_BRANDS {
+            Scope::All
+        } else {
+            Scope::Brand(BrandId::of(&o.brand))
+        };
+        entries.push((n, scope));
+    }
+    entries.sort_by_key(|(n, s)| (n.to_string(), *s));
+    entries.dedup();
+    let digest = entries
+        .iter()
+        .fold(0u64, |d, (n, s)| d.wrapping_add(digest_entry(n, *s)));
+    Ok((entries.len() as u32, digest, entries))
+}
+
+/// Makes the device's suppression list equal the store's (by digest; rebuilt when
+/// they differ). Returns true when it was rebuilt.
+pub async fn sync_suppression(ctx: &Context, client: &LinkClient) -> Result<bool, String> {
+    let (count, digest, entries) = suppression_list(&ctx.store()).map_err(|e| e.to_string())?;
+    let theirs = client
+        .suppression_digest()
+        .await
+        .map_err(|e| e.to_string())?;
+    if theirs == (count, digest) {
+        return Ok(false);
+    }
+    tracing::info!(
+        device_entries = theirs.0,
+        store_entries = count,
+        "suppression list differs; sending it again"
+    );
+    client
+        .suppression(SuppressionOp::Clear)
+        .await
+        .map_err(|e| e.to_string())?;
+    for (n, s) in entries {
+        client
+            .suppression(SuppressionOp::Add(n, s))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(true)
+}
+
+type Pending = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(), crate::link::ClientError>> + Send>,
+>;
+
+/// Drives one device until `stop` turns true: resubmits what the store says is on it,
+/// feeds it due jobs within its credits, stores its events and acknowledges them.
+pub async fn serve(
+    ctx: Arc<Context>,
+    target: Target,
+    client: LinkClient,
+    mut incoming: IncomingReceiver,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let name = target.name.clone();
+    let mut resubmit: std::collections::VecDeque<Job> = Default::default();
+    let mut pending: Option<Pending> = None;
+    let mut connected = false;
+    let mut last_sync = tokio::time::Instant::now();
+    let mut acked: Option<EventId> = None;
+    let mut stored: Option<EventId> = ctx
+        .store()
+        .last_event(&name)
+        .map_err(|e| e.to_string())?
+        .map(EventId);
+    let mut ack_task: Option<tokio::task::JoinHandle<()>> = None;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        // Store everything that arrived, then acknowledge the last stored event.
+        tokio::select! {
+            biased;
+            _ = stop.changed() => continue,
+            msg = incoming.recv() => {
+                let Some(msg) = msg else { return Err(format!("{name}: link task ended")) };
+                handle(&ctx, &target, &client, msg, &mut connected, &mut resubmit, &mut stored).await?;
+                while let Ok(msg) = incoming.try_recv() {
+                    handle(&ctx, &target, &client, msg, &mut connected, &mut resubmit, &mut stored).await?;
+                }
+            }
+            r = async { pending.as_mut().expect("guarded").await }, if pending.is_some() => {
+                pending = None;
+                if let Err(e) = r {
+                    tracing::warn!(device = %name, "submit: {e}");
+                }
+            }
+            _ = tokio::time::sleep(ctx.poll) => {}
+        }
+        if stored > acked && ack_task.as_ref().is_none_or(|t| t.is_finished()) {
+            let upto = stored.unwrap_or_default();
+            let c = client.clone();
+            ack_task = Some(tokio::spawn(async move {
+                let _ = c.ack_events(upto).await;
+            }));
+            acked = stored;
+        }
+        if !connected {
+            continue;
+        }
+        if last_sync.elapsed() > Duration::from_secs(60) {
+            last_sync = tokio::time::Instant::now();
+            if let Err(e) = sync_suppression(&ctx, &client).await {
+                tracing::warn!(device = %name, "suppression sync: {e}");
+            }
+        }
+        if pending.is_none() {
+            let job = match resubmit.pop_front() {
+                Some(j) => Some(j),
+                None => next_job(&ctx, &target).map_err(|e| e.to_string())?,
+            };
+            if let Some(job) = job {
+                tracing::debug!(device = %name, key = job.key.0, to = %job.to, "submit");
+                let c = client.clone();
+                pending = Some(Box::pin(async move { c.submit(job).await }));
+            }
+        }
+        let busy = pending.is_some()
+            || !ctx
+                .store()
+                .on_device(&name)
+                .map_err(|e| e.to_string())?
+                .is_empty();
+        report_idle(&ctx, &name, busy)?;
+    }
+    Ok(())
+}
+
+/// Tells the clock when every device is idle.
+fn report_idle(ctx: &Context, name: &str, busy: bool) -> Result<(), String> {
+    let all_idle = {
+        let mut b = ctx.busy.lock().unwrap_or_else(|p| p.into_inner());
+        b.insert(name.to_string(), busy);
+        b.values().all(|v| !v)
+    };
+    if all_idle {
+        let next = ctx.store().next_due().map_err(|e| e.to_string())?;
+        ctx.clock.idle(next);
+    } else {
+        ctx.clock.idle(Some(UtcInstant(0)));
+    }
+    Ok(())
+}
+
+async fn handle(
+    ctx: &Context,
+    target: &Target,
+    client: &LinkClient,
+    msg: Incoming,
+    connected: &mut bool,
+    resubmit: &mut std::collections::VecDeque<Job>,
+    stored: &mut Option<EventId>,
+) -> Result<(), String> {
+    let name = &target.name;
+    match msg {
+        Incoming::Event(id, event) => {
+            let now = ctx.clock.now();
+            let applied = ctx
+                .store()
+                .apply_event(name, id, &event, now, &ctx.brands, &ctx.retry)
+                .map_err(|e| e.to_string())?;
+            match applied {
+                Applied::Stored(Some((job, state))) => {
+                    tracing::info!(device = %name, job, state = state.name(), "job")
+                }
+                Applied::Stored(None) => tracing::info!(device = %name, ?event, "event"),
+                Applied::Again => {
+                    tracing::debug!(device = %name, id = id.0, "event already stored")
+                }
+            }
+            *stored = Some(id).max(*stored);
+        }
+        Incoming::Connected(info) => {
+            tracing::info!(device = %name, firmware = %info.firmware, boot = info.boot.0, "connected");
+            *connected = true;
+            let now = ctx.clock.now();
+            let status = serde_json::json!({
+                "firmware": info.firmware,
+                "boot": info.boot.0,
+                "slots": info.capabilities.job_slots,
+                "modem": info.capabilities.modem.as_str(),
+            });
+            ctx.store()
+                .set_device_status(name, Some(info.boot.0), &status, now)
+                .map_err(|e| e.to_string())?;
+            if let Err(e) = client.configure(ctx.settings.clone()).await {
+                tracing::warn!(device = %name, "configure: {e}");
+            }
+            if let Err(e) = sync_suppression(ctx, client).await {
+                tracing::warn!(device = %name, "suppression sync: {e}");
+            }
+            requeue(ctx, target, resubmit)?;
+        }
+        Incoming::Rebooted { old, new } => {
+            tracing::warn!(device = %name, old = old.0, new = new.0, "device rebooted; handing its jobs over again");
+            requeue(ctx, target, resubmit)?;
+        }
+        Incoming::Disconnected(kind) => {
+            tracing::warn!(device = %name, ?kind, "link lost; reconnecting");
+            *connected = false;
+        }
+        Incoming::Status(status, counters) => {
+            let now = ctx.clock.now();
+            let v = serde_json::json!({
+                "ready": status.ready,
+                "registration": format!("{:?}", status.registration),
+                "sim_ready": status.sim_ready,
+                "network_time": status.network_time,
+                "counters": format!("{counters:?}"),
+            });
+            ctx.store()
+                .set_device_status(name, None, &v, now)
+                .map_err(|e| e.to_string())?;
+        }
+        Incoming::Fault(f) => tracing::warn!(device = %name, ?f, "link fault"),
+    }
+    Ok(())
+}
+
+/// Queues every job the store has on this device for resubmission (same keys).
+fn requeue(
+    ctx: &Context,
+    target: &Target,
+    resubmit: &mut std::collections::VecDeque<Job>,
+) -> Result<(), String> {
+    resubmit.clear();
+    let store = ctx.store();
+    for row in store.on_device(&target.name).map_err(|e| e.to_string())? {
+        let (Ok(to), Ok(categories)) = (
+            Msisdn::parse(&row.number),
+            parse_categories(&row.categories),
+        ) else {
+            continue;
+        };
+        resubmit.push_back(link_job(&store, &row, to, categories, &target.identity));
+    }
+    Ok(())
+}
+
+/// The link job for `row`: the consent the store has now, the brand on the identity.
+fn link_job(
+    store: &Store,
+    row: &JobRow,
+    to: Msisdn,
+    categories: CategorySet,
+    identity: &Identity,
+) -> Job {
+    use relais_core::compliance::decision::Consent as _;
+    Job {
+        key: row.key(),
+        to,
+        text: bounded(&row.text),
+        class: row.class,
+        categories,
+        identity: Identity {
+            brand: bounded(&row.brand),
+            ..identity.clone()
+        },
+        consent: CoreView(store).consent(&to, &row.brand),
+        fr_department: row.department,
+        not_before: None,
+        expires: row.expires_at,
+        report: true,
+    }
+}

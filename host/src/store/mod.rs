@@ -1,0 +1,902 @@
+//! The host's store: one SQLite file (bundled SQLite, WAL journal) with contacts,
+//! consent, opt-outs, campaigns, jobs and their full state history, delivery reports,
+//! inbound messages, keywords and device status.
+//!
+//! Every state change is one transaction: a crash (even `SIGKILL`) at any point leaves
+//! the file either before or after the change, never half-way. A device event and the
+//! device's "last event stored" mark are written in the same transaction, so an event
+//! is applied exactly once however often the link delivers it again.
+//!
+//! Times are UTC seconds since 1970 ([`UtcInstant`]); the demo runs on virtual time.
+//! The schema is `schema.sql`; its version is SQLite's `user_version`, and
+//! [`Store::open`] migrates older files and refuses newer ones.
+
+mod events;
+mod jobs;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use relais_core::compliance::decision::{
+    Class, Consent, ConsentStatus, OptOutScope, Recent, SendLog, Suppression,
+};
+use relais_core::compliance::number::Msisdn;
+use relais_core::compliance::tz::UtcInstant;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
+
+pub use events::{Applied, BrandNames, RetryPolicy, failure_name, keyword_kind_name, refusal_name};
+pub use jobs::{Change, JobRow, JobState, NewJob, key_of, split_key};
+
+/// Schema migrations, in order: entry `i` brings `user_version` from `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Brand name that stands for every brand in the opt-out table (STOPALL).
+pub const ALL_BRANDS: &str = "*";
+
+/// What went wrong with the store.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The file is not a SQLite database, or is damaged.
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's words.
+        detail: String,
+    },
+    /// Another process holds the database locked for longer than the busy timeout.
+    Locked {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file was written by a newer relais.
+    Newer {
+        /// The file.
+        path: PathBuf,
+        /// Its schema version.
+        version: u32,
+    },
+    /// The file could not be opened or created.
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// A request the store refuses (unknown campaign, bad state change, ...).
+    Invalid(String),
+    /// Any other SQLite error.
+    Sql(rusqlite::Error),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Corrupt { path, detail } => write!(
+                f,
+                "{} is not a usable relais database ({detail}); nothing was changed. Restore a backup or point `database` in the config at a new file",
+                path.display()
+            ),
+            StoreError::Locked { path } => write!(
+                f,
+                "{} is locked by another process (is a `relais run` or `relais direct` daemon using it?); nothing was changed",
+                path.display()
+            ),
+            StoreError::Newer { path, version } => write!(
+                f,
+                "{} has schema version {version}, newer than this relais understands ({SCHEMA_VERSION}); upgrade relais",
+                path.display()
+            ),
+            StoreError::Open { path, detail } => {
+                write!(f, "cannot open database {}: {detail}", path.display())
+            }
+            StoreError::Invalid(msg) => f.write_str(msg),
+            StoreError::Sql(e) => write!(f, "database error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sql(e)
+    }
+}
+
+/// Result of store operations.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A contact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contact {
+    /// Row id.
+    pub id: i64,
+    /// E.164 number.
+    pub number: String,
+    /// First name (may be empty).
+    pub first_name: String,
+    /// Last name (may be empty).
+    pub last_name: String,
+    /// Other fields from the import, for templates.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// Verified time zone, when known.
+    pub zone: Option<String>,
+    /// Verified French department, when known.
+    pub department: Option<u8>,
+}
+
+impl Contact {
+    /// The value of template field `name`: `first_name`, `last_name`, `number`, or an
+    /// imported column.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        match name {
+            "first_name" => Some(&self.first_name),
+            "last_name" => Some(&self.last_name),
+            "number" => Some(&self.number),
+            _ => self.fields.get(name).and_then(|v| v.as_str()),
+        }
+    }
+}
+
+/// A contact to insert or update.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewContact {
+    /// E.164 number (validated by the caller).
+    pub number: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Other fields.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// Verified time zone.
+    pub zone: Option<String>,
+    /// Verified French department.
+    pub department: Option<u8>,
+}
+
+/// Consent as recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentRecord {
+    /// The number.
+    pub number: String,
+    /// The brand.
+    pub brand: String,
+    /// Its status.
+    pub status: ConsentStatus,
+    /// Where it came from (`import:contacts.csv`, `cli`, a URL, ...).
+    pub source: String,
+    /// When it was recorded.
+    pub at: UtcInstant,
+}
+
+/// An opt-out as recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OptOut {
+    /// The number.
+    pub number: String,
+    /// The brand, or [`ALL_BRANDS`].
+    pub brand: String,
+    /// The keyword that caused it, when it came by SMS.
+    pub keyword: Option<String>,
+    /// Its matching tier (rules/README.md), when it came by SMS.
+    pub tier: Option<u8>,
+    /// `sms:<device>`, `cli`, `import:<file>`.
+    pub source: String,
+    /// When.
+    pub at: UtcInstant,
+}
+
+/// Campaign status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CampaignStatus {
+    /// Imported, not started.
+    Draft,
+    /// Its jobs are dispatched.
+    Running,
+    /// Its jobs wait.
+    Paused,
+}
+
+impl CampaignStatus {
+    /// The stored name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CampaignStatus::Draft => "draft",
+            CampaignStatus::Running => "running",
+            CampaignStatus::Paused => "paused",
+        }
+    }
+
+    fn parse(text: &str) -> CampaignStatus {
+        match text {
+            "running" => CampaignStatus::Running,
+            "paused" => CampaignStatus::Paused,
+            _ => CampaignStatus::Draft,
+        }
+    }
+}
+
+/// A campaign.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Campaign {
+    /// Row id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Template with `{field}` placeholders.
+    pub template: String,
+    /// Message class.
+    pub class: Class,
+    /// Brand.
+    pub brand: String,
+    /// Categories, comma separated.
+    pub categories: String,
+    /// Status.
+    pub status: CampaignStatus,
+    /// Created at.
+    pub created_at: UtcInstant,
+}
+
+/// A campaign to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCampaign {
+    /// Unique name.
+    pub name: String,
+    /// Template.
+    pub template: String,
+    /// Class.
+    pub class: Class,
+    /// Brand.
+    pub brand: String,
+    /// Categories, comma separated.
+    pub categories: String,
+}
+
+/// An inbound SMS as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboundRow {
+    /// The device or modem that received it.
+    pub device: String,
+    /// Sender.
+    pub sender: String,
+    /// Text.
+    pub text: String,
+    /// Service-centre time.
+    pub at: UtcInstant,
+}
+
+/// A device or modem as the store knows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceRow {
+    /// Its name.
+    pub name: String,
+    /// Its boot id at the last handshake.
+    pub boot: Option<u32>,
+    /// The last event stored from it.
+    pub last_event: Option<u32>,
+    /// The last status it reported (JSON).
+    pub status: serde_json::Value,
+    /// When the row last changed.
+    pub updated_at: UtcInstant,
+}
+
+/// The store: one connection to the database file.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// Maps an SQLite error on `path` to the store's words for it.
+fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        },
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Locked {
+            path: path.to_owned(),
+        },
+        Some(ErrorCode::CannotOpen)
+        | Some(ErrorCode::ReadOnly)
+        | Some(ErrorCode::PermissionDenied) => StoreError::Open {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        },
+        _ => StoreError::Sql(e),
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`, in WAL mode, and migrates it to
+    /// [`SCHEMA_VERSION`]. A file that is not a database, is damaged, is locked by
+    /// another writer for more than 5 s, or comes from a newer relais is refused with a
+    /// clear error and left as it is.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+                path: path.to_owned(),
+                detail: format!("cannot create {}: {e}", parent.display()),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| classify(path, e))?;
+        Self::setup(conn, path.to_owned())
+    }
+
+    /// A private in-memory store (tests, dry runs).
+    pub fn open_in_memory() -> Result<Store> {
+        let conn = Connection::open_in_memory()?;
+        Self::setup(conn, PathBuf::from(":memory:"))
+    }
+
+    fn setup(conn: Connection, path: PathBuf) -> Result<Store> {
+        let p = path.clone();
+        let err = move |e| classify(&p, e);
+        conn.busy_timeout(Duration::from_secs(5)).map_err(&err)?;
+        // Reading the header is what fails on a file that is not a database.
+        let version: u32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(&err)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Newer { path, version });
+        }
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(&err)?;
+        if mode != "wal" && mode != "memory" {
+            tracing::warn!(%mode, "database is not in WAL mode");
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(&err)?;
+        let mut store = Store { conn, path };
+        store.migrate(version)?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self, from: u32) -> Result<()> {
+        if from == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, e))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+            tx.execute_batch(sql).map_err(|e| classify(&path, e))?;
+            tx.pragma_update(None, "user_version", (i + 1) as u32)?;
+        }
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok(())
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in one immediate transaction; nothing it wrote stays if it fails.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, e))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok(out)
+    }
+
+    /// The connection, for reports (read-only use).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    // ----- contacts -------------------------------------------------------------
+
+    /// Inserts or updates contacts (by number) in one transaction; returns how many
+    /// were new.
+    pub fn upsert_contacts(&mut self, rows: &[NewContact], now: UtcInstant) -> Result<usize> {
+        self.transaction(|tx| upsert_contacts(tx, rows, now))
+    }
+
+    /// The contact with this number.
+    pub fn contact(&self, number: &str) -> Result<Option<Contact>> {
+        self.conn
+            .query_row(
+                "SELECT id, number, first_name, last_name, fields, zone, department
+                 FROM contacts WHERE number = ?1",
+                [number],
+                contact_row,
+            )
+            .optional()
+            .map_err(Into::into)
+    }
+
+    /// Contacts in number order, at most `limit`.
+    pub fn contacts(&self, limit: usize) -> Result<Vec<Contact>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, number, first_name, last_name, fields, zone, department
+             FROM contacts ORDER BY number LIMIT ?1",
+        )?;
+        let rows = st.query_map([limit as i64], contact_row)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+    }
+
+    /// Number of contacts.
+    pub fn contact_count(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM contacts", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    /// Removes a contact (its jobs and history stay); true when it existed.
+    pub fn remove_contact(&mut self, number: &str) -> Result<bool> {
+        self.transaction(|tx| {
+            Ok(tx.execute("DELETE FROM contacts WHERE number = ?1", [number])? > 0)
+        })
+    }
+
+    // ----- consent -------------------------------------------------------------
+
+    /// Records consent for `number` and `brand`.
+    pub fn set_consent(&mut self, record: &ConsentRecord) -> Result<()> {
+        self.transaction(|tx| set_consent(tx, record))
+    }
+
+    /// Recorded consent for `number` and `brand`.
+    pub fn consent_of(&self, number: &str, brand: &str) -> Result<Option<ConsentRecord>> {
+        self.conn
+            .query_row(
+                "SELECT number, brand, status, source, at FROM consents
+                 WHERE number = ?1 AND brand = ?2",
+                [number, brand],
+                consent_row,
+            )
+            .optional()
+            .map_err(Into::into)
+    }
+
+    /// Every consent record, by number.
+    pub fn consents(&self) -> Result<Vec<ConsentRecord>> {
+        let mut st = self.conn.prepare(
+            "SELECT number, brand, status, source, at FROM consents ORDER BY number, brand",
+        )?;
+        let rows = st.query_map([], consent_row)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+    }
+
+    // ----- opt-outs -------------------------------------------------------------
+
+    /// Records an opt-out (brand or [`ALL_BRANDS`]); false when it was already there.
+    pub fn add_optout(&mut self, optout: &OptOut) -> Result<bool> {
+        self.transaction(|tx| add_optout(tx, optout))
+    }
+
+    /// Removes an opt-out (the recipient opted in again); false when there was none.
+    pub fn remove_optout(
+        &mut self,
+        number: &str,
+        brand: &str,
+        source: &str,
+        at: UtcInstant,
+    ) -> Result<bool> {
+        self.transaction(|tx| remove_optout(tx, number, brand, None, source, at))
+    }
+
+    /// Current opt-outs, by number.
+    pub fn optouts(&self) -> Result<Vec<OptOut>> {
+        let mut st = self.conn.prepare(
+            "SELECT number, brand, keyword, tier, source, at FROM optouts ORDER BY number, brand",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(OptOut {
+                number: r.get(0)?,
+                brand: r.get(1)?,
+                keyword: r.get(2)?,
+                tier: r.get(3)?,
+                source: r.get(4)?,
+                at: UtcInstant(r.get(5)?),
+            })
+        })?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+    }
+
+    /// The opt-out covering `number` for `brand`, if any.
+    pub fn opted_out_of(&self, number: &str, brand: &str) -> Result<Option<OptOutScope>> {
+        let found: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT brand FROM optouts WHERE number = ?1 AND (brand = ?2 OR brand = '*')
+                 ORDER BY brand = '*' DESC LIMIT 1",
+                [number, brand],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(found.map(|b| {
+            if b == ALL_BRANDS {
+                OptOutScope::All
+            } else {
+                OptOutScope::Brand
+            }
+        }))
+    }
+
+    // ----- campaigns ------------------------------------------------------------
+
+    /// Creates a campaign (status draft) with its jobs, in one transaction.
+    pub fn create_campaign(
+        &mut self,
+        campaign: &NewCampaign,
+        jobs: &[NewJob],
+        now: UtcInstant,
+    ) -> Result<i64> {
+        self.transaction(|tx| {
+            let exists: bool = tx
+                .query_row("SELECT 1 FROM campaigns WHERE name = ?1", [&campaign.name], |_| Ok(true))
+                .optional()?
+                .unwrap_or(false);
+            if exists {
+                return Err(StoreError::Invalid(format!(
+                    "a campaign named {:?} already exists; choose another --name",
+                    campaign.name
+                )));
+            }
+            tx.execute(
+                "INSERT INTO campaigns (name, template, class, brand, categories, status, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'draft', ?6)",
+                params![
+                    campaign.name,
+                    campaign.template,
+                    campaign.class.name(),
+                    campaign.brand,
+                    campaign.categories,
+                    now.0
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            for job in jobs {
+                jobs::insert(tx, Some(id), job, now)?;
+            }
+            Ok(id)
+        })
+    }
+
+    /// The campaign called `name`.
+    pub fn campaign(&self, name: &str) -> Result<Option<Campaign>> {
+        self.conn
+            .query_row(
+                "SELECT id, name, template, class, brand, categories, status, created_at
+                 FROM campaigns WHERE name = ?1",
+                [name],
+                campaign_row,
+            )
+            .optional()
+            .map_err(Into::into)
+    }
+
+    /// Every campaign, oldest first.
+    pub fn campaigns(&self) -> Result<Vec<Campaign>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, name, template, class, brand, categories, status, created_at
+             FROM campaigns ORDER BY id",
+        )?;
+        let rows = st.query_map([], campaign_row)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+    }
+
+    /// Sets a campaign's status; an unknown name is an error.
+    pub fn set_campaign_status(&mut self, name: &str, status: CampaignStatus) -> Result<()> {
+        self.transaction(|tx| {
+            let n = tx.execute(
+                "UPDATE campaigns SET status = ?1 WHERE name = ?2",
+                params![status.name(), name],
+            )?;
+            if n == 0 {
+                return Err(StoreError::Invalid(format!("no campaign named {name:?}")));
+            }
+            Ok(())
+        })
+    }
+
+    // ----- inbound ---------------------------------------------------------------
+
+    /// Inbound messages, newest first, at most `limit`.
+    pub fn inbound(&self, limit: usize) -> Result<Vec<InboundRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT device, sender, text, at FROM inbound ORDER BY at DESC, id DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map([limit as i64], |r| {
+            Ok(InboundRow {
+                device: r.get(0)?,
+                sender: r.get(1)?,
+                text: r.get(2)?,
+                at: UtcInstant(r.get(3)?),
+            })
+        })?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+    }
+
+    // ----- devices ---------------------------------------------------------------
+
+    /// The last event stored from `device`.
+    pub fn last_event(&self, device: &str) -> Result<Option<u32>> {
+        let v: Option<Option<i64>> = self
+            .conn
+            .query_row(
+                "SELECT last_event FROM devices WHERE name = ?1",
+                [device],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(v.flatten().map(|v| v as u32))
+    }
+
+    /// Records a device's status (JSON) and boot.
+    pub fn set_device_status(
+        &mut self,
+        device: &str,
+        boot: Option<u32>,
+        status: &serde_json::Value,
+        now: UtcInstant,
+    ) -> Result<()> {
+        self.transaction(|tx| {
+            ensure_device(tx, device, now)?;
+            tx.execute(
+                "UPDATE devices SET status = ?2, boot = coalesce(?3, boot), updated_at = ?4 WHERE name = ?1",
+                params![device, status.to_string(), boot, now.0],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Every device the store has heard of.
+    pub fn devices(&self) -> Result<Vec<DeviceRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT name, boot, last_event, status, updated_at FROM devices ORDER BY name",
+        )?;
+        let rows = st.query_map([], |r| {
+            let status: String = r.get(3)?;
+            Ok(DeviceRow {
+                name: r.get(0)?,
+                boot: r.get(1)?,
+                last_event: r.get(2)?,
+                status: serde_json::from_str(&status).unwrap_or(serde_json::Value::Null),
+                updated_at: UtcInstant(r.get(4)?),
+            })
+        })?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+    }
+}
+
+fn ensure_device(tx: &Transaction<'_>, device: &str, now: UtcInstant) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO devices (name, updated_at) VALUES (?1, ?2)",
+        params![device, now.0],
+    )?;
+    Ok(())
+}
+
+fn upsert_contacts(tx: &Transaction<'_>, rows: &[NewContact], now: UtcInstant) -> Result<usize> {
+    let before: i64 = tx.query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))?;
+    for c in rows {
+        upsert_contact(tx, c, now)?;
+    }
+    let after: i64 = tx.query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))?;
+    Ok((after - before) as usize)
+}
+
+/// Inserts or updates one contact (by number) inside `tx`.
+pub(crate) fn upsert_contact(tx: &Transaction<'_>, c: &NewContact, now: UtcInstant) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO contacts (number, first_name, last_name, fields, zone, department, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(number) DO UPDATE SET first_name = excluded.first_name,
+             last_name = excluded.last_name, fields = excluded.fields,
+             zone = coalesce(excluded.zone, zone), department = coalesce(excluded.department, department)",
+    )?
+    .execute(params![
+        c.number,
+        c.first_name,
+        c.last_name,
+        serde_json::Value::Object(c.fields.clone()).to_string(),
+        c.zone,
+        c.department,
+        now.0
+    ])?;
+    Ok(())
+}
+
+/// Creates a job inside `tx`.
+pub(crate) fn insert_job(
+    tx: &Transaction<'_>,
+    campaign: Option<i64>,
+    job: &NewJob,
+    now: UtcInstant,
+) -> Result<i64> {
+    jobs::insert(tx, campaign, job, now)
+}
+
+/// The consent recorded for `number` and `brand` inside `tx` (none when nothing is).
+pub(crate) fn consent_in(tx: &Transaction<'_>, number: &str, brand: &str) -> Result<ConsentStatus> {
+    let status: Option<String> = tx
+        .prepare_cached("SELECT status FROM consents WHERE number = ?1 AND brand = ?2")?
+        .query_row([number, brand], |r| r.get(0))
+        .optional()?;
+    Ok(status
+        .and_then(|s| parse_consent(&s))
+        .unwrap_or(ConsentStatus::None))
+}
+
+pub(crate) fn set_consent(tx: &Transaction<'_>, record: &ConsentRecord) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO consents (number, brand, status, source, at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(number, brand) DO UPDATE SET status = excluded.status,
+             source = excluded.source, at = excluded.at",
+    )?
+    .execute(params![
+        record.number,
+        record.brand,
+        consent_name(record.status),
+        record.source,
+        record.at.0
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn add_optout(tx: &Transaction<'_>, o: &OptOut) -> Result<bool> {
+    let n = tx.execute(
+        "INSERT OR IGNORE INTO optouts (number, brand, keyword, tier, source, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![o.number, o.brand, o.keyword, o.tier, o.source, o.at.0],
+    )?;
+    tx.execute(
+        "INSERT INTO optout_log (number, brand, action, keyword, tier, source, at)
+         VALUES (?1, ?2, 'opt-out', ?3, ?4, ?5, ?6)",
+        params![o.number, o.brand, o.keyword, o.tier, o.source, o.at.0],
+    )?;
+    Ok(n > 0)
+}
+
+pub(crate) fn remove_optout(
+    tx: &Transaction<'_>,
+    number: &str,
+    brand: &str,
+    keyword: Option<&str>,
+    source: &str,
+    at: UtcInstant,
+) -> Result<bool> {
+    let n = tx.execute(
+        "DELETE FROM optouts WHERE number = ?1 AND brand = ?2",
+        params![number, brand],
+    )?;
+    tx.execute(
+        "INSERT INTO optout_log (number, brand, action, keyword, tier, source, at)
+         VALUES (?1, ?2, 'opt-in', ?3, NULL, ?4, ?5)",
+        params![number, brand, keyword, source, at.0],
+    )?;
+    Ok(n > 0)
+}
+
+/// The stored name of a consent status.
+pub const fn consent_name(s: ConsentStatus) -> &'static str {
+    match s {
+        ConsentStatus::OptedIn => "opted-in",
+        ConsentStatus::ExistingCustomer => "existing-customer",
+        ConsentStatus::None => "none",
+    }
+}
+
+/// Parses a consent status as written in files and on the command line.
+pub fn parse_consent(text: &str) -> Option<ConsentStatus> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "opted-in" | "opted_in" | "optin" | "opt-in" | "yes" | "y" | "true" | "1" => {
+            Some(ConsentStatus::OptedIn)
+        }
+        "existing-customer" | "existing_customer" | "customer" => {
+            Some(ConsentStatus::ExistingCustomer)
+        }
+        "none" | "no" | "n" | "false" | "0" | "" => Some(ConsentStatus::None),
+        _ => None,
+    }
+}
+
+fn contact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Contact> {
+    let fields: String = r.get(4)?;
+    let fields = match serde_json::from_str(&fields) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    Ok(Contact {
+        id: r.get(0)?,
+        number: r.get(1)?,
+        first_name: r.get(2)?,
+        last_name: r.get(3)?,
+        fields,
+        zone: r.get(5)?,
+        department: r.get(6)?,
+    })
+}
+
+fn consent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConsentRecord> {
+    let status: String = r.get(2)?;
+    Ok(ConsentRecord {
+        number: r.get(0)?,
+        brand: r.get(1)?,
+        status: parse_consent(&status).unwrap_or(ConsentStatus::None),
+        source: r.get(3)?,
+        at: UtcInstant(r.get(4)?),
+    })
+}
+
+fn campaign_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Campaign> {
+    let class: String = r.get(3)?;
+    let status: String = r.get(6)?;
+    Ok(Campaign {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        template: r.get(2)?,
+        class: Class::parse(&class).unwrap_or(Class::Marketing),
+        brand: r.get(4)?,
+        categories: r.get(5)?,
+        status: CampaignStatus::parse(&status),
+        created_at: UtcInstant(r.get(7)?),
+    })
+}
+
+/// The store as the compliance core's view of opt-outs, consent and recent sends, for
+/// the scheduler's pre-check. Errors read as "opted out" / "no consent" (fail closed).
+#[derive(Debug)]
+pub struct CoreView<'s>(pub &'s Store);
+
+impl Suppression for CoreView<'_> {
+    fn opted_out(&self, number: &Msisdn, brand: &str) -> Option<OptOutScope> {
+        self.0
+            .opted_out_of(&number.to_string(), brand)
+            .unwrap_or(Some(OptOutScope::All))
+    }
+}
+
+impl Consent for CoreView<'_> {
+    fn consent(&self, number: &Msisdn, brand: &str) -> ConsentStatus {
+        match self.0.consent_of(&number.to_string(), brand) {
+            Ok(Some(r)) => r.status,
+            _ => ConsentStatus::None,
+        }
+    }
+}
+
+impl SendLog for CoreView<'_> {
+    fn sent_since(&self, number: &Msisdn, since: UtcInstant) -> Recent {
+        let row: rusqlite::Result<(i64, Option<i64>)> = self.0.conn.query_row(
+            "SELECT count(*), min(sent_at) FROM jobs
+             WHERE number = ?1 AND class = 'marketing' AND sent_at >= ?2",
+            params![number.to_string(), since.0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        );
+        match row {
+            Ok((count, first)) => Recent {
+                count: count as u32,
+                oldest: first.map(UtcInstant),
+            },
+            Err(_) => Recent {
+                count: u32::MAX,
+                oldest: Some(since),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
