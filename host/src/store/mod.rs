@@ -781,6 +781,9 @@ pub(crate) fn remove_optout(
         "DELETE FROM optouts WHERE number = ?1 AND brand = ?2",
         params![number, brand],
     )?;
+    if n == 0 {
+        return Ok(false);
+    }
     tx.execute(
         "INSERT INTO optout_log (number, brand, action, keyword, tier, source, at)
          VALUES (?1, ?2, 'opt-in', ?3, NULL, ?4, ?5)",
