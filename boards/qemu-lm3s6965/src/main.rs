@@ -78,7 +78,9 @@ fn main() -> ! {
 mod agent {
     //! The agent on this board: types, store layout, and the loop.
 
-    use relais_agent::agent::{Activity, Agent, Config, Fault};
+    use core::mem::MaybeUninit;
+
+    use relais_agent::agent::{Activity, Agent, AgentBuffers, Config, Fault};
     use relais_agent::core::link::msg::bounded;
     use relais_agent::modem::{Clock, Modem, NoPowerControl, Profile};
     use relais_agent::store::flash::{Capacity, FlashStore, Layout};
@@ -112,18 +114,21 @@ mod agent {
     const WINDOW: usize = 4;
 
     type Store = FlashStore<HostFileFlash>;
-    type BoardAgent = Agent<Pl011, Pl011, NoPowerControl, SysClock, Store, SLOTS, WINDOW>;
+    type Buffers = AgentBuffers<SLOTS>;
+    type BoardAgent =
+        Agent<Pl011, Pl011, NoPowerControl, SysClock, Store, SLOTS, WINDOW, &'static mut Buffers>;
 
     pub fn run(host: Pl011, modem: Pl011, flash: HostFileFlash) -> ! {
-        let agent = start(host, modem, flash);
-        // Start-up moves the agent by value a few times (tens of KiB of stack, once);
-        // paint again so the reports below show what the loop itself needs.
+        let buffers = buffers();
+        let agent = start(buffers, host, modem, flash);
+        // Paint again so the reports below show what the loop itself needs.
         let boot_stack = stack::used();
         stack::paint();
         defmt::info!(
-            "agent: boot {=u32}, {=usize} B static, start-up stack {=usize} B of {=usize} B",
+            "agent: boot {=u32}, {=usize} B static ({=usize} B buffers), start-up stack {=usize} B of {=usize} B",
             agent.boot_id().0,
-            core::mem::size_of::<BoardAgent>(),
+            core::mem::size_of::<BoardAgent>() + core::mem::size_of::<Buffers>(),
+            core::mem::size_of::<Buffers>(),
             boot_stack,
             stack::size()
         );
@@ -161,10 +166,27 @@ mod agent {
         }
     }
 
-    /// Builds the agent into its static. Not inlined: the temporaries of the
-    /// construction live in this frame, which is gone once the loop runs.
+    /// Makes the agent's buffers (8 KB) in their static. Not inlined, and called before
+    /// `start`: the temporary of `Buffers::new` lives in this frame, which is gone by the
+    /// time `start` needs its own.
     #[inline(never)]
-    fn start(host: Pl011, modem: Pl011, flash: HostFileFlash) -> &'static mut BoardAgent {
+    fn buffers() -> &'static mut Buffers {
+        match cortex_m::singleton!(: MaybeUninit<Buffers> = MaybeUninit::uninit()) {
+            Some(place) => place.write(Buffers::new()),
+            None => fail_with("agent buffers", "taken twice"),
+        }
+    }
+
+    /// Builds the agent straight into its static (nothing agent-sized is copied on the
+    /// stack). Not inlined: the modem driver and the store are made in this frame,
+    /// which is gone once the loop runs.
+    #[inline(never)]
+    fn start(
+        buffers: &'static mut Buffers,
+        host: Pl011,
+        modem: Pl011,
+        flash: HostFileFlash,
+    ) -> &'static mut BoardAgent {
         let store = match FlashStore::open(flash, LAYOUT) {
             Ok(store) => store,
             Err(e) => fail_with("store", e),
@@ -175,14 +197,14 @@ mod agent {
             firmware: bounded(env!("CARGO_PKG_VERSION")),
             ..Config::default()
         };
-        let agent = match Agent::new(host, modem, SysClock, store, config) {
+        // In a static, so the size report's static RAM includes the agent.
+        let place = cortex_m::singleton!(: MaybeUninit<BoardAgent> = MaybeUninit::uninit());
+        let Some(place) = place else {
+            fail_with("agent", "started twice")
+        };
+        match Agent::init_in(place, buffers, host, modem, SysClock, store, config) {
             Ok(agent) => agent,
             Err(e) => fail_with("agent start", e),
-        };
-        // In a static, so the size report's static RAM includes the agent.
-        match cortex_m::singleton!(: BoardAgent = agent) {
-            Some(agent) => agent,
-            None => fail_with("agent", "started twice"),
         }
     }
 

@@ -64,11 +64,10 @@
 //! `size_of::<Inbound<2, 4, 16>>()` is 2 184 bytes on `thumbv7m-none-eabi` (2 280 on
 //! 64-bit hosts). The reassembler takes 1 480 of them (2 messages × 4 parts × a
 //! 160-unit buffer, `Reassembler<2, 4>`), the brand memory 384 (16 × 24), the reply
-//! memory 256 (8 × 32). The [`InboundOutcome`] that `on_pdu` returns is 1 568 bytes of
-//! stack on that target (two 680-byte [`Event`]s and a reply). `Inbound<1, 4, 8>` halves
+//! memory 256 (8 × 32). The [`InboundOutcome`] is 1 568 bytes on that target (two
+//! 680-byte [`Event`]s and a reply): [`Inbound::on_pdu_into`] fills one in place, where
+//! `on_pdu` returns it by value. `Inbound<1, 4, 8>` halves
 //! the reassembly buffers if a 20 KiB device needs the room.
-
-use core::fmt::Write as _;
 
 use heapless::{String, Vec};
 use relais_core::compliance::calendar::Date;
@@ -85,6 +84,7 @@ use relais_core::sms::pdu::{
 use relais_core::sms::reassembly::{Outcome, Reassembler, ReassemblyError};
 
 use crate::modem::InboundPdu;
+use crate::ordered;
 use crate::store::{Store, StoreError};
 
 /// Most events one [`Inbound::on_pdu`] call returns: an [`Event::Inbound`] and an
@@ -155,12 +155,20 @@ pub struct InboundOutcome {
 }
 
 impl InboundOutcome {
-    fn empty(disposition: Disposition) -> InboundOutcome {
+    /// No event, no reply, for [`Inbound::on_pdu_into`] to fill (the disposition is a
+    /// placeholder until then).
+    pub const fn new() -> InboundOutcome {
         InboundOutcome {
             events: Vec::new(),
             reply: None,
-            disposition,
+            disposition: Disposition::Message,
         }
+    }
+}
+
+impl Default for InboundOutcome {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -260,6 +268,19 @@ impl<const MESSAGES: usize, const PARTS: usize, const BRANDS: usize>
         }
     }
 
+    /// Forgets everything, as [`Inbound::new`] made it (settings included), except
+    /// the reassembler's count of evictions ([`InboundCounters::evicted`]).
+    pub fn clear(&mut self) {
+        // Every message is at least 0 ms old at the end of time. Cheaper than building
+        // a new reassembler (1.5 KB) on the stack.
+        self.reassembler.expire(u64::MAX, 0);
+        self.brands.clear();
+        self.default_brand = None;
+        self.replied.clear();
+        self.max_age_ms = DEFAULT_MAX_AGE_MS;
+        self.counters = InboundCounters::default();
+    }
+
     /// Remembers that `brand` just sent to `to`, so that a STOP from `to` opts out of
     /// that brand. The least recently used number is forgotten when `BRANDS` are known.
     pub fn note_sent(&mut self, to: &Msisdn, brand: &str) {
@@ -269,9 +290,9 @@ impl<const MESSAGES: usize, const PARTS: usize, const BRANDS: usize>
     /// Like [`Inbound::note_sent`], with the brand's id.
     pub fn note_sent_id(&mut self, to: &Msisdn, brand: BrandId) {
         if let Some(i) = self.brands.iter().position(|(n, _)| n == to) {
-            self.brands.remove(i);
-        } else if self.brands.is_full() && !self.brands.is_empty() {
-            self.brands.remove(0);
+            ordered::remove(&mut self.brands, i);
+        } else if self.brands.is_full() {
+            ordered::remove(&mut self.brands, 0);
         }
         // Fails only when BRANDS is 0: then nothing is remembered.
         let _ = self.brands.push((*to, brand));
@@ -334,25 +355,79 @@ impl<const MESSAGES: usize, const PARTS: usize, const BRANDS: usize>
         store: &mut impl Store,
         settings: &Settings,
     ) -> Result<InboundOutcome, StoreError> {
+        let mut out = InboundOutcome::new();
+        self.on_pdu_into(pdu, now_ms, store, settings, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Inbound::on_pdu`] writing the outcome into `out` (its previous content is
+    /// replaced): the outcome (1.5 KB with its texts) is not copied on the stack.
+    /// On a store error `out` holds no event and no reply.
+    pub fn on_pdu_into(
+        &mut self,
+        pdu: &InboundPdu,
+        now_ms: u64,
+        store: &mut impl Store,
+        settings: &Settings,
+        out: &mut InboundOutcome,
+    ) -> Result<(), StoreError> {
+        out.events.clear();
+        out.reply = None;
+        let (disposition, sender) = self.read(pdu, now_ms, out);
+        out.disposition = disposition;
+        if !matches!(disposition, Disposition::Message | Disposition::Fragment) {
+            out.events.clear();
+            return Ok(());
+        }
+        let Some(number) = sender else {
+            return Ok(());
+        };
+        let class = match out.events.first() {
+            Some(Event::Inbound { text, .. }) => keywords::classify(text, Some(&number)),
+            _ => return Ok(()),
+        };
+        match self.act(&number, &class, now_ms, store, settings) {
+            Ok(Some(acted)) => {
+                keyword_event(&number, &class, &acted, out);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                out.events.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Decodes the PDU and joins its text into an [`Event::Inbound`] in `out`. Returns
+    /// what became of the PDU, and the sender when the text is to be checked for
+    /// keywords: typed by a person (not 8-bit data, no application port) and the start
+    /// of the message, from a number. Not inlined: its temporaries (an event, the
+    /// decoded PDU) are gone before [`Inbound::act`] writes to the store.
+    #[inline(never)]
+    fn read(
+        &mut self,
+        pdu: &InboundPdu,
+        now_ms: u64,
+        out: &mut InboundOutcome,
+    ) -> (Disposition, Option<Msisdn>) {
         self.expire(now_ms);
         let deliver = match pdu::decode(pdu.tpdu(), SmscField::Absent) {
             Ok(Tpdu::Deliver(d)) => d,
             Ok(_) => {
                 bump(&mut self.counters.not_deliver);
-                return Ok(InboundOutcome::empty(Disposition::NotDeliver));
+                return (Disposition::NotDeliver, None);
             }
             Err(e) => {
                 bump(&mut self.counters.undecodable);
-                return Ok(InboundOutcome::empty(Disposition::Undecodable(e)));
+                return (Disposition::Undecodable(e), None);
             }
         };
         if deliver.protocol_id == PID_TYPE_0 {
             bump(&mut self.counters.ignored);
-            return Ok(InboundOutcome::empty(Disposition::Ignored));
+            return (Disposition::Ignored, None);
         }
-
         // The text is written straight into the event: no second 640-byte copy on the stack.
-        let mut out = InboundOutcome::empty(Disposition::Message);
         let inbound = Event::Inbound {
             from: address_label(&deliver.from),
             text: Text::new(),
@@ -360,57 +435,41 @@ impl<const MESSAGES: usize, const PARTS: usize, const BRANDS: usize>
             truncated: false,
         };
         if out.events.push(inbound).is_err() {
-            return Ok(out); // MAX_EVENTS >= 1: not reached.
+            return (Disposition::Message, None); // MAX_EVENTS >= 1: not reached.
         }
         let Some(Event::Inbound {
             text, truncated, ..
         }) = out.events.last_mut()
         else {
-            return Ok(out);
+            return (Disposition::Message, None);
         };
-        let first_part = match self.join(&deliver, now_ms, text) {
+        let (disposition, first_part) = match self.join(&deliver, now_ms, text) {
             Joined::Whole { cut } => {
                 *truncated = cut;
                 bump(&mut self.counters.messages);
-                true
+                (Disposition::Message, true)
             }
             Joined::Fragment { first } => {
                 *truncated = true;
                 bump(&mut self.counters.fragments);
-                out.disposition = Disposition::Fragment;
-                first
+                (Disposition::Fragment, first)
             }
             Joined::Pending { received, total } => {
-                return Ok(InboundOutcome::empty(Disposition::Pending {
-                    received,
-                    total,
-                }));
+                return (Disposition::Pending { received, total }, None);
             }
-            Joined::Duplicate => return Ok(InboundOutcome::empty(Disposition::Duplicate)),
+            Joined::Duplicate => return (Disposition::Duplicate, None),
         };
-
         let ud = &deliver.user_data;
         let typed_by_a_person = ud.encoding != Encoding::EightBit && ud.udh.ports.is_none();
-        let Some(number) = msisdn(&deliver.from) else {
-            return Ok(out);
-        };
-        if !typed_by_a_person || !first_part {
-            return Ok(out);
-        }
-        let class = match out.events.first() {
-            Some(Event::Inbound { text, .. }) => keywords::classify(text, Some(&number)),
-            _ => return Ok(out),
-        };
-        if let Some((keyword, reply)) = self.act(&number, &class, now_ms, store, settings)? {
-            out.reply = reply;
-            // Cannot fail: one Inbound event so far, MAX_EVENTS is 2.
-            let _ = out.events.push(keyword);
-        }
-        Ok(out)
+        let sender = msisdn(&deliver.from).filter(|_| typed_by_a_person && first_part);
+        (disposition, sender)
     }
 
-    /// Applies a classified keyword from `number`: suppression first, then the event
-    /// and the reply due. `None` when the text carries no keyword.
+    /// Applies a classified keyword from `number` to the store (suppression first) and
+    /// decides whether a reply is due. `None` when the text carries no keyword.
+    ///
+    /// Returns what [`keyword_event`] needs rather than the event itself: a 700-byte
+    /// event built here would sit on the stack under the store's flash writes.
     fn act(
         &mut self,
         number: &Msisdn,
@@ -418,7 +477,7 @@ impl<const MESSAGES: usize, const PARTS: usize, const BRANDS: usize>
         now_ms: u64,
         store: &mut impl Store,
         settings: &Settings,
-    ) -> Result<Option<(Event, Option<Reply>)>, StoreError> {
+    ) -> Result<Option<Acted>, StoreError> {
         let (kind, scope, reply_kind) = match class.kind {
             Kind::None => return Ok(None),
             Kind::OptOut | Kind::OptOutAll => {
@@ -449,51 +508,34 @@ impl<const MESSAGES: usize, const PARTS: usize, const BRANDS: usize>
         };
         let reply = match (reply_kind, class.reply) {
             (Some(kind), Some(text)) if settings.confirm_keywords => {
-                self.reply_once(number, kind, text, now_ms)
+                self.reply_due(number, kind, now_ms).then_some(text)
             }
             _ => None,
         };
-        let event = Event::Keyword {
-            from: *number,
-            kind,
-            keyword: bounded(class.keyword.unwrap_or("")),
-            tier: class.tier.map_or(0, |t| t as u8),
-            scope,
-            confirmed: reply.is_some(),
-        };
-        Ok(Some((event, reply)))
+        Ok(Some(Acted { kind, scope, reply }))
     }
 
-    /// The reply `text` to `to`, unless a reply of `kind` went to `to` within
-    /// [`REPLY_WINDOW_MS`]; remembers the reply.
-    fn reply_once(
-        &mut self,
-        to: &Msisdn,
-        kind: ReplyKind,
-        text: &str,
-        now_ms: u64,
-    ) -> Option<Reply> {
+    /// True unless a reply of `kind` went to `to` within [`REPLY_WINDOW_MS`];
+    /// remembers the reply when it is due.
+    fn reply_due(&mut self, to: &Msisdn, kind: ReplyKind, now_ms: u64) -> bool {
         let same = |r: &Replied| r.to == *to && r.kind == kind;
         if let Some(i) = self.replied.iter().position(same) {
             let at_ms = self.replied.get(i).map_or(0, |r| r.at_ms);
             if now_ms.saturating_sub(at_ms) < REPLY_WINDOW_MS {
                 bump(&mut self.counters.replies_withheld);
-                return None;
+                return false;
             }
-            self.replied.remove(i);
+            ordered::remove(&mut self.replied, i);
         }
         if self.replied.is_full() {
-            self.replied.remove(0);
+            ordered::remove(&mut self.replied, 0);
         }
         let _ = self.replied.push(Replied {
             to: *to,
             kind,
             at_ms: now_ms,
         });
-        Some(Reply {
-            to: *to,
-            text: bounded(text),
-        })
+        true
     }
 
     /// Puts the PDU's text into `text`: the whole message when it completes one.
@@ -523,6 +565,33 @@ impl<const MESSAGES: usize, const PARTS: usize, const BRANDS: usize>
         ud.for_each_char(|c| fill.push(c));
         Joined::Whole { cut: fill.cut }
     }
+}
+
+/// A keyword [`Inbound::act`] applied.
+struct Acted {
+    kind: KeywordKind,
+    scope: Option<Scope>,
+    /// The reply text, when one is due.
+    reply: Option<&'static str>,
+}
+
+/// Adds the [`Event::Keyword`] (after the [`Event::Inbound`]) and the reply due to
+/// `out`. Not inlined: the event is built in this frame, after the store writes.
+#[inline(never)]
+fn keyword_event(number: &Msisdn, class: &Classification, acted: &Acted, out: &mut InboundOutcome) {
+    out.reply = acted.reply.map(|text| Reply {
+        to: *number,
+        text: bounded(text),
+    });
+    // Cannot fail: one Inbound event so far, MAX_EVENTS is 2.
+    let _ = out.events.push(Event::Keyword {
+        from: *number,
+        kind: acted.kind,
+        keyword: bounded(class.keyword.unwrap_or("")),
+        tier: class.tier.map_or(0, |t| t as u8),
+        scope: acted.scope,
+        confirmed: acted.reply.is_some(),
+    });
 }
 
 /// How a PDU's text came out of [`Inbound::join`].
@@ -577,10 +646,18 @@ fn msisdn(address: &Address) -> Option<Msisdn> {
 /// The sender as the [`Event::Inbound`] shows it (`+` and digits, or the name), cut
 /// at [`MAX_ADDRESS`] bytes.
 fn address_label(address: &Address) -> String<MAX_ADDRESS> {
-    // 21 bytes for `+` and 20 digits, 33 for 11 three-byte characters.
-    let mut full: String<40> = String::new();
-    let _ = write!(full, "{address}");
-    bounded(&full)
+    // What `Address`'s `Display` writes, without `core::fmt` (0.3 KiB of device flash).
+    match address {
+        Address::Number(n) if n.type_of_number() == TypeOfNumber::International => {
+            // `+` and at most 20 digits.
+            let mut plus: String<{ pdu::address::MAX_DIGITS + 1 }> = String::new();
+            let _ = plus.push('+');
+            let _ = plus.push_str(n.digits());
+            bounded(&plus)
+        }
+        Address::Number(n) => bounded(n.digits()),
+        Address::Alphanumeric(name) => bounded(name),
+    }
 }
 
 /// TP-SCTS as a UTC instant: the service centre's local time minus its offset

@@ -7,6 +7,7 @@ mod fmt;
 pub mod agent;
 pub mod inbound;
 pub mod modem;
+mod ordered;
 pub mod passthrough;
 pub mod store;
 

@@ -5,13 +5,24 @@
 mod agent_support;
 
 use agent_support::{FakeModem, LinkPort, TestClock};
-use relais_agent::agent::{Agent, AgentInbound};
+use relais_agent::agent::{Agent, AgentBuffers, AgentInbound};
 use relais_agent::modem::{Modem, NoPowerControl};
 use relais_agent::store::MemStore;
 
 type NoStore = MemStore<0, 0, 0>;
 type Small = Agent<LinkPort, FakeModem, NoPowerControl, TestClock, NoStore, 2, 2>;
 type Default4 = Agent<LinkPort, FakeModem, NoPowerControl, TestClock, NoStore, 4, 4>;
+/// As on a board: the buffers in a static of their own.
+type Borrowing = Agent<
+    LinkPort,
+    FakeModem,
+    NoPowerControl,
+    TestClock,
+    NoStore,
+    4,
+    4,
+    &'static mut AgentBuffers<4>,
+>;
 
 #[test]
 fn the_agent_fits_its_ram_budget() {
@@ -25,4 +36,20 @@ fn the_agent_fits_its_ram_budget() {
     // 32-bit: 10 000 and 11 904 bytes (module docs); 64-bit hosts add pointer widths.
     assert!(small <= 10_800, "{small}");
     assert!(default <= 12_800, "{default}");
+}
+
+#[test]
+fn the_buffers_hold_the_bulk_and_the_agent_without_them_is_small() {
+    let agent = size_of::<Borrowing>();
+    let buffers = size_of::<AgentBuffers<4>>();
+    let default = size_of::<Default4>();
+    eprintln!("agent without buffers {agent} B, buffers {buffers} B, together {default} B");
+    // Nothing is duplicated: the inline agent is the two parts (a pointer aside).
+    assert!(
+        agent + buffers <= default + 16,
+        "{agent} + {buffers} vs {default}"
+    );
+    // 32-bit: 4 536 and 8 136 bytes (module docs).
+    assert!(agent <= 5_400, "{agent}");
+    assert!(buffers <= 8_800, "{buffers}");
 }

@@ -596,6 +596,37 @@ fn a_full_suppression_list_is_an_error() {
 }
 
 #[test]
+fn an_outcome_filled_in_place_is_replaced_each_time_and_empty_after_a_store_error() {
+    let mut agent = Agent::new();
+    let mut store: MemStore<1, 1, 1> = MemStore::new();
+    let settings = Settings::default();
+    let mut out = InboundOutcome::new();
+    agent
+        .on_pdu_into(&one(FR, "STOP"), 0, &mut store, &settings, &mut out)
+        .unwrap();
+    assert_eq!(out.events.len(), 2);
+    assert!(out.reply.is_some());
+    agent
+        .on_pdu_into(&one(FR, "Merci"), 0, &mut store, &settings, &mut out)
+        .unwrap();
+    assert_eq!((out.events.len(), &out.reply), (1, &None));
+    assert_eq!(inbound_text(&out).0, "Merci");
+    // The suppression list is full: nothing to report, no reply.
+    let err = agent.on_pdu_into(&one(US, "STOP"), 0, &mut store, &settings, &mut out);
+    assert_eq!(err, Err(StoreError::Full));
+    assert!(out.events.is_empty());
+    assert_eq!(out.reply, None);
+    // The same PDUs through `on_pdu` give the same outcome.
+    let (mut a, mut s) = (Agent::new(), Mem::new());
+    let by_value = run(&mut a, &mut s, &one(FR, "STOP"), 0);
+    let (mut b, mut t) = (Agent::new(), Mem::new());
+    let mut in_place = InboundOutcome::new();
+    b.on_pdu_into(&one(FR, "STOP"), 0, &mut t, &settings, &mut in_place)
+        .unwrap();
+    assert_eq!(by_value, in_place);
+}
+
+#[test]
 fn every_reply_text_fits_one_reply() {
     for lang in Lang::ALL {
         assert!(lang.opt_out_confirmation().len() <= MAX_REPLY, "{lang:?}");

@@ -55,6 +55,11 @@ impl<const N: usize> RecentSends<N> {
         }
         let _ = self.entries.push_back((number_hash(number), at));
     }
+
+    /// Forgets every send.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
 }
 
 impl<const N: usize> Default for RecentSends<N> {

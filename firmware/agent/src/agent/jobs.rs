@@ -14,10 +14,12 @@ use relais_core::sms::pdu::{
 };
 
 use super::gate::{self, Gate};
-use super::{Agent, time};
+use super::{Agent, AgentBuffers, time};
 use crate::inbound::{MAX_REPLY, Reply};
 use crate::modem::{Clock, ErrorClass, InboundPdu, ModemPower, SendError, SendOutcome, SubmitPdu};
 use crate::store::{InFlight, JobRecord, JobState, MAX_PARTS, Store, StoreError};
+use core::ops::DerefMut;
+
 use embedded_hal_nb::serial::{Read, Write};
 
 /// The first key of the device's own reply jobs: every key with the top 16 bits set is
@@ -112,6 +114,15 @@ impl<const SLOTS: usize, const R: usize> Jobs<SLOTS, R> {
         }
     }
 
+    /// Drops every job and reply, as [`Jobs::new`] made them.
+    pub(crate) fn clear(&mut self) {
+        self.slots.clear();
+        self.replies.clear();
+        self.reply = None;
+        self.reply_counter = 0;
+        self.sending = None;
+    }
+
     pub(crate) fn free_slots(&self) -> usize {
         SLOTS - self.slots.len()
     }
@@ -160,7 +171,7 @@ impl<const SLOTS: usize, const R: usize> Jobs<SLOTS, R> {
         if self.reply.as_ref().is_some_and(|r| r.key == key) {
             self.reply = None;
         } else if let Some(i) = self.slots.iter().position(|s| s.job.key == key) {
-            self.slots.remove(i);
+            crate::ordered::remove(&mut self.slots, i);
         }
     }
 
@@ -255,13 +266,15 @@ fn encode_segment(
     Ok((pdu, total))
 }
 
-impl<L, S, P, C, St, const SLOTS: usize, const WINDOW: usize> Agent<L, S, P, C, St, SLOTS, WINDOW>
+impl<L, S, P, C, St, const SLOTS: usize, const WINDOW: usize, B>
+    Agent<L, S, P, C, St, SLOTS, WINDOW, B>
 where
     L: Read<u8> + Write<u8>,
     S: Read<u8> + Write<u8>,
     P: ModemPower,
     C: Clock,
     St: Store,
+    B: DerefMut<Target = AgentBuffers<SLOTS>>,
 {
     /// True while no new work may start: a send's bookkeeping failed, or the outbox is
     /// nearly full.
@@ -296,7 +309,7 @@ where
             });
             return;
         }
-        if self.jobs.in_slot(key) {
+        if self.buf.jobs.in_slot(key) {
             self.emit(Event::Duplicate(key));
             return;
         }
@@ -311,7 +324,7 @@ where
             self.emit(Event::Duplicate(key));
             return;
         }
-        if self.jobs.free_slots() == 0 {
+        if self.buf.jobs.free_slots() == 0 {
             self.host.error(LinkError::NoCredit(key));
             return;
         }
@@ -334,7 +347,7 @@ where
                 }
             }
         };
-        let _ = self.jobs.slots.push(Slot {
+        let _ = self.buf.jobs.slots.push(Slot {
             job,
             p: Progress::new(record),
         });
@@ -342,10 +355,10 @@ where
     }
 
     pub(super) fn cancel(&mut self, key: JobKey) {
-        if self.jobs.sending.is_some_and(|s| s.key == key) || key.0 >= REPLY_KEYS {
+        if self.buf.jobs.sending.is_some_and(|s| s.key == key) || key.0 >= REPLY_KEYS {
             return; // a job whose sending started finishes
         }
-        let record = match self.jobs.progress(key) {
+        let record = match self.buf.jobs.progress(key) {
             Some(p) => Some(p.record.clone()),
             None => self.store.job(key).ok().flatten(),
         };
@@ -361,7 +374,7 @@ where
             error: SendFailure::Cancelled,
             permanent: true,
         });
-        self.jobs.remove(key);
+        self.buf.jobs.remove(key);
         if self.store.put_job(key, &record).is_err() {
             self.host.error(LinkError::Storage);
         }
@@ -373,19 +386,19 @@ where
     /// so the host's resubmission decides it again (the end is reported twice), where
     /// the other order would answer `Duplicate` to a job whose end was never reported.
     fn finish(&mut self, key: JobKey, state: JobState, event: Event) -> Result<(), StoreError> {
-        let Some(p) = self.jobs.progress(key) else {
+        let Some(p) = self.buf.jobs.progress(key) else {
             return Ok(());
         };
         let mut record = p.record.clone();
         record.state = state;
         self.emit(event);
-        self.jobs.remove(key);
+        self.buf.jobs.remove(key);
         self.store.put_job(key, &record)
     }
 
     fn defer(&mut self, key: JobKey, until: UtcInstant, rule: RuleId, now: UtcInstant) {
         let until = until.max(now.plus(1));
-        let Some(p) = self.jobs.progress(key) else {
+        let Some(p) = self.buf.jobs.progress(key) else {
             return;
         };
         p.wait_until = Some(until);
@@ -399,7 +412,7 @@ where
     #[inline(never)]
     pub(super) fn schedule(&mut self, now_ms: u64) -> Result<(), StoreError> {
         if self.halted
-            || self.jobs.sending.is_some()
+            || self.buf.jobs.sending.is_some()
             || self.modem.is_sending()
             || !self.modem.is_ready()
         {
@@ -419,7 +432,7 @@ where
         if self.step_reply(now_ms, now)? || self.outbox.nearly_full() {
             return Ok(());
         }
-        for key in self.jobs.order() {
+        for key in self.buf.jobs.order() {
             if self.step_job(key, now_ms, now)? {
                 break;
             }
@@ -429,14 +442,15 @@ where
 
     /// Tells the job that would go next that the pace holds it until `until`.
     fn report_pacing(&mut self, until: UtcInstant, now_ms: u64, now: UtcInstant) {
-        let next = self.jobs.order().into_iter().find(|k| {
-            self.jobs
+        let next = self.buf.jobs.order().into_iter().find(|k| {
+            self.buf
+                .jobs
                 .slots
                 .iter()
                 .any(|s| s.job.key == *k && !s.p.waiting(now_ms, now))
         });
         let Some(key) = next else { return };
-        let Some(p) = self.jobs.progress(key) else {
+        let Some(p) = self.buf.jobs.progress(key) else {
             return;
         };
         if p.reported_until != Some(until) {
@@ -451,7 +465,7 @@ where
 
     /// Judges one job; true when its next segment went to the modem.
     fn step_job(&mut self, key: JobKey, now_ms: u64, now: UtcInstant) -> Result<bool, StoreError> {
-        let Some(slot) = self.jobs.slots.iter().find(|s| s.job.key == key) else {
+        let Some(slot) = self.buf.jobs.slots.iter().find(|s| s.job.key == key) else {
             return Ok(false);
         };
         let part = slot.p.record.sent_parts().saturating_add(1);
@@ -478,9 +492,9 @@ where
             }
             return Ok(false);
         }
-        match gate::job(&slot.job, &self.store, &self.recent, &self.options, now) {
+        match gate::job(&slot.job, &self.store, &self.buf.recent, &self.options, now) {
             Gate::Retry => {
-                if let Some(p) = self.jobs.progress(key) {
+                if let Some(p) = self.buf.jobs.progress(key) {
                     p.retry_at_ms = now_ms.saturating_add(STORE_RETRY_MS);
                 }
                 Ok(false)
@@ -498,7 +512,7 @@ where
                 Ok(false)
             }
             Gate::Send { text, marketing } => {
-                if let Some(p) = self.jobs.progress(key) {
+                if let Some(p) = self.buf.jobs.progress(key) {
                     p.marketing = marketing;
                 }
                 self.start_segment(key, &text, now_ms)
@@ -509,35 +523,35 @@ where
     /// Moves the next queued reply into place and judges it; true when its next
     /// segment went to the modem.
     fn step_reply(&mut self, now_ms: u64, now: UtcInstant) -> Result<bool, StoreError> {
-        if self.jobs.reply.is_none() {
-            let Some(next) = self.jobs.replies.front() else {
+        if self.buf.jobs.reply.is_none() {
+            let Some(next) = self.buf.jobs.replies.front() else {
                 return Ok(false);
             };
-            let key = reply_key(self.boot.0, self.jobs.reply_counter);
+            let key = reply_key(self.boot.0, self.buf.jobs.reply_counter);
             let record = JobRecord::new(concat_ref(key), false);
             // Recorded like a job, so a journal found at boot finds it.
             self.store.put_job(key, &record)?;
-            self.jobs.reply_counter = self.jobs.reply_counter.wrapping_add(1);
             let (to, text) = (next.to, next.text.clone());
-            self.jobs.replies.pop_front();
-            self.jobs.reply = Some(ReplyJob {
+            self.buf.jobs.reply_counter = self.buf.jobs.reply_counter.wrapping_add(1);
+            self.buf.jobs.replies.pop_front();
+            self.buf.jobs.reply = Some(ReplyJob {
                 key,
                 to,
                 text,
                 p: Progress::new(record),
             });
         }
-        let Some(r) = self.jobs.reply.as_ref() else {
+        let Some(r) = self.buf.jobs.reply.as_ref() else {
             return Ok(false);
         };
         if r.p.waiting(now_ms, now) {
             return Ok(false);
         }
         let key = r.key;
-        match gate::reply(&r.to, &r.text, &self.recent, &self.options, now) {
+        match gate::reply(&r.to, &r.text, &self.buf.recent, &self.options, now) {
             Gate::Send { text, .. } => self.start_segment(key, &text, now_ms),
             Gate::Defer { until, .. } if until.0.saturating_sub(now.0) <= REPLY_MAX_WAIT_S => {
-                if let Some(p) = self.jobs.progress(key) {
+                if let Some(p) = self.buf.jobs.progress(key) {
                     p.wait_until = Some(until);
                 }
                 Ok(false)
@@ -563,7 +577,7 @@ where
     /// Encodes the next segment of `key` from its rendered `text`, journals it and hands
     /// it to the modem.
     fn start_segment(&mut self, key: JobKey, text: &str, now_ms: u64) -> Result<bool, StoreError> {
-        let Some((to, record)) = self.jobs.target(key) else {
+        let Some((to, record)) = self.buf.jobs.target(key) else {
             return Ok(false);
         };
         let part = record.sent_parts().saturating_add(1);
@@ -587,11 +601,11 @@ where
                 return Ok(false);
             }
         };
-        if let Some(p) = self.jobs.progress(key) {
+        if let Some(p) = self.buf.jobs.progress(key) {
             p.record.parts = total;
         }
         if let Err(e) = self.store.begin_send(InFlight { key, part }) {
-            if let Some(p) = self.jobs.progress(key) {
+            if let Some(p) = self.buf.jobs.progress(key) {
                 p.retry_at_ms = now_ms.saturating_add(STORE_RETRY_MS);
             }
             return Err(e);
@@ -601,7 +615,7 @@ where
             self.store.end_send()?;
             return Ok(false);
         }
-        self.jobs.sending = Some(Sending { key, part });
+        self.buf.jobs.sending = Some(Sending { key, part });
         self.activity(super::Activity::SegmentStarted { key, part });
         Ok(true)
     }
@@ -609,7 +623,7 @@ where
     /// The modem's answer to the segment in flight.
     #[inline(never)]
     pub(super) fn on_sent(&mut self, outcome: SendOutcome, now_ms: u64) {
-        let Some(sending) = self.jobs.sending.take() else {
+        let Some(sending) = self.buf.jobs.sending.take() else {
             return;
         };
         let key = sending.key;
@@ -630,7 +644,7 @@ where
             SendOutcome::Unknown => {
                 // It may have gone out: it counts towards the pace.
                 self.pacer.record(now_ms, &pacing);
-                let Some(p) = self.jobs.progress(key) else {
+                let Some(p) = self.buf.jobs.progress(key) else {
                     let _ = self.store.end_send();
                     return;
                 };
@@ -643,13 +657,13 @@ where
                 if let Err(e) = self.store.end_send() {
                     return self.halt(e);
                 }
-                self.jobs.remove(key);
+                self.buf.jobs.remove(key);
             }
         }
     }
 
     fn accepted(&mut self, key: JobKey, part: u8, mr: u8, now_ms: u64) {
-        let Some(p) = self.jobs.progress(key) else {
+        let Some(p) = self.buf.jobs.progress(key) else {
             let _ = self.store.end_send();
             return;
         };
@@ -680,24 +694,29 @@ where
         if let Err(e) = self.store.end_send() {
             return self.halt(e);
         }
-        if let Some(slot) = self.jobs.slots.iter().find(|s| s.job.key == key) {
+        let AgentBuffers {
+            jobs,
+            inbound,
+            recent,
+            ..
+        } = &mut *self.buf;
+        if let Some(slot) = jobs.slots.iter().find(|s| s.job.key == key) {
             // A STOP from this number now opts out of this brand.
-            self.inbound
-                .note_sent(&slot.job.to, &slot.job.identity.brand);
+            inbound.note_sent(&slot.job.to, &slot.job.identity.brand);
             if marketing && part == 1 {
                 if let Some(now) = self.time.map(|t| t.at(now_ms)) {
-                    self.recent.record(&slot.job.to, now);
+                    recent.record(&slot.job.to, now);
                 }
             }
         }
         if done {
-            self.jobs.remove(key);
+            self.buf.jobs.remove(key);
         }
     }
 
     fn failed(&mut self, key: JobKey, part: u8, error: SendError, class: ErrorClass, now_ms: u64) {
         let failure = send_failure(error);
-        let Some(p) = self.jobs.progress(key) else {
+        let Some(p) = self.buf.jobs.progress(key) else {
             return;
         };
         // A modem that reset before the PDU went out is not the message's fault.
@@ -738,7 +757,11 @@ where
             return;
         };
         // The slot's copy is the newest when the job is still in RAM.
-        let mut record = self.jobs.progress(key).map_or(stored, |p| p.record.clone());
+        let mut record = self
+            .buf
+            .jobs
+            .progress(key)
+            .map_or(stored, |p| p.record.clone());
         if record.delivery_reported || part == 0 || usize::from(part) > MAX_PARTS {
             return;
         }
@@ -771,7 +794,7 @@ where
             });
         }
         if self.store.put_job(key, &record).is_ok() {
-            if let Some(p) = self.jobs.progress(key) {
+            if let Some(p) = self.buf.jobs.progress(key) {
                 p.record = record;
             }
         }

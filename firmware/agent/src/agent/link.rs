@@ -1,25 +1,29 @@
 //! The host link: bytes in → frames → session → host messages; answers and outbox
 //! events → session window → frames → bytes out, as fast as the port takes them.
 
+use core::ops::DerefMut;
+
 use embedded_hal_nb::serial::{Error as _, Read, Write};
 use relais_core::link::frame::{self, Feed, FrameError};
 use relais_core::link::msg::{HostMsg, LinkError, peek_header};
 use relais_core::link::session::{Body, Envelope, State};
 
-use super::{Activity, Agent, Fault, Link};
+use super::{Activity, Agent, AgentBuffers, Fault, Link};
 use crate::modem::{Clock, ModemPower};
 use crate::store::Store;
 
 /// Bytes read from the host link per `poll` (about two full frames).
 const LINK_BYTES_PER_POLL: usize = 2 * relais_core::link::msg::MAX_FRAME;
 
-impl<L, S, P, C, St, const SLOTS: usize, const WINDOW: usize> Agent<L, S, P, C, St, SLOTS, WINDOW>
+impl<L, S, P, C, St, const SLOTS: usize, const WINDOW: usize, B>
+    Agent<L, S, P, C, St, SLOTS, WINDOW, B>
 where
     L: Read<u8> + Write<u8>,
     S: Read<u8> + Write<u8>,
     P: ModemPower,
     C: Clock,
     St: Store,
+    B: DerefMut<Target = AgentBuffers<SLOTS>>,
 {
     /// Reads what the host link has, a bounded amount per call.
     #[inline(never)]
@@ -36,7 +40,7 @@ where
 
     #[inline(never)]
     fn on_link_byte(&mut self, byte: u8, now_ms: u64) {
-        match self.link.decoder.feed::<Envelope<HostMsg>>(&[byte]) {
+        match self.buf.decoder.feed::<Envelope<HostMsg>>(&[byte]) {
             Feed::Consumed => {}
             Feed::Frame { value, .. } => {
                 let msg = self.link.session.receive(value);
@@ -56,11 +60,7 @@ where
     /// A checked frame whose message this build does not know: acknowledge it so the
     /// session goes on, and tell the host.
     fn on_unknown_message(&mut self) {
-        let header = self
-            .link
-            .decoder
-            .undecodable_payload()
-            .and_then(peek_header);
+        let header = self.buf.decoder.undecodable_payload().and_then(peek_header);
         let Some((seq, envelope)) = header.and_then(|h| Some((h.data?, h.envelope()?))) else {
             return self.bad_frame(FrameError::Message);
         };
@@ -99,11 +99,9 @@ where
     fn next_frame(&mut self, now_ms: u64) -> bool {
         let credits = self.credits();
         let Link {
-            session,
-            tx,
-            tx_len,
-            ..
+            session, tx_len, ..
         } = &mut self.link;
+        let tx = &mut self.buf.tx;
         let Some(envelope) = session.poll_transmit(now_ms) else {
             return false;
         };
@@ -149,7 +147,7 @@ where
     #[inline(never)]
     pub(super) fn write_link(&mut self, now_ms: u64) -> Result<(), Fault> {
         loop {
-            while let Some(&byte) = self.link.tx.get(self.link.tx_sent) {
+            while let Some(&byte) = self.buf.tx.get(self.link.tx_sent) {
                 if self.link.tx_sent >= self.link.tx_len {
                     break;
                 }

@@ -78,49 +78,65 @@
 //!
 //! # Memory
 //!
-//! Measured on `thumbv7m-none-eabi` (release, store excluded; `tests/agent_ram.rs`
-//! guards the host-side sizes):
+//! The agent's bulk is in [`AgentBuffers`]: inside the agent for [`Agent::new`]
+//! ([`InlineBuffers`], for hosts), in a static of the caller's for
+//! [`Agent::with_buffers`] and [`Agent::init_in`] (boards: nothing of that size then
+//! passes through the stack while the agent is built). Measured on `thumbv7m-none-eabi`
+//! (release, `-Z print-type-sizes` of the QEMU board; `tests/agent_ram.rs` guards the
+//! host-side sizes):
 //!
-//! | `Agent<…, SLOTS, WINDOW>` | bytes |
+//! | Part, with `SLOTS` = 4 and `WINDOW` = 4 | bytes |
 //! |---|---|
-//! | `<…, 2, 2>` (the 20 KiB board) | 10 000 |
-//! | `<…, 3, 2>` | 10 840 |
-//! | `<…, 4, 4>` (the default) | 11 904 |
+//! | [`AgentBuffers<4>`](AgentBuffers) | 8 136 |
+//! | … job slots (840 each: a [`Job`](relais_core::link::msg::Job) holds its 640-byte text) and the reply queue | 4 048 |
+//! | … the inbound side ([`AgentInbound`]) | 2 184 |
+//! | … the two frame buffers ([`MAX_FRAME`](relais_core::link::msg::MAX_FRAME) each) | 1 630 |
+//! | … recent marketing sends | 272 |
+//! | `Agent<…, &'static mut AgentBuffers<4>>`, store excluded | 3 712 |
+//! | … the modem driver | 2 344 |
+//! | … the link session (its window holds no copy of an event: about 100 bytes a place) | 528 |
+//! | … the pacer | 376 |
 //!
-//! Of these, the modem driver takes 2 344, the inbound side ([`AgentInbound`]) 2 184,
-//! the two frame buffers 1 620 ([`MAX_FRAME`] each), and every job slot about 850 (a
-//! [`Job`](relais_core::link::msg::Job) holds its 640-byte text). The session window holds no copy of an event
-//! (about 100 bytes a place): events are read from the outbox when their frame is
-//! written.
+//! Each job slot fewer saves 840 bytes. Events are read from the outbox when their
+//! frame is written, so the session window holds only their ids.
 //!
-//! Stack, from `-Z emit-stack-sizes` on the same build: the deepest paths are decoding a
-//! host frame (postcard's nested `Deserialize` of a `Submit`, about 7 KiB in all) and an
-//! inbound SMS (about 7 KiB, 4.2 KiB of it inside [`Inbound::on_pdu`]); a segment
-//! through the compliance gate takes about 5 KiB (2 KiB of it the core's rendering
-//! buffer).
+//! Stack, measured on the board under QEMU (the stack is painted at boot, the deepest
+//! use read back): about 7.3 KiB in the loop at worst, around an inbound SMS (the
+//! deepest frames: its 640-byte event read back from the outbox, decoded and encoded
+//! again for the host); about 6.5 KiB for a host frame (postcard's nested `Deserialize`
+//! of a `Submit`) or a segment through the compliance gate (2 KiB of it the core's
+//! rendering buffer). An inbound SMS is handled in place ([`Inbound::on_pdu_into`]) and
+//! its keyword event is built after the store writes. Start-up ([`Agent::init_in`] into
+//! a static, after the buffers were written into theirs) takes about 4.3 KiB, most of it
+//! the modem driver and the store being made before they move into the agent.
 
+mod buffers;
 pub mod gate;
 mod jobs;
 mod link;
 pub mod pacing;
 pub mod time;
 
+use core::mem::MaybeUninit;
+use core::ops::DerefMut;
+
 use heapless::Deque;
 use relais_core::compliance::decision::Options;
 use relais_core::compliance::tz::UtcInstant;
-use relais_core::link::frame::{FrameDecoder, FrameError};
+use relais_core::link::frame::FrameError;
 use relais_core::link::msg::{
     BootId, Capabilities, Counters, DeviceHello, DeviceMsg, Event, EventId, HostMsg, JobKey,
-    KeywordKind, Label, LinkError, MAX_FRAME, MAX_TEXT, ModemStatus, PROTOCOL, Registration,
-    Settings, bounded,
+    KeywordKind, Label, LinkError, MAX_TEXT, ModemStatus, PROTOCOL, Registration, Settings,
+    bounded,
 };
 use relais_core::link::session::{self, Role, Session, SessionId};
 
-use crate::inbound::Inbound;
+use crate::inbound::{Inbound, InboundOutcome};
 use crate::modem::{self, Clock, Modem, ModemPower, RegStatus, SerialError, SimState};
 use crate::store::{Store, StoreError};
 use embedded_hal_nb::serial::{ErrorKind, Read, Write};
 
+pub use buffers::{AgentBuffers, InlineBuffers};
 pub use gate::RecentSends;
 pub use jobs::{REPLY_KEYS, RETRY_DELAYS_MS};
 pub use time::TimeSource;
@@ -245,13 +261,11 @@ impl core::fmt::Display for Fault {
 
 impl core::error::Error for Fault {}
 
-/// The host link: serial port, frame buffers and the session.
+/// The host link: serial port and session (its frame buffers are in [`AgentBuffers`]).
 #[derive(Debug)]
 struct Link<L, const W: usize> {
     serial: L,
-    decoder: FrameDecoder<MAX_FRAME>,
-    /// One encoded frame, terminating zero included.
-    tx: [u8; MAX_FRAME + 1],
+    /// Bytes of the frame in `AgentBuffers::tx`.
     tx_len: usize,
     tx_sent: usize,
     session: Session<Outgoing, W>,
@@ -326,10 +340,23 @@ impl Outbox {
 ///
 /// `L` is the host link's serial port, `S`/`P`/`C` the modem's port, power control and
 /// clock, `St` the persistent store. `SLOTS` jobs are held at once; `WINDOW` messages
-/// may be unacknowledged on the link.
+/// may be unacknowledged on the link. `B` holds the [`AgentBuffers`]: inside the agent
+/// ([`InlineBuffers`], from [`Agent::new`]) or in the caller's static
+/// (`&'static mut AgentBuffers`, from [`Agent::with_buffers`] or [`Agent::init_in`]).
 #[derive(Debug)]
-pub struct Agent<L, S, P, C, St, const SLOTS: usize = 4, const WINDOW: usize = 4> {
+pub struct Agent<
+    L,
+    S,
+    P,
+    C,
+    St,
+    const SLOTS: usize = 4,
+    const WINDOW: usize = 4,
+    B = InlineBuffers<SLOTS>,
+> {
     link: Link<L, WINDOW>,
+    /// Job slots, frame buffers, inbound side, recent sends.
+    buf: B,
     modem: Modem<S, P, C>,
     clock: C,
     store: St,
@@ -339,10 +366,7 @@ pub struct Agent<L, S, P, C, St, const SLOTS: usize = 4, const WINDOW: usize = 4
     settings: Settings,
     options: Options,
     time: Option<time::TimeBase>,
-    jobs: jobs::Jobs<SLOTS, REPLY_QUEUE>,
     pacer: pacing::Pacer,
-    recent: RecentSends<RECENT_SENDS>,
-    inbound: AgentInbound,
     modem_status: ModemStatus,
     counters: Counters,
     outbox: Outbox,
@@ -360,51 +384,99 @@ where
     C: Clock,
     St: Store,
 {
-    /// Starts the agent: counts a boot in `store`, and settles a send that a reset
-    /// interrupted (its segment becomes [`Event::Unknown`], or — when the store shows
-    /// the network accepted it — its `SegmentSent` is reported again). `clock` must be
-    /// the modem's clock or one that reads the same.
+    /// Starts the agent with its buffers inside it ([`InlineBuffers`]): counts a boot
+    /// in `store`, and settles a send that a reset interrupted (its segment becomes
+    /// [`Event::Unknown`], or — when the store shows the network accepted it — its
+    /// `SegmentSent` is reported again). `clock` must be the modem's clock or one that
+    /// reads the same.
     ///
-    /// The agent is returned by value (10–12 KB, see the [module docs](self#memory)):
-    /// on a small microcontroller move it into a `static` at once, and count the
-    /// temporary copy on the start-up stack.
+    /// The agent is returned by value (about 12 KB, see the [module docs](self#memory)):
+    /// for hosts. On a microcontroller use [`Agent::init_in`].
     pub fn new(
         link: L,
         modem: Modem<S, P, C>,
         clock: C,
-        mut store: St,
+        store: St,
         config: Config,
     ) -> Result<Self, StoreError> {
-        let boot = store.next_boot()?;
-        let outbox = Outbox {
-            len: store.outbox_len()?,
-            capacity: store.outbox_capacity(),
-            lost: 0,
-            next_id: store.next_event_id()?.0,
-        };
+        Self::with_buffers(InlineBuffers::new(), link, modem, clock, store, config)
+    }
+}
+
+impl<L, S, P, C, St, const SLOTS: usize, const WINDOW: usize, B>
+    Agent<L, S, P, C, St, SLOTS, WINDOW, B>
+where
+    L: Read<u8> + Write<u8>,
+    S: Read<u8> + Write<u8>,
+    P: ModemPower,
+    C: Clock,
+    St: Store,
+    B: DerefMut<Target = AgentBuffers<SLOTS>>,
+{
+    /// [`Agent::new`] with the [`AgentBuffers`] somewhere else, typically a
+    /// `&'static mut` to a static. The buffers are cleared first.
+    pub fn with_buffers(
+        buffers: B,
+        link: L,
+        modem: Modem<S, P, C>,
+        clock: C,
+        store: St,
+        config: Config,
+    ) -> Result<Self, StoreError> {
+        let mut agent = Self::fresh(buffers, link, modem, clock, store, config);
+        agent.start()?;
+        Ok(agent)
+    }
+
+    /// [`Agent::with_buffers`] building the agent in `place` (a static, on a board):
+    /// nothing the size of the agent passes through the stack. With the buffers
+    /// elsewhere the agent itself is about 4.5 KB (see the [module docs](self#memory)).
+    ///
+    /// On an error the agent stays in `place` without being dropped.
+    pub fn init_in(
+        place: &mut MaybeUninit<Self>,
+        buffers: B,
+        link: L,
+        modem: Modem<S, P, C>,
+        clock: C,
+        store: St,
+        config: Config,
+    ) -> Result<&mut Self, StoreError> {
+        let agent = place.write(Self::fresh(buffers, link, modem, clock, store, config));
+        agent.start()?;
+        Ok(agent)
+    }
+
+    /// The agent before [`Agent::start`]. Inlined so that [`Agent::init_in`] writes
+    /// the fields straight into its place.
+    #[inline(always)]
+    fn fresh(
+        buffers: B,
+        link: L,
+        modem: Modem<S, P, C>,
+        clock: C,
+        store: St,
+        config: Config,
+    ) -> Self {
         let settings = Settings::default();
-        let mut agent = Agent {
+        Agent {
             link: Link {
                 serial: link,
-                decoder: FrameDecoder::new(),
-                tx: [0; MAX_FRAME + 1],
                 tx_len: 0,
                 tx_sent: 0,
                 session: Session::new(Role::Responder, config.session),
             },
+            buf: buffers,
             modem,
             clock,
             store,
             config,
-            boot,
+            boot: BootId(0),
             host: HostState::new(),
             options: settings.options(),
             settings,
             time: None,
-            jobs: jobs::Jobs::new(),
-            pacer: pacing::Pacer::new(boot.0),
-            recent: RecentSends::new(),
-            inbound: Inbound::new(),
+            pacer: pacing::Pacer::new(0),
             modem_status: ModemStatus {
                 ready: false,
                 registration: Registration::Unknown,
@@ -413,12 +485,31 @@ where
                 network_time: false,
             },
             counters: Counters::default(),
-            outbox,
+            outbox: Outbox {
+                len: 0,
+                capacity: None,
+                lost: 0,
+                next_id: 0,
+            },
             halted: false,
             activities: Deque::new(),
+        }
+    }
+
+    /// Counts a boot in the store, reads the outbox's state, and settles a send that
+    /// a reset interrupted.
+    fn start(&mut self) -> Result<(), StoreError> {
+        self.buf.clear();
+        self.boot = self.store.next_boot()?;
+        // A different rhythm each boot.
+        self.pacer.reseed(self.boot.0);
+        self.outbox = Outbox {
+            len: self.store.outbox_len()?,
+            capacity: self.store.outbox_capacity(),
+            lost: 0,
+            next_id: self.store.next_event_id()?.0,
         };
-        agent.recover_in_flight()?;
-        Ok(agent)
+        self.recover_in_flight()
     }
 
     /// Does what can be done now (see the [module docs](self)) and returns what
@@ -495,7 +586,7 @@ where
         if self.halted || self.outbox.nearly_full() {
             return 0;
         }
-        u8::try_from(self.jobs.free_slots()).unwrap_or(u8::MAX)
+        u8::try_from(self.buf.jobs.free_slots()).unwrap_or(u8::MAX)
     }
 
     /// Events that could not be stored since boot (outbox full or storage failure).
@@ -508,6 +599,13 @@ where
         self.halted
     }
 
+    /// True when no job holds a slot and the modem has no send queued or under way (a
+    /// keyword reply waiting for its turn is not counted). A host that runs the agent
+    /// in virtual time may then move time ahead (`relais::local`).
+    pub fn is_idle(&self) -> bool {
+        self.buf.jobs.free_slots() == SLOTS && !self.modem.is_sending()
+    }
+
     /// The store (for inspection).
     pub fn store(&self) -> &St {
         &self.store
@@ -515,7 +613,7 @@ where
 
     /// The inbound handler (e.g. to set its default brand).
     pub fn inbound_mut(&mut self) -> &mut AgentInbound {
-        &mut self.inbound
+        &mut self.buf.inbound
     }
 
     /// Stops the agent and gives its parts back (a test "reboots" by building a new
@@ -593,9 +691,11 @@ where
                 self.modem_status.registration = registration(status);
             }
             modem::Event::Sim(state) => self.modem_status.sim_ready = state == SimState::Ready,
+            // At bring-up and again every minute: applied when it moved (`time`).
             modem::Event::NetworkTime(clock) => {
-                if let Some(utc) = time::network_utc(&clock) {
-                    self.time = Some(time::TimeBase::new(utc, now, TimeSource::Network));
+                let utc = time::network_utc(&clock);
+                if let Some(base) = utc.and_then(|u| time::network_rebase(self.time, u, now)) {
+                    self.time = Some(base);
                     self.modem_status.network_time = true;
                     self.activity(Activity::TimeSet(TimeSource::Network));
                 }
@@ -619,21 +719,24 @@ where
     /// (suppression is written before it returns) and hands back events and a reply.
     #[inline(never)]
     fn on_received(&mut self, pdu: &modem::InboundPdu, now: u64) {
-        // Used in place: the outcome is large (events with full texts).
-        let result = self
-            .inbound
-            .on_pdu(pdu, now, &mut self.store, &self.settings);
-        let Ok(outcome) = &result else {
+        // Filled in place: the outcome is large (events with full texts).
+        let mut outcome = InboundOutcome::new();
+        let result =
+            self.buf
+                .inbound
+                .on_pdu_into(pdu, now, &mut self.store, &self.settings, &mut outcome);
+        if result.is_err() {
             // The driver has already deleted a stored message: it is lost unless the
             // modem routes it again. Nothing was suppressed half-way.
             warn!("agent: inbound message dropped on a store error");
             return;
-        };
+        }
         for event in outcome.events.iter() {
             self.emit_ref(event);
         }
         if let Some(reply) = &outcome.reply {
-            if !self.jobs.queue_reply(reply.clone()) {
+            // A clone, not a move: moving out of `outcome` links `memmove` (1.6 KiB).
+            if !self.buf.jobs.queue_reply(reply.clone()) {
                 self.activity(Activity::ReplyDropped);
             }
         }
@@ -668,7 +771,7 @@ where
                 self.options = settings.options();
                 self.settings = settings;
                 // New rules may open or close windows: judge waiting jobs again.
-                self.jobs.wake_all();
+                self.buf.jobs.wake_all();
             }
             HostMsg::AckEvents(upto) => {
                 let acked = self

@@ -96,6 +96,11 @@ impl Pacer {
         }
     }
 
+    /// Takes its jitter from `seed` from now on (as [`Pacer::new`] would).
+    pub(crate) fn reseed(&mut self, seed: u32) {
+        self.rng = seed.wrapping_mul(0x9E37_79B9) | 1;
+    }
+
     /// Milliseconds to wait before the next segment may go, `None` when it may go now.
     pub(crate) fn wait_ms(&mut self, now_ms: u64, pacing: &Pacing) -> Option<u64> {
         let mut until = self.next_at;

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use embedded_hal_nb::serial::{ErrorKind, ErrorType, Read, Write};
-use relais_agent::agent::{Activity, Agent, Config};
+use std::ops::DerefMut;
+
+use relais_agent::agent::{Activity, Agent, AgentBuffers, Config, InlineBuffers};
 use relais_agent::core::compliance::decision::{CategorySet, Class, ConsentStatus};
 use relais_agent::core::compliance::number::Msisdn;
 use relais_agent::core::compliance::tz::UtcInstant;
@@ -29,7 +31,8 @@ use relais_agent::store::MemStore;
 
 /// The store used by the tests: 32 opt-outs, 32 job records, `E` outbox events.
 pub type Store<const E: usize = 64> = MemStore<32, 32, E>;
-pub type TestAgent<St = Store> = Agent<LinkPort, FakeModem, NoPowerControl, TestClock, St, 4, 4>;
+pub type TestAgent<St = Store, B = InlineBuffers<4>> =
+    Agent<LinkPort, FakeModem, NoPowerControl, TestClock, St, 4, 4, B>;
 
 /// A millisecond clock the test moves.
 #[derive(Clone, Default)]
@@ -524,9 +527,10 @@ pub fn utc(text: &str) -> UtcInstant {
     UtcInstant::parse_rfc3339(text).unwrap()
 }
 
-/// Agent, host, modem and clock wired together.
-pub struct Rig<St = Store> {
-    pub agent: Option<TestAgent<St>>,
+/// Agent, host, modem and clock wired together. `B` holds the agent's buffers: inside
+/// it (the default) or borrowed (`&mut AgentBuffers`, as on a board).
+pub struct Rig<St = Store, B = InlineBuffers<4>> {
+    pub agent: Option<TestAgent<St, B>>,
     pub host: Host,
     pub modem: FakeModem,
     pub clock: TestClock,
@@ -549,38 +553,7 @@ impl<const E: usize> Rig<Store<E>> {
 impl<St: relais_agent::store::Store> Rig<St> {
     /// A rig on `store` whose clock starts at 1 s.
     pub fn with_store(store: St) -> Self {
-        let clock = TestClock::default();
-        clock.advance(1_000);
-        let modem = FakeModem::new(clock.clone());
-        let port = LinkPort::default();
-        let agent = Agent::new(
-            port.clone(),
-            Modem::new(
-                modem.clone(),
-                NoPowerControl,
-                clock.clone(),
-                Profile::SIM800,
-            ),
-            clock.clone(),
-            store,
-            Config::default(),
-        )
-        .unwrap();
-        Rig {
-            agent: Some(agent),
-            host: Host::new(port.clone()),
-            modem,
-            clock,
-            port,
-            step_ms: 20,
-            activities: Vec::new(),
-            strict: true,
-            faults: Vec::new(),
-        }
-    }
-
-    pub fn agent(&mut self) -> &mut TestAgent<St> {
-        self.agent.as_mut().unwrap()
+        Rig::with_buffers(store, InlineBuffers::new())
     }
 
     /// Restarts the device: a new agent (and modem driver) on the same store; bytes in
@@ -611,6 +584,50 @@ impl<St: relais_agent::store::Store> Rig<St> {
         )
         .unwrap();
         self.agent = Some(agent);
+    }
+}
+
+impl<St, B> Rig<St, B>
+where
+    St: relais_agent::store::Store,
+    B: DerefMut<Target = AgentBuffers<4>>,
+{
+    /// A rig on `store` whose agent keeps its job slots and frame buffers in
+    /// `buffers`; the clock starts at 1 s.
+    pub fn with_buffers(store: St, buffers: B) -> Self {
+        let clock = TestClock::default();
+        clock.advance(1_000);
+        let modem = FakeModem::new(clock.clone());
+        let port = LinkPort::default();
+        let agent = Agent::with_buffers(
+            buffers,
+            port.clone(),
+            Modem::new(
+                modem.clone(),
+                NoPowerControl,
+                clock.clone(),
+                Profile::SIM800,
+            ),
+            clock.clone(),
+            store,
+            Config::default(),
+        )
+        .unwrap();
+        Rig {
+            agent: Some(agent),
+            host: Host::new(port.clone()),
+            modem,
+            clock,
+            port,
+            step_ms: 20,
+            activities: Vec::new(),
+            strict: true,
+            faults: Vec::new(),
+        }
+    }
+
+    pub fn agent(&mut self) -> &mut TestAgent<St, B> {
+        self.agent.as_mut().unwrap()
     }
 
     /// Polls the agent until it blocks, moves frames, and repeats while anything moves.

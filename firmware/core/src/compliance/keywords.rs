@@ -373,7 +373,7 @@ fn starts_with(text: &str, start: usize, keyword: &str) -> bool {
 /// True when `word` normalises to `keyword` (ASCII uppercase).
 fn word_eq(word: &str, keyword: &str) -> bool {
     let mut kw = keyword.bytes();
-    for c in word.chars() {
+    for c in word.chars().filter(|&c| !is_combining_mark(c)) {
         let (a, b) = fold(c);
         for f in [Some(a), b].into_iter().flatten() {
             if kw.next() != Some(f) {
@@ -384,13 +384,82 @@ fn word_eq(word: &str, keyword: &str) -> bool {
     kw.next().is_none()
 }
 
-/// The words of `text`: maximal runs of letters and digits.
+/// The words of `text`: maximal runs of letters and digits of the Latin, Greek and
+/// Cyrillic scripts (with combining marks); everything else separates them.
+///
+/// ```
+/// use relais_core::compliance::keywords::words;
+/// let w: Vec<&str> = words("Ça, c'est l'été… STOP🙏").collect();
+/// assert_eq!(w, ["Ça", "c", "est", "l", "été", "STOP"]);
+/// ```
 pub fn words(text: &str) -> impl DoubleEndedIterator<Item = &str> + Clone {
     words_iter(text)
 }
 
 fn is_separator(c: char) -> bool {
-    !c.is_alphanumeric()
+    !is_word_char(c)
+}
+
+/// Where words are not cut: the letters and digits of the Latin, Greek and Cyrillic
+/// scripts, exactly as [`char::is_alphanumeric`] has them below U+0530 (Latin-1, Latin
+/// Extended-A and -B, IPA, modifier letters, Greek, Cyrillic), Latin Extended
+/// Additional, fullwidth Latin letters and digits (what [`fold`] reads), and the
+/// combining diacritical marks, so that a decomposed `E` + U+0301 stays inside its
+/// word (the marks are skipped when comparing).
+///
+/// Every keyword language is written in the Latin script (SOURCES.md §5.1); Greek and
+/// Cyrillic letters stay letters so that a word mixing look-alikes (`SТОP` with a
+/// Cyrillic `Т`) matches nothing rather than leaving a Latin fragment. Other scripts,
+/// punctuation, symbols and emoji separate words (SOURCES.md §5.3, step 3). Own table
+/// instead of `char::is_alphanumeric`: the `core` Unicode tables cost a device 2.6 KiB
+/// of flash.
+/// (ASCII is tested apart.)
+const WORD_CHARS: &[(char, char)] = &[
+    ('\u{AA}', '\u{AA}'),
+    ('\u{B2}', '\u{B3}'),
+    ('\u{B5}', '\u{B5}'),
+    ('\u{B9}', '\u{BA}'),
+    ('\u{BC}', '\u{BE}'),
+    ('\u{C0}', '\u{D6}'),
+    ('\u{D8}', '\u{F6}'),
+    ('\u{F8}', '\u{2C1}'),
+    ('\u{2C6}', '\u{2D1}'),
+    ('\u{2E0}', '\u{2E4}'),
+    ('\u{2EC}', '\u{2EC}'),
+    ('\u{2EE}', '\u{2EE}'),
+    // Combining diacritical marks (U+0300–U+036F), then Greek.
+    ('\u{300}', '\u{374}'),
+    ('\u{376}', '\u{377}'),
+    ('\u{37A}', '\u{37D}'),
+    ('\u{37F}', '\u{37F}'),
+    ('\u{386}', '\u{386}'),
+    ('\u{388}', '\u{38A}'),
+    ('\u{38C}', '\u{38C}'),
+    ('\u{38E}', '\u{3A1}'),
+    ('\u{3A3}', '\u{3F5}'),
+    // Cyrillic and Cyrillic Supplement.
+    ('\u{3F7}', '\u{481}'),
+    ('\u{48A}', '\u{52F}'),
+    // Latin Extended Additional (Vietnamese and others).
+    ('\u{1E00}', '\u{1EFF}'),
+    // Fullwidth digits and Latin letters.
+    ('\u{FF10}', '\u{FF19}'),
+    ('\u{FF21}', '\u{FF3A}'),
+    ('\u{FF41}', '\u{FF5A}'),
+];
+
+/// True for the characters of a word (see [`WORD_CHARS`]).
+fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    WORD_CHARS.iter().any(|&(lo, hi)| lo <= c && c <= hi)
+}
+
+/// A combining diacritical mark (U+0300–U+036F): part of the letter before it, which
+/// has already folded to its base letter.
+fn is_combining_mark(c: char) -> bool {
+    ('\u{300}'..='\u{36F}').contains(&c)
 }
 
 fn is_word(w: &&str) -> bool {
@@ -408,32 +477,44 @@ pub fn fold(c: char) -> (u8, Option<u8>) {
     if c.is_ascii() {
         return (c.to_ascii_uppercase() as u8, None);
     }
-    let base = match c {
-        'À'..='Å' | 'à'..='å' | 'Ā' | 'ā' | 'Ă' | 'ă' | 'Ą' | 'ą' => b'A',
+    match c {
         'Æ' | 'æ' => return (b'A', Some(b'E')),
-        'Ç' | 'ç' | 'Ć' | 'ć' | 'Č' | 'č' => b'C',
-        'Ð' | 'ð' | 'Ď' | 'ď' => b'D',
-        'È'..='Ë' | 'è'..='ë' | 'Ē' | 'ē' | 'Ė' | 'ė' | 'Ę' | 'ę' | 'Ě' | 'ě' => b'E',
-        'Ì'..='Ï' | 'ì'..='ï' | 'Ī' | 'ī' | 'Į' | 'į' | 'İ' | 'ı' => b'I',
-        'Ñ' | 'ñ' | 'Ń' | 'ń' | 'Ň' | 'ň' => b'N',
-        'Ò'..='Ö' | 'Ø' | 'ò'..='ö' | 'ø' | 'Ō' | 'ō' | 'Ő' | 'ő' => b'O',
         'Œ' | 'œ' => return (b'O', Some(b'E')),
-        'Ù'..='Ü' | 'ù'..='ü' | 'Ū' | 'ū' | 'Ů' | 'ů' | 'Ű' | 'ű' => b'U',
-        'Ý' | 'ý' | 'ÿ' | 'Ÿ' => b'Y',
+        'Ĳ' | 'ĳ' => return (b'I', Some(b'J')),
         'ß' => return (b'S', Some(b'S')),
-        'Ś' | 'ś' | 'Š' | 'š' | 'Ş' | 'ş' => b'S',
-        'Ź' | 'ź' | 'Ż' | 'ż' | 'Ž' | 'ž' => b'Z',
-        'Ł' | 'ł' => b'L',
-        'Ř' | 'ř' => b'R',
-        'Ť' | 'ť' => b'T',
-        'Ğ' | 'ğ' => b'G',
         // Fullwidth Latin letters (a phone keyboard in CJK mode).
-        'Ａ'..='Ｚ' => (c as u32 - 'Ａ' as u32) as u8 + b'A',
-        'ａ'..='ｚ' => (c as u32 - 'ａ' as u32) as u8 + b'A',
-        _ => 0xFF,
-    };
-    (base, None)
+        'Ａ'..='Ｚ' => return ((c as u32 - 'Ａ' as u32) as u8 + b'A', None),
+        'ａ'..='ｚ' => return ((c as u32 - 'ａ' as u32) as u8 + b'A', None),
+        _ => {}
+    }
+    let base = (c as u32)
+        .checked_sub(LATIN_BASES_FROM)
+        .and_then(|i| LATIN_BASES.get(i as usize))
+        .copied()
+        .unwrap_or(b'.');
+    (if base == b'.' { 0xFF } else { base }, None)
 }
+
+/// The first code point of [`LATIN_BASES`].
+const LATIN_BASES_FROM: u32 = 0xC0;
+
+/// The base letter of each character from U+00C0 to U+017F (the letters of Latin-1 and
+/// Latin Extended-A), 16 a row; `.` for none (`×`, `÷`, `Þ`, `ĸ`, `Ŋ`) and for the
+/// ligatures [`fold`] writes as two letters. A table: a `match` over the same letters
+/// took three times the flash.
+const LATIN_BASES: &[u8; 192] = b"\
+    AAAAAA.CEEEEIIII\
+    DNOOOOO.OUUUUY..\
+    AAAAAA.CEEEEIIII\
+    DNOOOOO.OUUUUY.Y\
+    AAAAAACCCCCCCCDD\
+    DDEEEEEEEEEEGGGG\
+    GGGGHHHHIIIIIIII\
+    II..JJKK.LLLLLLL\
+    LLLNNNNNNN..OOOO\
+    OO..RRRRRRSSSSSS\
+    SSTTTTTTUUUUUUUU\
+    UUUUWWYYYZZZZZZS";
 
 /// Whether `text` carries an opt-out keyword of `langs` as a whole word (used to check
 /// and detect opt-out mentions in outgoing texts).
@@ -552,6 +633,146 @@ mod tests {
         );
         // No pack for the reply reason: no confirmation text for Germany.
         assert_eq!(classify("STOPP", Some(&num("+491701234567"))).reply, None);
+    }
+
+    #[test]
+    fn word_characters_are_the_latin_greek_and_cyrillic_letters_and_digits() {
+        let covered = ('\0'..'\u{530}')
+            .chain('\u{1E00}'..='\u{1EFF}')
+            .chain('\u{FF00}'..='\u{FF5F}');
+        for c in covered.filter(|&c| !is_combining_mark(c)) {
+            assert_eq!(is_word_char(c), c.is_alphanumeric(), "U+{:04X}", c as u32);
+        }
+        assert!(('\u{300}'..='\u{36F}').all(is_word_char));
+        // Other scripts, punctuation, symbols and emoji separate words.
+        for c in [
+            '谢',
+            'ا',
+            'א',
+            'क',
+            'ก',
+            '한',
+            '。',
+            '،',
+            '…',
+            '€',
+            '😀',
+            '\u{1F3FD}',
+            '\u{200D}',
+        ] {
+            assert!(!is_word_char(c), "U+{:04X}", c as u32);
+        }
+    }
+
+    #[test]
+    fn accented_keywords_match_whole_first_and_anywhere() {
+        let fr = num("+33612345678");
+        for (text, keyword) in [
+            ("Arrêt", "ARRET"),
+            ("ARRÊTE !", "ARRETE"),
+            ("arrête.", "ARRETE"),
+            ("Désabonner", "DESABONNER"),
+            ("DÉSINSCRIPTION", "DESINSCRIPTION"),
+            ("désinscrire", "DESINSCRIRE"),
+            // Decomposed: E followed by U+0301 COMBINING ACUTE ACCENT.
+            ("De\u{301}sabonnement", "DESABONNEMENT"),
+            ("ARRE\u{302}T", "ARRET"),
+        ] {
+            let c = classify(text, Some(&fr));
+            assert_eq!(
+                (c.kind, c.keyword, c.tier),
+                (Kind::OptOut, Some(keyword), Some(Tier::Whole)),
+                "{text}"
+            );
+        }
+        let c = classify("Désinscription svp, merci", Some(&fr));
+        assert_eq!(
+            (c.kind, c.keyword, c.tier),
+            (Kind::OptOut, Some("DESINSCRIPTION"), Some(Tier::FirstWord))
+        );
+        let c = classify("Ça suffit, arrêt", Some(&fr));
+        assert_eq!(
+            (c.kind, c.keyword, c.tier),
+            (Kind::PossibleOptOut, Some("ARRET"), Some(Tier::Contains))
+        );
+        // Spanish, German and Portuguese letters.
+        let us = num("+12125550123");
+        assert_eq!(classify("¡No más!", Some(&us)).keyword, Some("NO MAS"));
+        let de = num("+491701234567");
+        assert_eq!(classify("Stopp.", Some(&de)).kind, Kind::OptOut);
+        assert_eq!(
+            classify("Grüße, ENDE", Some(&de)).kind,
+            Kind::PossibleOptOut
+        );
+        let br = num("+5511912345678");
+        let c = classify("Não quero mais, SAIR", Some(&br));
+        assert_eq!((c.kind, c.keyword), (Kind::PossibleOptOut, Some("SAIR")));
+        // An accented letter is part of its word: "ARRÊTÉ" is not "ARRETE" + more.
+        assert_eq!(classify("arrêtée", Some(&fr)).kind, Kind::None);
+        assert!(words("l'été à Noël").eq(["l", "été", "à", "Noël"]));
+    }
+
+    #[test]
+    fn emoji_punctuation_and_other_scripts_separate_words() {
+        let fr = num("+33612345678");
+        for text in ["STOP🙏🏽", "stop。", "«STOP»", "STOP…", "STOP谢谢"] {
+            let c = classify(text, Some(&fr));
+            assert_eq!(
+                (c.kind, c.tier),
+                (Kind::OptOut, Some(Tier::Whole)),
+                "{text}"
+            );
+        }
+        // Look-alike Cyrillic letters keep the word whole: it matches nothing.
+        assert_eq!(classify("SТОP", Some(&fr)).kind, Kind::None);
+        assert_eq!(words("SТОP").count(), 1);
+    }
+
+    #[test]
+    fn every_latin_1_and_extended_a_letter_folds_to_its_base() {
+        for (letters, base) in [
+            ("ÀÁÂÃÄÅàáâãäåĀāĂăĄą", b'A'),
+            ("ÇçĆćĈĉĊċČč", b'C'),
+            ("ÐðĎďĐđ", b'D'),
+            ("ÈÉÊËèéêëĒēĔĕĖėĘęĚě", b'E'),
+            ("ĜĝĞğĠġĢģ", b'G'),
+            ("ĤĥĦħ", b'H'),
+            ("ÌÍÎÏìíîïĨĩĪīĬĭĮįİı", b'I'),
+            ("Ĵĵ", b'J'),
+            ("Ķķ", b'K'),
+            ("ĹĺĻļĽľĿŀŁł", b'L'),
+            ("ÑñŃńŅņŇňŉ", b'N'),
+            ("ÒÓÔÕÖØòóôõöøŌōŎŏŐő", b'O'),
+            ("ŔŕŖŗŘř", b'R'),
+            ("ŚśŜŝŞşŠšſ", b'S'),
+            ("ŢţŤťŦŧ", b'T'),
+            ("ÙÚÛÜùúûüŨũŪūŬŭŮůŰűŲų", b'U'),
+            ("Ŵŵ", b'W'),
+            ("ÝýÿŶŷŸ", b'Y'),
+            ("ŹźŻżŽž", b'Z'),
+        ] {
+            for c in letters.chars() {
+                assert_eq!(fold(c), (base, None), "{c}");
+            }
+        }
+        for (c, pair) in [
+            ('Æ', "AE"),
+            ('æ', "AE"),
+            ('Œ', "OE"),
+            ('œ', "OE"),
+            ('ß', "SS"),
+            ('Ĳ', "IJ"),
+        ] {
+            let [a, b] = pair.as_bytes() else {
+                unreachable!()
+            };
+            assert_eq!(fold(c), (*a, Some(*b)), "{c}");
+        }
+        for c in ['×', '÷', 'Þ', 'þ', 'ĸ', 'Ŋ', 'ŋ', 'ƀ', 'Σ', 'Ж', '€', '谢'] {
+            assert_eq!(fold(c).0, 0xFF, "{c}");
+        }
+        assert_eq!(fold('ｓ'), (b'S', None));
+        assert_eq!(fold('é'), (b'E', None));
     }
 
     #[test]
