@@ -64,14 +64,25 @@ fn main() {
         strict: false,
     };
     let start = Instant::now();
-    let file = std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(&csv_path).expect("open"));
-    let outcome = import(&mut store, file, &spec, UtcInstant(1_780_000_000), &mut |_| {})
-        .expect("import");
+    let file =
+        std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(&csv_path).expect("open"));
+    let outcome = import(
+        &mut store,
+        file,
+        &spec,
+        UtcInstant(1_780_000_000),
+        &mut |_| {},
+    )
+    .expect("import");
     let secs = start.elapsed().as_secs_f64();
     let peak = peak_rss_kib();
     assert_eq!(outcome.accepted, rows, "every generated row is valid");
-    let db = std::fs::metadata(dir.join("relais.db")).map(|m| m.len()).unwrap_or(0)
-        + std::fs::metadata(dir.join("relais.db-wal")).map(|m| m.len()).unwrap_or(0);
+    let db = std::fs::metadata(dir.join("relais.db"))
+        .map(|m| m.len())
+        .unwrap_or(0)
+        + std::fs::metadata(dir.join("relais.db-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
     println!(
         "import: {rows} rows ({:.1} MiB CSV) in {secs:.2} s = {:.0} rows/s; contacts + consent + one job each, one transaction",
         size as f64 / 1048576.0,

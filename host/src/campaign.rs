@@ -16,7 +16,6 @@ use relais_core::compliance::decision::{Class, ConsentStatus};
 use relais_core::compliance::number::Msisdn;
 use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::msg::MAX_TEXT;
-use rusqlite::params;
 
 use crate::store::{
     self, ConsentRecord, Contact, NewCampaign, NewContact, NewJob, Store, StoreError,
@@ -305,21 +304,7 @@ pub fn import(
     let mut outcome = ImportOutcome::default();
     let result = store.transaction(|tx| {
         if let Some(c) = &spec.campaign {
-            let exists = tx
-                .query_row("SELECT 1 FROM campaigns WHERE name = ?1", [&c.name], |_| Ok(()))
-                .is_ok();
-            if exists {
-                return Err(StoreError::Invalid(format!(
-                    "a campaign named {:?} already exists; choose another --name",
-                    c.name
-                )));
-            }
-            tx.execute(
-                "INSERT INTO campaigns (name, template, class, brand, categories, status, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'draft', ?6)",
-                params![c.name, c.template, c.class.name(), c.brand, c.categories, now.0],
-            )?;
-            outcome.campaign = Some(tx.last_insert_rowid());
+            outcome.campaign = Some(crate::store::insert_campaign(tx, c, now)?);
         }
         let before: i64 = tx.query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))?;
         let mut seen = HashSet::new();
@@ -346,7 +331,11 @@ pub fn import(
             match row(&record, &cols, spec) {
                 Ok((contact, consent, text)) => {
                     if !seen.insert(contact.number.clone()) {
-                        reject(&mut outcome, line, format!("{} appears twice in the file", contact.number));
+                        reject(
+                            &mut outcome,
+                            line,
+                            format!("{} appears twice in the file", contact.number),
+                        );
                         continue;
                     }
                     crate::store::upsert_contact(tx, &contact, now)?;

@@ -8,9 +8,12 @@
 pub mod campaign;
 pub mod commands;
 pub mod config;
+pub mod demo;
 pub mod link;
+pub mod local;
 pub mod pdu;
 pub mod policy;
+pub mod report;
 pub mod scheduler;
 pub mod sim;
 pub mod store;

@@ -18,6 +18,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The whole story on the simulator in virtual time: campaign, quiet hours, STOP, report.
+    Demo(relais::demo::DemoArgs),
     /// Queue one SMS (sent by `relais run` or `relais direct`).
     Send(commands::SendArgs),
     /// Import a contact list as a campaign; start, pause, resume, cancel, status.
@@ -30,6 +32,10 @@ enum Command {
     Consent(commands::ConsentArgs),
     /// The daemon: send due messages through relais devices and store what they report.
     Run(daemon::RunArgs),
+    /// The daemon with the device agent in this process, on a GSM modem's serial port.
+    Direct(daemon::DirectArgs),
+    /// Sent, delivered, failed, deferred, refused, opt-outs, latency, per hour.
+    Report(commands::ReportArgs),
     /// Devices, queue and campaigns on one screen.
     Status(commands::StatusArgs),
     /// Print an example configuration, or check one.
@@ -49,12 +55,15 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Demo(a) => finish("demo", relais::demo::run(a)),
         Command::Send(a) => finish("send", commands::send(a)),
         Command::Campaign(a) => finish("campaign", commands::campaign(a)),
         Command::Contacts(a) => finish("contacts", commands::contacts(a)),
         Command::Optout(a) => finish("optout", commands::optout(a)),
         Command::Consent(a) => finish("consent", commands::consent(a)),
         Command::Run(a) => finish("run", daemon::run(a)),
+        Command::Direct(a) => finish("direct", daemon::direct(a)),
+        Command::Report(a) => finish("report", commands::report(a)),
         Command::Status(a) => finish("status", commands::status(a)),
         Command::Config(a) => finish("config", commands::config(a)),
         Command::Pdu(args) => pdu::run(args),

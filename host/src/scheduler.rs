@@ -21,7 +21,6 @@
 //! Several devices run at once, each in its own task over one shared [`Store`]; a job
 //! is claimed under the store's lock, so no two devices take the same one.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -47,6 +46,8 @@ pub trait Clock: Send + Sync {
     /// Told when the scheduler has nothing to do before `until` (`None`: nothing
     /// scheduled at all) and nothing on any device. A virtual clock may jump there.
     fn idle(&self, _until: Option<UtcInstant>) {}
+    /// Told when some device has work (a virtual clock must not jump).
+    fn busy(&self) {}
 }
 
 /// The system clock.
@@ -59,26 +60,6 @@ impl Clock for SystemClock {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         UtcInstant(secs)
-    }
-}
-
-/// A clock that reads a shared millisecond counter (virtual time published by the
-/// simulator's thread).
-#[derive(Debug, Clone, Default)]
-pub struct SharedClock {
-    /// Milliseconds since 1970.
-    pub now_ms: Arc<AtomicI64>,
-    /// The instant the scheduler is idle until (`i64::MAX`: nothing scheduled; 0: busy).
-    pub idle_until: Arc<AtomicI64>,
-}
-
-impl Clock for SharedClock {
-    fn now(&self) -> UtcInstant {
-        UtcInstant(self.now_ms.load(Ordering::Acquire).div_euclid(1000))
-    }
-    fn idle(&self, until: Option<UtcInstant>) {
-        let v = until.map_or(i64::MAX, |u| u.0.saturating_mul(1000));
-        self.idle_until.store(v, Ordering::Release);
     }
 }
 
@@ -455,7 +436,7 @@ fn report_idle(ctx: &Context, name: &str, busy: bool) -> Result<(), String> {
         let next = ctx.store().next_due().map_err(|e| e.to_string())?;
         ctx.clock.idle(next);
     } else {
-        ctx.clock.idle(Some(UtcInstant(0)));
+        ctx.clock.busy();
     }
     Ok(())
 }
@@ -579,5 +560,146 @@ fn link_job(
         not_before: None,
         expires: row.expires_at,
         report: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use relais_core::compliance::decision::{ConsentStatus, Options};
+    use relais_core::link::msg::Sender;
+
+    use super::*;
+    use crate::store::{NewJob, OptOut};
+
+    fn identity() -> Identity {
+        Identity {
+            sender: Sender::Alpha(bounded("ACME")),
+            registered: false,
+            brand: bounded("Acme"),
+            stop_code: Some(36123),
+        }
+    }
+
+    fn job(
+        store: &mut Store,
+        number: &str,
+        class: relais_core::compliance::decision::Class,
+        now: UtcInstant,
+    ) -> JobRow {
+        let id = store
+            .insert_job(
+                &NewJob {
+                    number: number.into(),
+                    text: match class {
+                        relais_core::compliance::decision::Class::Marketing => {
+                            "Soldes -20% ce week-end"
+                        }
+                        _ => "Votre colis est arrivé au point relais.",
+                    }
+                    .into(),
+                    class,
+                    brand: "Acme".into(),
+                    categories: String::new(),
+                    department: None,
+                    consent: ConsentStatus::OptedIn,
+                    not_before: None,
+                    expires: Some(now.plus(7 * 86_400)),
+                },
+                now,
+            )
+            .unwrap();
+        store.job(id).unwrap().unwrap()
+    }
+
+    #[test]
+    fn the_precheck_defers_refuses_and_hands_over() {
+        use relais_core::compliance::decision::Class::{Marketing, Transactional};
+        let mut store = Store::open_in_memory().unwrap();
+        // Saturday 7 March 2026, 23:30 in Paris.
+        let now = UtcInstant::parse_rfc3339("2026-03-07T22:30:00Z").unwrap();
+        let options = Options::default();
+        for n in ["+33612345001", "+33612345002"] {
+            store
+                .set_consent(&crate::store::ConsentRecord {
+                    number: n.into(),
+                    brand: "Acme".into(),
+                    status: ConsentStatus::OptedIn,
+                    source: "test".into(),
+                    at: now,
+                })
+                .unwrap();
+        }
+        let late = job(&mut store, "+33612345001", Marketing, now);
+        let v = precheck(&mut store, &late, &identity(), "dev", &options, now).unwrap();
+        let monday = UtcInstant::parse_rfc3339("2026-03-09T07:00:00Z").unwrap();
+        assert_eq!(v, Verdict::Deferred(monday));
+        let row = store.job(late.id).unwrap().unwrap();
+        assert_eq!((row.state, row.due_at), (JobState::Deferred, monday));
+        assert!(
+            store
+                .due_jobs(now, &[], 10)
+                .unwrap()
+                .iter()
+                .all(|j| j.id != late.id)
+        );
+
+        store
+            .add_optout(&OptOut {
+                number: "+33612345002".into(),
+                brand: "Acme".into(),
+                keyword: Some("STOP".into()),
+                tier: Some(1),
+                source: "test".into(),
+                at: now,
+            })
+            .unwrap();
+        let stopped = job(&mut store, "+33612345002", Marketing, monday);
+        let v = precheck(&mut store, &stopped, &identity(), "dev", &options, monday).unwrap();
+        assert_eq!(v, Verdict::Ended(JobState::Refused));
+
+        let alert = job(&mut store, "+33612345003", Transactional, now);
+        let Verdict::Submit(link) =
+            precheck(&mut store, &alert, &identity(), "dev", &options, now).unwrap()
+        else {
+            panic!("a transactional alert goes at night");
+        };
+        assert_eq!(link.key, alert.key());
+        let row = store.job(alert.id).unwrap().unwrap();
+        assert_eq!(
+            (row.state, row.device.as_deref()),
+            (JobState::Submitted, Some("dev"))
+        );
+        assert_eq!(store.on_device("dev").unwrap().len(), 1);
+
+        let old = job(&mut store, "+33612345004", Transactional, now);
+        let later = now.plus(8 * 86_400);
+        let v = precheck(&mut store, &old, &identity(), "dev", &options, later).unwrap();
+        assert_eq!(v, Verdict::Ended(JobState::Expired));
+    }
+
+    #[test]
+    fn the_suppression_digest_matches_the_device_formula() {
+        let mut store = Store::open_in_memory().unwrap();
+        let now = UtcInstant(1_780_000_000);
+        for (n, b) in [("+33612345001", "Acme"), ("+33612345002", ALL_BRANDS)] {
+            store
+                .add_optout(&OptOut {
+                    number: n.into(),
+                    brand: b.into(),
+                    keyword: None,
+                    tier: None,
+                    source: "test".into(),
+                    at: now,
+                })
+                .unwrap();
+        }
+        let (count, digest, entries) = suppression_list(&store).unwrap();
+        assert_eq!(count, 2);
+        let a = Msisdn::parse("+33612345001").unwrap();
+        let b = Msisdn::parse("+33612345002").unwrap();
+        let expected = digest_entry(&a, Scope::Brand(BrandId::of("Acme")))
+            .wrapping_add(digest_entry(&b, Scope::All));
+        assert_eq!(digest, expected);
+        assert_eq!(entries.len(), 2);
     }
 }

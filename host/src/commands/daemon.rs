@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use super::Common;
 use crate::config::{Config, DeviceConfig, DeviceKind};
 use crate::link::{self, Baud, LinkClient};
+use crate::local::LocalDevice;
 use crate::scheduler::{self, Context, SystemClock, Target};
 
 /// Starts the log: `RELAIS_LOG` = error, warn, info (default), debug or trace.
@@ -102,25 +103,58 @@ pub fn run(a: RunArgs) -> Result<(), String> {
     init_tracing();
     let (config, store) = a.common.open()?;
     let list = devices(&config, &a.device, &a.sender, a.baud)?;
+    let links = list
+        .iter()
+        .map(|d| Link::Port(d.clone()))
+        .collect::<Vec<_>>();
+    serve_all(config, store, links, a.until_idle)
+}
+
+/// How the daemon reaches one device.
+enum Link {
+    /// A relais device on a port.
+    Port(DeviceConfig),
+    /// The agent in this process on a modem.
+    Local(DeviceConfig, LocalDevice),
+}
+
+/// Drives every device in `links` until Ctrl-C (or until idle).
+fn serve_all(
+    config: Config,
+    store: crate::store::Store,
+    links: Vec<Link>,
+    until_idle: bool,
+) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    rt.block_on(async move {
+    let mut locals = Vec::new();
+    let result = rt.block_on(async {
         let ctx = Arc::new(Context::new(store, Arc::new(SystemClock), &config)?);
         let (stop_tx, stop) = watch::channel(false);
         let mut tasks = Vec::new();
-        for d in &list {
-            let target = target(&config, d)?;
+        for link in links {
+            let d = match &link {
+                Link::Port(d) | Link::Local(d, _) => d.clone(),
+            };
+            let target = target(&config, &d)?;
             let last = ctx.store().last_event(&d.name).map_err(|e| e.to_string())?;
             let link_config = link::Config {
                 baud: Baud(d.baud),
                 stored_events: last.map(link::EventId),
                 ..link::Config::default()
             };
-            let (client, incoming) = LinkClient::connect(&d.port, link_config)
-                .await
-                .map_err(|e| format!("device {}: {e}", d.name))?;
+            let (client, incoming) = match link {
+                Link::Port(_) => LinkClient::connect(&d.port, link_config)
+                    .await
+                    .map_err(|e| format!("device {}: {e}", d.name))?,
+                Link::Local(_, device) => {
+                    let pair = LinkClient::start(device.connector(), link_config);
+                    locals.push(device);
+                    pair
+                }
+            };
             tracing::info!(device = %d.name, port = %d.port, "driving");
             tasks.push(tokio::spawn(scheduler::serve(
                 ctx.clone(),
@@ -132,7 +166,6 @@ pub fn run(a: RunArgs) -> Result<(), String> {
         }
         let watcher = {
             let ctx = ctx.clone();
-            let until_idle = a.until_idle;
             async move {
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
                 loop {
@@ -163,17 +196,136 @@ pub fn run(a: RunArgs) -> Result<(), String> {
             print!("{s}");
         }
         Ok::<(), String>(())
-    })
+    });
+    for device in locals {
+        match device.stop() {
+            Ok(f) => tracing::info!(boot = f.boot.0, counters = ?f.counters, "agent stopped"),
+            Err(e) => tracing::warn!("agent: {e}"),
+        }
+    }
+    result
 }
 
+/// `relais direct`.
+#[derive(Debug, ClapArgs)]
+#[command(
+    after_help = "For people without the relais microcontroller: the same agent the \
+firmware runs (compliance gate, pacing, idempotency, STOP handling, in-flight journal) runs \
+inside this process and drives a GSM modem on a serial port. Its state is kept in a file \
+(--state), so a crash or power cut never makes it send twice: a send that may have happened \
+is reported as unknown.\n\n\
+Examples:\n  relais direct --modem /dev/ttyUSB2 --sender longnum:+33612345678 --pin 1234\n  \
+relais sim --link /tmp/modem &  relais direct --modem /tmp/modem"
+)]
+pub struct DirectArgs {
+    /// The modem's serial port (or a pty such as `relais sim --link`'s). Without it, every
+    /// [[device]] of kind "modem" in the configuration.
+    #[arg(long, value_name = "PORT")]
+    pub modem: Option<String>,
+    /// Modem family: sim800, sim7600, ec25, generic.
+    #[arg(long, default_value = "sim800")]
+    pub profile: String,
+    /// Line speed.
+    #[arg(long, default_value_t = 115_200)]
+    pub baud: u32,
+    /// SIM PIN (entered at most twice, so a wrong PIN never blocks the SIM).
+    #[arg(long)]
+    pub pin: Option<String>,
+    /// Sender identity: alpha:NAME, longnum:+NUMBER or shortcode:CODE.
+    #[arg(long, default_value = "alpha:relais")]
+    pub sender: String,
+    /// The agent's state file (default: relais-agent-<name>.flash beside the configuration).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Stop once nothing is waiting or on the modem.
+    #[arg(long)]
+    pub until_idle: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Runs `relais direct`.
+pub fn direct(a: DirectArgs) -> Result<(), String> {
+    init_tracing();
+    let (config, store) = a.common.open()?;
+    let list: Vec<DeviceConfig> = match &a.modem {
+        Some(port) => vec![DeviceConfig {
+            name: std::path::Path::new(port)
+                .file_name()
+                .map_or_else(|| "modem".to_string(), |n| n.to_string_lossy().into_owned()),
+            kind: DeviceKind::Modem,
+            port: port.clone(),
+            baud: a.baud,
+            sender: a.sender.clone(),
+            stop_code: None,
+            registered: false,
+            brands: Vec::new(),
+            sim_pin: a.pin.clone(),
+        }],
+        None => config
+            .devices
+            .iter()
+            .filter(|d| d.kind == DeviceKind::Modem)
+            .cloned()
+            .collect(),
+    };
+    if list.is_empty() {
+        return Err("no modem: give --modem PORT, or add a [[device]] with kind = \"modem\" to the configuration".into());
+    }
+    let profile = crate::local::profile_named(&a.profile).ok_or_else(|| {
+        format!(
+            "--profile {:?}: one of sim800, sim7600, ec25, generic",
+            a.profile
+        )
+    })?;
+    let mut links = Vec::new();
+    for d in list {
+        let pin = match &d.sim_pin {
+            Some(p) => Some(
+                relais_agent::modem::SimPin::new(p.as_bytes())
+                    .map_err(|e| format!("device {}: SIM PIN: {e:?} (4 to 8 digits)", d.name))?,
+            ),
+            None => None,
+        };
+        let state = match (&a.state, a.modem.is_some()) {
+            (Some(p), true) => p.clone(),
+            _ => default_state_path(&config, &d.name),
+        };
+        let (agent_store, opened) = crate::local::open_store(&state)?;
+        println!("{}: {opened}", state.display());
+        let port = crate::local::serial::SerialModem::open(std::path::Path::new(&d.port), d.baud)
+            .map_err(|e| format!("device {}: cannot open {}: {e}", d.name, d.port))?;
+        let device = LocalDevice::spawn_modem(
+            &d.name,
+            crate::local::ModemSetup {
+                port,
+                profile,
+                pin,
+                store: agent_store,
+                config: relais_agent::agent::Config::default(),
+            },
+        )?;
+        links.push(Link::Local(d, device));
+    }
+    serve_all(config, store, links, a.until_idle)
+}
+
+/// How long `--until-idle` waits for the delivery reports of messages just sent.
+pub const REPORT_GRACE_SECS: i64 = 120;
+
 /// True when no job can become due (none waiting in a running campaign or outside
-/// campaigns) and none is on a device.
+/// campaigns), none is on a device, and no message sent in the last
+/// [`REPORT_GRACE_SECS`] still waits for its delivery report.
 pub fn idle(ctx: &Context) -> bool {
+    let since = ctx.clock.now().plus(-REPORT_GRACE_SECS);
     let store = ctx.store();
     let on_device = store
         .job_counts(None)
         .map(|c| c.iter().any(|(s, n)| *n > 0 && s.is_on_device()));
-    matches!((store.next_due(), on_device), (Ok(None), Ok(false)))
+    matches!(
+        (store.next_due(), on_device, store.awaiting_reports(since)),
+        (Ok(None), Ok(false), Ok(0))
+    )
 }
 
 /// Where `relais direct` keeps the agent's flash image by default.

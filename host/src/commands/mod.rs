@@ -753,6 +753,42 @@ pub fn consent(a: ConsentArgs) -> Result<(), String> {
     Ok(())
 }
 
+// ----- report ----------------------------------------------------------------------
+
+/// `relais report`.
+#[derive(Debug, ClapArgs)]
+#[command(
+    after_help = "Examples:\n  relais report\n  relais report --campaign spring --format html --output spring.html\n  relais report --format csv > all.csv"
+)]
+pub struct ReportArgs {
+    /// One campaign (default: everything, with a line per campaign).
+    #[arg(long)]
+    pub campaign: Option<String>,
+    /// table, json, csv or html (a self-contained page with charts).
+    #[arg(long, default_value = "table")]
+    pub format: crate::report::Format,
+    /// Write to this file instead of the terminal.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Runs `relais report`.
+pub fn report(a: ReportArgs) -> Result<(), String> {
+    let (_, store) = a.common.open()?;
+    let report = crate::report::build(&store, a.campaign.as_deref())?;
+    let text = crate::report::render(&report, a.format);
+    match a.output {
+        Some(path) => {
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            println!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
 // ----- status, config ---------------------------------------------------------------
 
 /// `relais status`: one screen of devices, queue and campaigns.

@@ -341,6 +341,11 @@ impl Operator {
         self.queue.insert((at, self.seq), event);
     }
 
+    /// When the next scheduled event is due (a report, a reply, an inbound message).
+    pub fn next_at(&self) -> Option<SimInstant> {
+        self.queue.keys().next().map(|k| k.0)
+    }
+
     /// Removes and returns the next event due at or before `now`.
     pub fn next_due(&mut self, now: SimInstant) -> Option<(SimInstant, Event)> {
         let key = *self.queue.keys().next()?;

@@ -218,6 +218,12 @@ impl World {
         }
     }
 
+    /// When the operator's next scheduled event is due (virtual-time jumps stop there,
+    /// so that a reply or report is handled at its own time).
+    pub fn next_event_at(&self) -> Option<SimInstant> {
+        self.operator.next_at()
+    }
+
     /// Bytes modem `i` sends, after the line's faults.
     pub fn take_output(&mut self, i: usize) -> Vec<u8> {
         let Some(slot) = self.slots.get_mut(i) else {

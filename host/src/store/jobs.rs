@@ -402,6 +402,16 @@ impl Store {
         rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
     }
 
+    /// Jobs sent at or after `since` whose delivery report has not come yet.
+    pub fn awaiting_reports(&self, since: UtcInstant) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM jobs WHERE state = 'sent' AND sent_at >= ?1",
+            [since.0],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
     /// Counts of jobs per state, for one campaign or all.
     pub fn job_counts(&self, campaign: Option<i64>) -> Result<Vec<(JobState, u64)>> {
         let mut st = self.conn.prepare(

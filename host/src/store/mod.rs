@@ -543,29 +543,7 @@ impl Store {
         now: UtcInstant,
     ) -> Result<i64> {
         self.transaction(|tx| {
-            let exists: bool = tx
-                .query_row("SELECT 1 FROM campaigns WHERE name = ?1", [&campaign.name], |_| Ok(true))
-                .optional()?
-                .unwrap_or(false);
-            if exists {
-                return Err(StoreError::Invalid(format!(
-                    "a campaign named {:?} already exists; choose another --name",
-                    campaign.name
-                )));
-            }
-            tx.execute(
-                "INSERT INTO campaigns (name, template, class, brand, categories, status, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'draft', ?6)",
-                params![
-                    campaign.name,
-                    campaign.template,
-                    campaign.class.name(),
-                    campaign.brand,
-                    campaign.categories,
-                    now.0
-                ],
-            )?;
-            let id = tx.last_insert_rowid();
+            let id = insert_campaign(tx, campaign, now)?;
             for job in jobs {
                 jobs::insert(tx, Some(id), job, now)?;
             }
@@ -695,6 +673,41 @@ fn upsert_contacts(tx: &Transaction<'_>, rows: &[NewContact], now: UtcInstant) -
     }
     let after: i64 = tx.query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))?;
     Ok((after - before) as usize)
+}
+
+/// Creates a campaign (status draft) inside `tx`; a name in use is an error.
+pub(crate) fn insert_campaign(
+    tx: &Transaction<'_>,
+    campaign: &NewCampaign,
+    now: UtcInstant,
+) -> Result<i64> {
+    let exists = tx
+        .query_row(
+            "SELECT 1 FROM campaigns WHERE name = ?1",
+            [&campaign.name],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if exists {
+        return Err(StoreError::Invalid(format!(
+            "a campaign named {:?} already exists; choose another --name",
+            campaign.name
+        )));
+    }
+    tx.execute(
+        "INSERT INTO campaigns (name, template, class, brand, categories, status, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'draft', ?6)",
+        params![
+            campaign.name,
+            campaign.template,
+            campaign.class.name(),
+            campaign.brand,
+            campaign.categories,
+            now.0
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
 }
 
 /// Inserts or updates one contact (by number) inside `tx`.
