@@ -505,7 +505,7 @@ async fn handle(
                 "registration": format!("{:?}", status.registration),
                 "sim_ready": status.sim_ready,
                 "network_time": status.network_time,
-                "counters": format!("{counters:?}"),
+                "counters": serde_json::to_value(counters).unwrap_or_default(),
             });
             ctx.store()
                 .set_device_status(name, None, &v, now)

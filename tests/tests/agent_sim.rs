@@ -6,7 +6,7 @@
 //! when the device reported it sent), and a recipient who replied STOP gets no more
 //! marketing, decided by the device alone.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -20,7 +20,7 @@ use relais::sim::scenario::Scenario;
 use relais::sim::time::SimDuration;
 use relais::sim::world::World;
 use relais_agent::agent::{Agent, Config};
-use relais_agent::modem::{Modem, Profile};
+use relais_agent::modem::{CLOCK_RESYNC_MS, Clock, Modem, Profile};
 use relais_agent::store::MemStore;
 use relais_core::compliance::decision::{CategorySet, Class, ConsentStatus};
 use relais_core::compliance::number::Msisdn;
@@ -600,4 +600,151 @@ fn marketing_at_night_waits_for_the_morning_on_network_time() {
     let sent = messages(&ledger, "+33611000001");
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["text"], "Soldes de nuit STOP au 36123");
+}
+
+/// The device's monotonic clock: the simulator's virtual time less the jumps of the
+/// network's clock, so a jump moves what the modem answers to `AT+CCLK?` (and the
+/// simulated network) but not the time the device schedules by.
+#[derive(Clone)]
+struct DeviceClock {
+    world: Shared,
+    jumped: Rc<Cell<i64>>,
+}
+
+impl Clock for DeviceClock {
+    fn now_ms(&self) -> u64 {
+        (self.world.borrow().clock.now().0 - self.jumped.get()) as u64
+    }
+}
+
+/// Saturday night in Paris, a marketing message is held until Monday 08:00 (French
+/// marketing is not sent on Sundays). Then the network's clock jumps to Monday 08:00
+/// while the device's own clock does not move (the simulator's `advance`; a NITZ
+/// correction on a real network): the modem driver reads the new time within a minute
+/// of the device's clock (`CLOCK_RESYNC_MS`), and the message goes out then, once.
+#[test]
+fn a_network_clock_jump_to_monday_morning_releases_the_deferred_marketing_once() {
+    let ledger_path: PathBuf = std::env::temp_dir().join(format!(
+        "relais-agent-sim-jump-{}.jsonl",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&ledger_path);
+    // Saturday 7 March 2026, 22:30 in Paris (UTC+1).
+    let scenario = SCENARIO.replace("2026-03-06T09:00:00", "2026-03-07T22:30:00");
+    let scenario = Scenario::parse(&scenario).unwrap();
+    let world = World::new(&scenario, Ledger::open(&ledger_path).unwrap()).unwrap();
+    let world: Shared = Rc::new(RefCell::new(world));
+    let clock = DeviceClock {
+        world: Rc::clone(&world),
+        jumped: Rc::new(Cell::new(0)),
+    };
+    let link = LinkPort::default();
+    let modem = Modem::new(
+        ModemPort::new(&world, 0),
+        Power::new(&world, 0),
+        clock.clone(),
+        Profile::SIM800,
+    );
+    let mut agent = Agent::<_, _, _, _, Store, 4, 4>::new(
+        link.clone(),
+        modem,
+        clock.clone(),
+        Store::new(),
+        Config::default(),
+    )
+    .unwrap();
+    let mut host = Host::new(link);
+    let network_now = |w: &Shared| UtcInstant(w.borrow().clock.now().0.div_euclid(1000));
+    host.connect(network_now(&world));
+    let to = "+33611000001";
+    host.submit(marketing(1, to, "Soldes du lundi"));
+    // Runs the device and the host for `ms` of device time, or until `done` holds.
+    let mut run = |ms: u64, done: &dyn Fn(&Host) -> bool, host: &mut Host| -> bool {
+        let end = clock.now_ms() + ms;
+        while clock.now_ms() < end {
+            while agent.poll().is_ok() {}
+            host.pump(clock.now_ms());
+            if done(host) {
+                return true;
+            }
+            let mut w = world.borrow_mut();
+            w.clock.advance(SimDuration(500));
+            w.tick();
+        }
+        false
+    };
+    let monday_eight = UtcInstant::parse_rfc3339("2026-03-09T07:00:00Z").unwrap();
+    let deferred = |h: &Host| {
+        h.events_of(1).iter().any(|e| {
+            matches!(e, Event::Deferred { until, rule, .. }
+                if *until == monday_eight && rule.as_str() == "fr.marketing.window")
+        })
+    };
+    let sent = |h: &Host| {
+        h.events_of(1)
+            .iter()
+            .any(|e| matches!(e, Event::Sent { .. }))
+    };
+    assert!(
+        run(5 * 60_000, &deferred, &mut host),
+        "not deferred to Monday 08:00: {:?}",
+        host.events_of(1)
+    );
+    // Held: minutes pass on both clocks, nothing goes.
+    assert!(!run(3 * 60_000, &sent, &mut host), "sent on Saturday night");
+    // The network's clock jumps to Monday 08:00; the device's does not.
+    let jump = monday_eight.0 * 1000 - world.borrow().clock.now().0;
+    clock.jumped.set(clock.jumped.get() + jump);
+    {
+        let mut w = world.borrow_mut();
+        w.clock.advance(SimDuration(jump));
+        w.tick();
+    }
+    let jumped_at = clock.now_ms();
+    // The resync read within CLOCK_RESYNC_MS, then a send of 2–5 s.
+    assert!(
+        run(CLOCK_RESYNC_MS + 10_000, &sent, &mut host),
+        "not sent within {} ms of device time after the jump: {:?}",
+        CLOCK_RESYNC_MS + 10_000,
+        host.events_of(1)
+    );
+    let took = clock.now_ms() - jumped_at;
+    eprintln!("sent {took} ms of device time after the network clock jumped");
+    // The device follows the network's time, and keeps following it.
+    run(5 * 60_000, &|_| false, &mut host);
+    let device = agent.now_utc().unwrap();
+    assert!(
+        (device.0 - network_now(&world).0).abs() <= 2,
+        "device {device:?}, network {:?}",
+        network_now(&world)
+    );
+    let events = host.events_of(1);
+    let count = |f: &dyn Fn(&Event) -> bool| events.iter().filter(|e| f(e)).count();
+    assert_eq!(count(&|e| matches!(e, Event::Sent { .. })), 1, "{events:?}");
+    assert_eq!(
+        count(&|e| matches!(e, Event::SegmentSent { .. })),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        count(&|e| matches!(e, Event::Deferred { .. })),
+        1,
+        "{events:?}"
+    );
+    let ledger: Vec<Value> = std::fs::read_to_string(&ledger_path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .collect();
+    let _ = std::fs::remove_file(&ledger_path);
+    let sent = messages(&ledger, to);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["text"], "Soldes du lundi STOP au 36123");
+    assert_eq!(sent[0]["duplicate_segments"], 0);
+    let at = sent[0]["at"].as_str().unwrap();
+    // Within a minute of the jump, plus the send.
+    assert!(
+        ("2026-03-09T07:00:00".."2026-03-09T07:01:10").contains(&at),
+        "sent at {at}"
+    );
 }

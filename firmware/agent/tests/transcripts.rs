@@ -396,4 +396,5 @@ transcript_tests!(
     bringup_sim7600,
     reboot_boot_window,
     sim_pin_entry,
+    clock_resync,
 );

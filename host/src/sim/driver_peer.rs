@@ -3,15 +3,17 @@
 //! is the simulator's stepped clock, and its power switch reboots the simulated modem.
 //! Everything is deterministic, and "within bounded time" is measured in virtual time.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::rc::Rc;
 
 use embedded_hal_nb::serial::{ErrorKind, ErrorType, Read, Write};
+use relais_agent::agent::time::network_utc;
 use relais_agent::core::at::ErrorClass;
 use relais_agent::modem::{
-    Clock, Event, Modem, Profile, Recovery, SendError, SendOutcome, SimPin, SimState, SubmitPdu,
+    CLOCK_RESYNC_MS, Clock, Event, Modem, Profile, Recovery, SendError, SendOutcome, SimPin,
+    SimState, SubmitPdu,
 };
 use relais_core::sms::ConcatWidth;
 use relais_core::sms::pdu::{
@@ -20,17 +22,80 @@ use relais_core::sms::pdu::{
 use serde_json::Value;
 
 use super::operator::Ledger;
-use super::peer::{Shared, WorldClock as VirtualClock, WorldPort as Port, WorldPower as Power};
+use super::peer::{Shared, WorldPort, WorldPower as Power};
 use super::scenario::Scenario;
 use super::time::SimDuration;
 use super::world::World;
 
+/// The device's monotonic clock: the simulator's virtual time less the jumps of the
+/// network's clock ([`Rig::jump_network`]). A jump moves what the modem answers to
+/// `AT+CCLK?` (and everything else in the simulator) but not the time the driver
+/// schedules by, as on a device whose network corrects the time.
+#[derive(Debug, Clone)]
+struct DeviceClock {
+    world: Shared,
+    jumped: Rc<Cell<i64>>,
+}
+
+impl Clock for DeviceClock {
+    fn now_ms(&self) -> u64 {
+        (self.world.borrow().clock.now().0 - self.jumped.get()) as u64
+    }
+}
+
+/// The modem line, with every command line the driver writes logged at device time
+/// (a PDU body as `<pdu>`, ESC as `<esc>`).
+#[derive(Debug)]
+struct Port {
+    line: WorldPort,
+    clock: DeviceClock,
+    partial: Vec<u8>,
+    written: Rc<RefCell<Vec<(u64, String)>>>,
+}
+
+impl ErrorType for Port {
+    type Error = ErrorKind;
+}
+
+impl Read<u8> for Port {
+    fn read(&mut self) -> nb::Result<u8, ErrorKind> {
+        self.line.read()
+    }
+}
+
+impl Write<u8> for Port {
+    fn write(&mut self, byte: u8) -> nb::Result<(), ErrorKind> {
+        self.line.write(byte)?;
+        let logged = match byte {
+            b'\r' => Some(String::from_utf8_lossy(&self.partial).into_owned()),
+            0x1A => Some("<pdu>".to_owned()),
+            0x1B => Some("<esc>".to_owned()),
+            b => {
+                self.partial.push(b);
+                None
+            }
+        };
+        if let Some(line) = logged {
+            self.partial.clear();
+            let at = self.clock.now_ms();
+            self.written.borrow_mut().push((at, line));
+        }
+        Ok(())
+    }
+    fn flush(&mut self) -> nb::Result<(), ErrorKind> {
+        self.line.flush()
+    }
+}
+
 struct Rig {
     world: Shared,
-    driver: Modem<Port, Power, VirtualClock>,
+    driver: Modem<Port, Power, DeviceClock>,
     ledger: PathBuf,
     /// Virtual time moved each time the driver has nothing to do.
     step_ms: i64,
+    clock: DeviceClock,
+    /// Command lines the driver wrote, at device time.
+    written: Rc<RefCell<Vec<(u64, String)>>>,
 }
 
 const SCENARIO: &str = r#"
@@ -74,18 +139,46 @@ impl Rig {
         let scenario = Scenario::parse(scenario).unwrap();
         let world = World::new(&scenario, Ledger::open(&ledger).unwrap()).unwrap();
         let world = Rc::new(RefCell::new(world));
-        let driver = Modem::new(
-            Port::new(&world, 0),
-            Power::new(&world, 0),
-            VirtualClock(Rc::clone(&world)),
-            Profile::SIM800,
-        );
+        let clock = DeviceClock {
+            world: Rc::clone(&world),
+            jumped: Rc::new(Cell::new(0)),
+        };
+        let written = Rc::new(RefCell::new(Vec::new()));
+        let port = Port {
+            line: WorldPort::new(&world, 0),
+            clock: clock.clone(),
+            partial: Vec::new(),
+            written: Rc::clone(&written),
+        };
+        let driver = Modem::new(port, Power::new(&world, 0), clock.clone(), Profile::SIM800);
         Rig {
             world,
             driver,
             ledger,
             step_ms: 10,
+            clock,
+            written,
         }
+    }
+
+    /// The network's clock (the simulator's) jumps ahead by `by`; the device's own
+    /// clock does not move.
+    fn jump_network(&mut self, by: &str) {
+        let by = SimDuration::parse(by).unwrap();
+        self.clock.jumped.set(self.clock.jumped.get() + by.0);
+        let mut w = self.world.borrow_mut();
+        w.clock.advance(by);
+        w.tick();
+    }
+
+    /// UTC (seconds) on the simulator's clock, which `AT+CCLK?` shows.
+    fn network_now(&self) -> i64 {
+        self.world.borrow().clock.now().0.div_euclid(1000)
+    }
+
+    /// Command lines written so far.
+    fn written(&self) -> Vec<(u64, String)> {
+        self.written.borrow().clone()
     }
 
     /// Polls the driver, moving virtual time one step whenever it has nothing to say,
@@ -574,6 +667,121 @@ fn driver_throughput_is_modem_bound() {
         elapsed.0,
         fraction * 100.0
     );
+}
+
+/// The network's clock jumps 30 hours ahead after bring-up (a NITZ correction; the
+/// simulator's `advance`) while the device's own clock does not: the driver reads
+/// `AT+CCLK?` again within [`CLOCK_RESYNC_MS`] of its clock and reports the new time
+/// as at bring-up, then keeps reading it once a minute.
+#[test]
+fn driver_reports_a_jump_of_the_network_clock_within_the_resync_interval() {
+    let mut rig = Rig::new("clock-jump", SCENARIO);
+    let Event::NetworkTime(first) = rig.until("2m", |e| matches!(e, Event::NetworkTime(_))) else {
+        unreachable!()
+    };
+    let first_at = rig.clock.now_ms();
+    let first = network_utc(&first).expect("bring-up reads the network time");
+    assert!((first.0 - rig.network_now()).abs() <= 1, "{first:?}");
+    rig.ready();
+    rig.idle("10s");
+    rig.jump_network("30h");
+    let jumped_at = rig.clock.now_ms();
+    let Event::NetworkTime(clock) = rig.until("2m", |e| matches!(e, Event::NetworkTime(_))) else {
+        unreachable!()
+    };
+    let waited = rig.clock.now_ms() - jumped_at;
+    assert!(
+        waited <= CLOCK_RESYNC_MS,
+        "new network time after {waited} ms of device time"
+    );
+    let utc = network_utc(&clock).expect("a network time");
+    assert!((utc.0 - rig.network_now()).abs() <= 1, "{clock:?}");
+    // 30 hours ahead of what the device's own clock carried forward.
+    let carried = first.0 + ((rig.clock.now_ms() - first_at) / 1000) as i64;
+    let ahead = utc.0 - carried;
+    assert!((ahead - 30 * 3600).abs() <= 2, "{ahead} s ahead");
+    // Then once a minute of device time, each reading the network's time.
+    let events = rig.idle("5m");
+    let times: Vec<i64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::NetworkTime(c) => network_utc(c).map(|u| u.0),
+            _ => None,
+        })
+        .collect();
+    assert!((4..=5).contains(&times.len()), "{times:?}");
+    for pair in times.windows(2) {
+        assert!((pair[1] - pair[0] - 60).abs() <= 1, "{times:?}");
+    }
+    let reads: Vec<u64> = rig
+        .written()
+        .iter()
+        .filter(|(at, line)| *at > first_at && line == "AT+CCLK?")
+        .map(|(at, _)| *at)
+        .collect();
+    for pair in reads.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            (CLOCK_RESYNC_MS..CLOCK_RESYNC_MS + 1_000).contains(&gap),
+            "reads {gap} ms apart: {reads:?}"
+        );
+    }
+}
+
+/// The clock read falls due while a three-segment message is being sent: it waits for
+/// the last segment, nothing is written between a segment's `AT+CMGS` and its result,
+/// and the message reaches the network once.
+#[test]
+fn clock_reads_wait_for_the_send_in_flight() {
+    let mut rig = Rig::new("clock-send", SCENARIO);
+    rig.ready();
+    let last_read = |rig: &Rig| {
+        rig.written()
+            .iter()
+            .rev()
+            .find(|(_, line)| line == "AT+CCLK?")
+            .map(|(at, _)| *at)
+            .expect("bring-up read the clock")
+    };
+    // Start the send 3 s before the next read is due; it takes 6–15 s.
+    let due = last_read(&rig) + CLOCK_RESYNC_MS;
+    while rig.clock.now_ms() + 3_000 < due {
+        rig.idle("100ms");
+    }
+    rig.jump_network("30h");
+    let start = rig.written().len();
+    let started_at = rig.clock.now_ms();
+    let long = "Un message en trois parties, envoyé pendant la relecture. ".repeat(7);
+    let mrs = accepted(&rig.send("+33612345678", &long, 21));
+    assert_eq!(mrs.len(), 3);
+    let ended_at = rig.clock.now_ms();
+    assert!(
+        started_at < due && due < ended_at,
+        "the read fell due during the send"
+    );
+    let during: Vec<String> = rig.written()[start..]
+        .iter()
+        .map(|(_, l)| l.clone())
+        .collect();
+    assert!(!during.iter().any(|l| l == "AT+CCLK?"), "{during:?}");
+    // Each AT+CMGS is followed by its PDU body, nothing in between.
+    for (i, line) in during.iter().enumerate() {
+        if line.starts_with("AT+CMGS=") {
+            assert_eq!(during.get(i + 1).map(String::as_str), Some("<pdu>"));
+        }
+    }
+    let Event::NetworkTime(clock) = rig.until("5s", |e| matches!(e, Event::NetworkTime(_))) else {
+        unreachable!()
+    };
+    assert!(last_read(&rig) >= ended_at);
+    let utc = network_utc(&clock).expect("a network time");
+    assert!((utc.0 - rig.network_now()).abs() <= 1, "{clock:?}");
+    rig.idle("10s");
+    let messages = rig.ledger("message");
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["text"], long.as_str());
+    assert_eq!(messages[0]["segments"], 3);
+    assert_eq!(messages[0]["duplicate_segments"], 0);
 }
 
 /// The driver against the simulator over a real pty, in real time (the transport

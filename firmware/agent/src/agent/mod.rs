@@ -33,8 +33,10 @@
 //! each handshake ([`HostMsg::Configure`]); until then the defaults apply.
 //!
 //! UTC comes from the modem's network time when it has some ([`time::network_utc`]),
-//! else from the host's `Hello`, and is carried forward by the monotonic clock. With no
-//! time at all nothing is sent: no time rule could be checked.
+//! else from the host's `Hello`, and is carried forward by the monotonic clock. The modem
+//! clock is read again every minute, and a reading that moved resets UTC (see [`time`]
+//! for what that does to waiting jobs). With no time at all nothing is sent: no time
+//! rule could be checked.
 //!
 //! # Jobs
 //!

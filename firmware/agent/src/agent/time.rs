@@ -1,6 +1,16 @@
 //! UTC on the device: taken from the modem's network time when it has one (preferred:
 //! the operator's clock, NITZ) or from the host's handshake, then carried forward by the
-//! monotonic [`crate::modem::Clock`].
+//! monotonic [`crate::modem::Clock`]. The modem clock is read again every minute
+//! ([`crate::modem::CLOCK_RESYNC_MS`]); a reading that moved by more than
+//! [`RESYNC_TOLERANCE_S`] resets UTC.
+//!
+//! What a reset moves: deferrals (`wait_until`), expiries and the per-recipient log of
+//! recent marketing sends are in UTC, so a jump forward releases jobs whose `until`
+//! passed at the next scheduling step, and a jump back holds them until UTC reaches
+//! their `until` again and keeps past sends in the caps' windows longer. The pace
+//! (per-minute/hour/day windows), retry back-off and the link are on the monotonic
+//! clock and do not move. Nothing is sent twice: what went out is in the job records,
+//! not judged by time.
 
 use relais_core::compliance::calendar::{Date, days_in_month};
 use relais_core::compliance::tz::UtcInstant;
@@ -13,11 +23,19 @@ use crate::modem::ModemClock;
 /// the clock was ever set.
 pub const MIN_NETWORK_YEAR: u16 = 2024;
 
+/// A network reading this close to the time carried forward (seconds, either way) is
+/// not applied. The modem driver reads `AT+CCLK?` again every minute
+/// ([`crate::modem::CLOCK_RESYNC_MS`]) in whole seconds: applying each reading would
+/// step the device's clock back and forth by up to a second, and move the `until` of
+/// pacing deferrals with it (a new [`Deferred`](relais_core::link::msg::Event::Deferred)
+/// event each time). Drift and corrections beyond it are applied.
+pub const RESYNC_TOLERANCE_S: i64 = 2;
+
 /// Where the device's UTC comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum TimeSource {
-    /// The modem's network time (`AT+CCLK?` after bring-up).
+    /// The modem's network time (`AT+CCLK?` after bring-up, and every minute).
     Network,
     /// The host's clock in its `Hello`.
     Host,
@@ -41,6 +59,29 @@ impl TimeBase {
         let elapsed = now_ms.saturating_sub(self.at_ms) / 1000;
         self.utc.plus(i64::try_from(elapsed).unwrap_or(i64::MAX))
     }
+}
+
+/// The time base after the network reading `utc` taken at `now_ms`, or `None` to keep
+/// `current`: network time already, and within [`RESYNC_TOLERANCE_S`] of `utc`. A
+/// reading replaces host time, and network time it disagrees with in either direction
+/// (a NITZ correction, a clock jump): the network's clock is the reference.
+pub(crate) fn network_rebase(
+    current: Option<TimeBase>,
+    utc: UtcInstant,
+    now_ms: u64,
+) -> Option<TimeBase> {
+    // In milliseconds (cheaper in flash than going through `at`): how far the network
+    // clock moved since the base, against how far the monotonic clock did.
+    let agrees = |t: TimeBase| {
+        let moved = utc.0.wrapping_sub(t.utc.0).wrapping_mul(1000);
+        let elapsed = now_ms.wrapping_sub(t.at_ms) as i64;
+        t.source == TimeSource::Network
+            && moved.wrapping_sub(elapsed).unsigned_abs() <= RESYNC_TOLERANCE_S as u64 * 1000
+    };
+    if current.is_some_and(agrees) {
+        return None;
+    }
+    Some(TimeBase::new(utc, now_ms, TimeSource::Network))
 }
 
 /// UTC of civil time `date`, `seconds` into the day, at `offset_minutes` east of UTC.
@@ -131,6 +172,25 @@ mod tests {
             ..clock(2026, 1, Some(0))
         };
         assert_eq!(network_utc(&bad_day), None);
+    }
+
+    #[test]
+    fn network_readings_rebase_only_when_they_disagree() {
+        let host = TimeBase::new(UtcInstant(1_000), 0, TimeSource::Host);
+        let net = TimeBase::new(UtcInstant(1_000), 0, TimeSource::Network);
+        // Nothing yet, or host time: the network reading wins, even when it agrees.
+        let first = network_rebase(None, UtcInstant(1_060), 60_000);
+        assert_eq!(first.map(|t| t.at(60_000)), Some(UtcInstant(1_060)));
+        let from_host = network_rebase(Some(host), UtcInstant(1_060), 60_000);
+        assert_eq!(from_host.map(|t| t.source), Some(TimeSource::Network));
+        // A minute later, whole-second jitter: kept.
+        assert_eq!(network_rebase(Some(net), UtcInstant(1_059), 60_900), None);
+        assert_eq!(network_rebase(Some(net), UtcInstant(1_062), 60_000), None);
+        // Thirty hours ahead, or a day back: applied from now on.
+        let ahead = network_rebase(Some(net), UtcInstant(1_060 + 108_000), 60_000).unwrap();
+        assert_eq!(ahead.at(120_000), UtcInstant(1_120 + 108_000));
+        let back = network_rebase(Some(net), UtcInstant(1_060 - 86_400), 60_000).unwrap();
+        assert_eq!(back.at(60_000), UtcInstant(1_060 - 86_400));
     }
 
     #[test]

@@ -24,7 +24,13 @@
 //! 3. Receiving: `+CMTI` → `AT+CMGR` → [`Event::Received`] → `AT+CMGD`; `+CMT`/`+CDS`
 //!    are handed up directly; `AT+CMGL=4` every [`Profile::poll_interval`] as a
 //!    fallback and a liveness check.
-//! 4. Recovery: a command that times out leads back to `AT` sync and a full bring-up;
+//! 4. Time: `AT+CCLK?` again every [`CLOCK_RESYNC_MS`] of the driver's clock, reported
+//!    as [`Event::NetworkTime`] like the bring-up reading, so the caller follows a
+//!    network clock that moved (a NITZ correction, a simulator's clock jump). Like the
+//!    other polls it goes out only when no command is in flight and nothing else is
+//!    due, and not while a multi-part message holds its link (`AT+CMMS`): never inside
+//!    a send.
+//! 5. Recovery: a command that times out leads back to `AT` sync and a full bring-up;
 //!    no answer to `AT` → power cycle. A start-up URC that is not the current boot's
 //!    own ([`Event::Rebooted`], below) → bring-up again. Power-down URC, SIM removed,
 //!    or registration lost for longer than the profile allows → power cycle.
@@ -245,7 +251,8 @@ pub enum Event {
     },
     /// The SIM is not usable as is (PIN needed, removed, failed) or came back.
     Sim(SimState),
-    /// The modem clock, read after bring-up (network time where the profile enables it).
+    /// The modem clock (network time where the profile enables it), read at the end of
+    /// bring-up and again every [`CLOCK_RESYNC_MS`] while ready.
     NetworkTime(ModemClock),
     /// A start-up URC that is not the current boot's own: the modem restarted on its
     /// own (see the module docs, "Restarts"). Bring-up runs again.
@@ -326,6 +333,14 @@ const ESC_TIMEOUT: Millis = Millis::secs(2);
 /// `AT+CMMS=1` keeps the link 1–5 s after a `+CMGS` result (TS 27.005 §3.5.6); renew
 /// it when more than the lower bound has passed.
 const CMMS_HOLD: Millis = Millis(1000);
+/// Interval of the `AT+CCLK?` re-read while ready, in milliseconds of the driver's
+/// clock (our choice). The modem clock can move after bring-up: the network sets it
+/// by NITZ when it chooses to (at attach, on a time-zone or daylight-saving change;
+/// 3GPP TS 22.042), a SIM800 applies `AT+CLTS=1` only after a restart, and a
+/// simulator's virtual clock jumps. A minute is the granularity of the quiet-hour
+/// rules the agent applies with that time, and one short command a minute costs the
+/// idle link nothing that matters.
+pub const CLOCK_RESYNC_MS: u64 = 60_000;
 
 /// Bring-up steps, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -382,6 +397,7 @@ enum Op {
     Read(Slot, Stored),
     Delete,
     List,
+    Clock,
 }
 
 /// What to do with a stored message, judged from its PDU line.
@@ -450,6 +466,8 @@ struct Inner<S, P, C> {
     cmms_until: u64,
     cnmi_ok: bool,
     next_poll: u64,
+    /// When `AT+CCLK?` is due again ([`CLOCK_RESYNC_MS`]).
+    next_clock: u64,
     list_requested: bool,
     sim: Option<SimState>,
     reg_seen: Option<RegStatus>,
@@ -506,6 +524,7 @@ where
                 cmms_until: 0,
                 cnmi_ok: false,
                 next_poll: 0,
+                next_clock: 0,
                 list_requested: false,
                 sim: None,
                 reg_seen: None,
@@ -833,6 +852,7 @@ where
                 self.phase = Phase::Ready;
                 self.up = true;
                 self.next_poll = self.after(self.poll_interval());
+                self.next_clock = self.now.saturating_add(CLOCK_RESYNC_MS);
                 self.push(Event::Ready);
             }
         }
@@ -901,6 +921,12 @@ where
                 self.list_requested = true;
                 self.select(self.profile.storage, None);
             }
+            return true;
+        }
+        // Not between the segments of a message (`AT+CMMS` holds the link for them).
+        if self.now >= self.next_clock && self.cmms_until <= self.now {
+            self.next_clock = self.now.saturating_add(CLOCK_RESYNC_MS);
+            self.issue(Op::Clock, CclkRead);
             return true;
         }
         false
@@ -1061,7 +1087,7 @@ where
                 self.resync();
             }
             Op::Init(_) | Op::Registration(_) | Op::Cmms | Op::Select(_) => self.resync(),
-            Op::Read(..) | Op::Delete | Op::List => self.resync(),
+            Op::Read(..) | Op::Delete | Op::List | Op::Clock => self.resync(),
         }
     }
 
@@ -1099,7 +1125,7 @@ where
             Op::Registration(domain) => {
                 self.reg_seen = RegistrationRead(domain).parse(line).or(self.reg_seen)
             }
-            Op::Init(Step::Cclk) => {
+            Op::Init(Step::Cclk) | Op::Clock => {
                 if let Some(clock) = CclkRead::parse(line) {
                     self.push(Event::NetworkTime(clock));
                 }
@@ -1238,7 +1264,8 @@ where
                     _ => {}
                 }
             }
-            Op::Delete => {}
+            // A refused `AT+CCLK?` (no RTC): nothing to report; asked again later.
+            Op::Delete | Op::Clock => {}
             Op::List => {
                 self.entry = None;
                 if self.phase == Phase::Init(Step::Drain) {
