@@ -8,10 +8,12 @@
 //! longer exist and fail. Then the report, and a check that its numbers agree with the
 //! simulator's ledger.
 //!
-//! The device is the relais agent running in this process on the simulated modem
-//! (the same code as the firmware). The firmware under QEMU is not used by the demo:
-//! its clock follows the modem's network time only at bring-up, so it cannot follow
-//! the virtual-time jumps that make a weekend pass in seconds.
+//! The device is the relais firmware under QEMU when `qemu-system-arm` and a firmware
+//! build are there (`relais sim` then runs as a child process at real speed, the
+//! scheduler skips the quiet nights with the simulator's `advance`, and the firmware
+//! notices each jump at its next clock read, within a minute: a few minutes in all);
+//! otherwise the same agent code running in this process on the simulator with a step
+//! clock (two virtual days in a few seconds). The demo says which.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -63,6 +65,14 @@ pub struct DemoArgs {
     /// Report format printed at the end.
     #[arg(long, default_value = "table")]
     pub format: String,
+    /// auto: the firmware under QEMU when qemu-system-arm and a firmware build are
+    /// there, else the agent in this process; qemu or in-process to choose.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// The firmware ELF for --device qemu (default: RELAIS_FIRMWARE, else the newest
+    /// `cargo xtask firmware` build of this checkout).
+    #[arg(long)]
+    pub firmware: Option<PathBuf>,
 }
 
 /// What a demo run produced.
@@ -119,44 +129,30 @@ fn paris(t: UtcInstant) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
-/// Runs the story in `dir` (created; an old store there is replaced).
-pub fn run_demo(dir: &Path, quiet: bool) -> Result<DemoOutcome, String> {
+/// The demo's files in `dir` (created; an old store and ledger there are replaced).
+fn setup_dir(dir: &Path) -> Result<(PathBuf, PathBuf, Config, UtcInstant), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let db = dir.join("relais.db");
     for f in [
         "relais.db",
         "relais.db-wal",
         "relais.db-shm",
         "ledger.jsonl",
+        "relais-flash.bin",
     ] {
         let _ = std::fs::remove_file(dir.join(f));
     }
     std::fs::write(dir.join("contacts.csv"), CONTACTS).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("scenario.toml"), SCENARIO).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("relais.toml"), CONFIG).map_err(|e| e.to_string())?;
-    let ledger = dir.join("ledger.jsonl");
     let config = Config::parse(CONFIG)?;
-    let scenario = Scenario::parse(SCENARIO)?;
     let end = UtcInstant::parse_rfc3339(END).ok_or("bad END")?;
+    Ok((dir.join("relais.db"), dir.join("ledger.jsonl"), config, end))
+}
 
-    let setup = SimSetup::new(scenario, Some(ledger.clone()));
-    let (device, handle) = LocalDevice::spawn_sim("demo", setup, MemStore::<256, 64, 256>::new())?;
-    let clock = Arc::new(SimClock {
-        time: handle.time().clone(),
-        end,
-    });
-    let start = clock.now();
-    say(
-        quiet,
-        &format!(
-            "relais demo — device: the relais agent in this process, on a simulated SIM800 modem and network\n\
-         virtual time starts {} in Paris (Saturday 15 August: a public holiday)\n",
-            paris(start)
-        ),
-    );
-
-    let mut store = Store::open(&db).map_err(|e| e.to_string())?;
-    // The shop's contact list, with the mistakes real lists have.
+/// The shop's data at the start of the story: the contact list (with the mistakes real
+/// lists have) as a running campaign, and three parcel alerts.
+fn prepare(db: &Path, start: UtcInstant, quiet: bool) -> Result<Store, String> {
+    let mut store = Store::open(db).map_err(|e| e.to_string())?;
     let spec = ImportSpec {
         brand: "Acme".into(),
         consent_source: "import:contacts.csv (shop loyalty form)".into(),
@@ -206,7 +202,9 @@ pub fn run_demo(dir: &Path, quiet: bool) -> Result<DemoOutcome, String> {
             .insert_job(
                 &NewJob {
                     number: n.into(),
-                    text: format!("{who}, votre colis Acme est arrivé au point relais. Code de retrait : 4711."),
+                    text: format!(
+                        "{who}, votre colis Acme est arrivé au point relais. Code de retrait : 4711."
+                    ),
                     class: relais_core::compliance::decision::Class::Transactional,
                     brand: "Acme".into(),
                     categories: String::new(),
@@ -223,34 +221,33 @@ pub fn run_demo(dir: &Path, quiet: bool) -> Result<DemoOutcome, String> {
         quiet,
         &format!("{} | 3 parcel alerts (transactional) queued", paris(start)),
     );
+    Ok(store)
+}
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let ctx = Arc::new(Context::new(store, clock.clone(), &config)?);
-    let device_config = config.device("sim-m1").ok_or("demo device")?.clone();
-    let target = Target {
-        name: device_config.name.clone(),
+/// The scheduler's view of the demo's one device.
+fn demo_target(config: &Config) -> Result<Target, String> {
+    let d = config.device("sim-m1").ok_or("demo device")?;
+    Ok(Target {
+        name: d.name.clone(),
         brands: Vec::new(),
-        identity: config.identity(&device_config, "Acme")?,
-    };
-    let quiet_run = quiet;
-    let mut shown = std::collections::BTreeMap::new();
-    runtime.block_on(drive(
-        ctx.clone(),
-        target,
-        device.connector(),
-        |ctx| ctx.clock.now() >= end,
-        |ctx| narrate(ctx, &mut shown, quiet_run),
-        Duration::from_secs(600),
-    ))?;
-    let ended_at = clock.now();
-    device.stop()?;
+        identity: config.identity(d, "Acme")?,
+    })
+}
+
+/// The report, the HTML page and the reconciliation at the end of a run.
+fn finish(
+    dir: &Path,
+    db: PathBuf,
+    ledger: PathBuf,
+    ended_at: UtcInstant,
+) -> Result<DemoOutcome, String> {
     let store = Store::open(&db).map_err(|e| e.to_string())?;
     let report = report::build(&store, None)?;
-    let html = report::render(&report, Format::Html);
-    std::fs::write(dir.join("report.html"), html).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("report.html"),
+        report::render(&report, Format::Html),
+    )
+    .map_err(|e| e.to_string())?;
     let reconciliation = reconcile(&store, &ledger)?;
     Ok(DemoOutcome {
         dir: dir.to_path_buf(),
@@ -260,6 +257,258 @@ pub fn run_demo(dir: &Path, quiet: bool) -> Result<DemoOutcome, String> {
         reconciliation,
         ended_at,
     })
+}
+
+/// Runs the story in `dir` with the agent in this process on the simulator in its
+/// thread (a step clock: two virtual days in a few seconds).
+pub fn run_demo(dir: &Path, quiet: bool) -> Result<DemoOutcome, String> {
+    let (db, ledger, config, end) = setup_dir(dir)?;
+    let scenario = Scenario::parse(SCENARIO)?;
+    let setup = SimSetup::new(scenario, Some(ledger.clone()));
+    let (device, handle) = LocalDevice::spawn_sim("demo", setup, MemStore::<256, 64, 256>::new())?;
+    let clock = Arc::new(SimClock {
+        time: handle.time().clone(),
+        end,
+    });
+    let start = clock.now();
+    say(
+        quiet,
+        &format!(
+            "relais demo — device: the relais agent in this process, on a simulated SIM800 modem and network\n\
+             virtual time starts {} in Paris (Saturday 15 August: a public holiday)\n",
+            paris(start)
+        ),
+    );
+    let store = prepare(&db, start, quiet)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let ctx = Arc::new(Context::new(store, clock.clone(), &config)?);
+    let target = demo_target(&config)?;
+    let mut shown = std::collections::BTreeMap::new();
+    let ledger_path = ledger.clone();
+    runtime.block_on(drive(
+        ctx.clone(),
+        target,
+        device.connector(),
+        |ctx| {
+            // The end of the story, once the keyword replies the device queued (they
+            // wait for its pace) reached the network, or 10 virtual minutes later.
+            let now = ctx.clock.now();
+            now >= end
+                && (now >= end.plus(600)
+                    || reconcile(&ctx.store(), &ledger_path)
+                        .is_ok_and(|r| r.ledger_replies >= r.store_confirmed))
+        },
+        |ctx| narrate(ctx, &mut shown, quiet),
+        Duration::from_secs(600),
+    ))?;
+    let ended_at = clock.now();
+    device.stop()?;
+    drop(ctx);
+    finish(dir, db, ledger, ended_at)
+}
+
+/// `relais sim` in a child process: the demo's network on a pty, virtual time at real
+/// speed, jumps through its control socket. Killed when dropped.
+struct SimProcess {
+    child: std::process::Child,
+    control: PathBuf,
+    link: PathBuf,
+}
+
+impl SimProcess {
+    fn start(dir: &Path, ledger: &Path) -> Result<SimProcess, String> {
+        use std::io::BufRead as _;
+        let scenario = dir.join("scenario-qemu.toml");
+        std::fs::write(
+            &scenario,
+            SCENARIO.replace("clock = \"step\"", "speed = 1.0"),
+        )
+        .map_err(|e| e.to_string())?;
+        let control = dir.join("control.sock");
+        let link = dir.join("modem");
+        let _ = std::fs::remove_file(&control);
+        let exe = std::env::current_exe().map_err(|e| format!("relais binary: {e}"))?;
+        let mut child = std::process::Command::new(exe)
+            .arg("sim")
+            .arg("--scenario")
+            .arg(&scenario)
+            .arg("--link")
+            .arg(&link)
+            .arg("--ledger")
+            .arg(ledger)
+            .arg("--control")
+            .arg(&control)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("relais sim: {e}"))?;
+        let stdout = child.stdout.take().ok_or("relais sim: no stdout")?;
+        let mut sim = SimProcess {
+            child,
+            control,
+            link,
+        };
+        for line in std::io::BufReader::new(stdout).lines() {
+            match line {
+                Ok(l) if l == "ready" => return Ok(sim),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        let _ = sim.child.kill();
+        Err("relais sim did not start".into())
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The scheduler's clock on a `relais sim` process: its virtual time (read once, then
+/// carried by the wall clock at speed 1), and jumps through `advance` when the
+/// scheduler is idle. The firmware notices a jump at its next clock read (within a
+/// minute; `CLOCK_RESYNC_MS`).
+#[derive(Debug)]
+struct ControlClock {
+    control: PathBuf,
+    base: std::sync::Mutex<(i64, Instant)>,
+    last_jump: std::sync::Mutex<Option<Instant>>,
+    end: UtcInstant,
+}
+
+impl ControlClock {
+    fn new(control: PathBuf, end: UtcInstant) -> Result<ControlClock, String> {
+        let answer = crate::sim::control::request(&control, &serde_json::json!({"cmd": "time"}))?;
+        let ms = answer["ms"].as_i64().ok_or("relais sim: time without ms")?;
+        Ok(ControlClock {
+            control,
+            base: std::sync::Mutex::new((ms, Instant::now())),
+            last_jump: std::sync::Mutex::new(None),
+            end,
+        })
+    }
+
+    fn now_ms(&self) -> i64 {
+        let base = self.base.lock().unwrap_or_else(|p| p.into_inner());
+        base.0 + base.1.elapsed().as_millis() as i64
+    }
+}
+
+impl Clock for ControlClock {
+    fn now(&self) -> UtcInstant {
+        UtcInstant(self.now_ms().div_euclid(1000))
+    }
+
+    fn idle(&self, until: Option<UtcInstant>) {
+        let target = until
+            .unwrap_or(self.end)
+            .min(self.end)
+            .0
+            .saturating_mul(1000);
+        let by = target - self.now_ms();
+        let mut last = self.last_jump.lock().unwrap_or_else(|p| p.into_inner());
+        if by < 5_000 || last.is_some_and(|t| t.elapsed() < Duration::from_secs(2)) {
+            return;
+        }
+        let request = serde_json::json!({"cmd": "advance", "by": format!("{by}ms")});
+        match crate::sim::control::request(&self.control, &request) {
+            Ok(answer) => {
+                if let Some(ms) = answer["ms"].as_i64() {
+                    *self.base.lock().unwrap_or_else(|p| p.into_inner()) = (ms, Instant::now());
+                }
+                *last = Some(Instant::now());
+            }
+            Err(e) => tracing::warn!("relais sim advance: {e}"),
+        }
+    }
+}
+
+/// Runs the story in `dir` with the relais firmware under QEMU (`qemu`, `elf`) as the
+/// device and `relais sim` as the network, in real time with virtual-time jumps over
+/// the quiet nights (a few minutes: the firmware paces in real time and notices a
+/// jump within a minute).
+pub fn run_demo_qemu(
+    dir: &Path,
+    quiet: bool,
+    qemu: &Path,
+    elf: &Path,
+) -> Result<DemoOutcome, String> {
+    let (db, ledger, config, end) = setup_dir(dir)?;
+    let sim = SimProcess::start(dir, &ledger)?;
+    let clock = Arc::new(ControlClock::new(sim.control.clone(), end)?);
+    let start = clock.now();
+    say(
+        quiet,
+        &format!(
+            "relais demo — device: the relais firmware ({}) under QEMU, on `relais sim`'s simulated SIM800 modem and network\n\
+             virtual time starts {} in Paris (Saturday 15 August: a public holiday); the quiet nights are skipped, the rest runs in real time (a few minutes)\n",
+            elf.display(),
+            paris(start)
+        ),
+    );
+    let store = prepare(&db, start, quiet)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let ctx = Arc::new(Context::new(store, clock.clone(), &config)?);
+    let target = demo_target(&config)?;
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("host link: {e}"))?;
+    let _guest = crate::qemu::Qemu::boot(qemu, elf, dir, &listener, &sim.link)?;
+    let mut shown = std::collections::BTreeMap::new();
+    let mut activity = (0i64, Instant::now());
+    let ledger_path = ledger.clone();
+    runtime.block_on(async {
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("host link: {e}"))?;
+        let listener =
+            tokio::net::TcpListener::from_std(listener).map_err(|e| format!("host link: {e}"))?;
+        drive(
+            ctx.clone(),
+            target,
+            crate::link::accept_from(listener),
+            |ctx| {
+                // The end of the story, once the device has been quiet for 8 s.
+                let rows: i64 = ctx
+                    .store()
+                    .connection()
+                    .query_row(
+                        "SELECT coalesce((SELECT max(id) FROM job_history), 0)
+                              + (SELECT count(*) FROM keywords) + (SELECT count(*) FROM inbound)",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .unwrap_or(0);
+                if rows != activity.0 {
+                    activity = (rows, Instant::now());
+                }
+                if ctx.clock.now() < end || activity.1.elapsed() < Duration::from_secs(8) {
+                    return false;
+                }
+                // Keyword replies wait for the device's pace: give them time to reach
+                // the network (at most 90 s of quiet).
+                let replies_out = reconcile(&ctx.store(), &ledger_path)
+                    .is_ok_and(|r| r.ledger_replies >= r.store_confirmed);
+                replies_out || activity.1.elapsed() > Duration::from_secs(90)
+            },
+            |ctx| narrate(ctx, &mut shown, quiet),
+            Duration::from_secs(900),
+        )
+        .await
+    })?;
+    let ended_at = clock.now();
+    drop(ctx);
+    drop(sim);
+    finish(dir, db, ledger, ended_at)
 }
 
 /// The store and the simulator's ledger, side by side.
@@ -432,18 +681,18 @@ fn narrate(ctx: &Context, shown: &mut std::collections::BTreeMap<&'static str, i
 pub async fn drive(
     ctx: Arc<Context>,
     target: Target,
-    connector: crate::local::LocalConnector,
+    connector: impl crate::link::Connector,
     mut done: impl FnMut(&Context) -> bool,
     mut tick: impl FnMut(&Context),
     real_limit: Duration,
 ) -> Result<(), String> {
     let (client, incoming) = LinkClient::start(connector, link::Config::default());
-    tokio::time::timeout(Duration::from_secs(20), client.ready())
+    tokio::time::timeout(Duration::from_secs(60), client.ready())
         .await
-        .map_err(|_| "the in-process device did not answer the handshake".to_string())?
+        .map_err(|_| "the device did not answer the handshake".to_string())?
         .map_err(|e| e.to_string())?;
     // The device checks time rules against the modem's network time: wait for it.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (status, _) = client.status().await.map_err(|e| e.to_string())?;
         if status.network_time {
@@ -487,7 +736,36 @@ pub fn run(a: DemoArgs) -> Result<(), String> {
         None => std::env::temp_dir().join(format!("relais-demo-{}", std::process::id())),
     };
     let started = Instant::now();
-    let out = run_demo(&dir, false)?;
+    let firmware = a.firmware.clone().or_else(crate::qemu::find_firmware);
+    let qemu = crate::qemu::find_qemu();
+    let out = match (a.device.as_str(), qemu, firmware) {
+        ("auto" | "qemu", Some(q), Some(f)) => run_demo_qemu(&dir, false, &q, &f)?,
+        ("qemu", q, f) => {
+            return Err(format!(
+                "--device qemu needs {}",
+                match (q, f) {
+                    (None, _) =>
+                        "qemu-system-arm (apt-get install qemu-system-arm, or RELAIS_QEMU)",
+                    _ => "a firmware build (cargo xtask firmware, or --firmware ELF)",
+                }
+            ));
+        }
+        ("auto", q, f) => {
+            println!(
+                "(using the agent in this process: {}; `cargo xtask firmware` and qemu-system-arm make the demo run the firmware under QEMU)\n",
+                if q.is_none() {
+                    "qemu-system-arm is not installed"
+                } else if f.is_none() {
+                    "no firmware build found"
+                } else {
+                    ""
+                }
+            );
+            run_demo(&dir, false)?
+        }
+        ("in-process", _, _) => run_demo(&dir, false)?,
+        (other, _, _) => return Err(format!("--device {other:?}: auto, qemu or in-process")),
+    };
     println!(
         "\nvirtual time now {} in Paris; {:.1} s of real time\n",
         paris(out.ended_at),

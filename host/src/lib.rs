@@ -13,6 +13,7 @@ pub mod link;
 pub mod local;
 pub mod pdu;
 pub mod policy;
+pub mod qemu;
 pub mod report;
 pub mod scheduler;
 pub mod sim;

@@ -120,11 +120,12 @@ pub fn handle(w: &mut World, request: &Value) -> Result<Value, String> {
             let by = SimDuration::parse(s("by").ok_or("advance needs \"by\"")?)?;
             w.clock.advance(by);
             w.tick();
-            Ok(json!({"now": w.clock.now().to_string()}))
+            Ok(json!({"now": w.clock.now().to_string(), "ms": w.clock.now().0}))
         }
         "status" => Ok(w.status()),
         "time" => Ok(json!({
             "now": w.clock.now().to_string(),
+            "ms": w.clock.now().0,
             "local": w.clock.now().civil(w.offset()).gsm_text(),
         })),
         other => Err(format!("unknown cmd {other:?}")),
