@@ -82,10 +82,11 @@ fn relais(dir: &Path, args: &[&str]) -> std::process::Output {
         .expect("run relais")
 }
 
-fn daemon(dir: &Path, until_idle: bool) -> Child {
+/// Starts the daemon: `command` is `["run"]` or `["direct", "--modem", ...]`.
+fn daemon(dir: &Path, command: &[String], until_idle: bool) -> Child {
     let mut cmd = Command::new(relais_binary());
     cmd.current_dir(dir)
-        .arg("run")
+        .args(command)
         .env("RELAIS_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -137,16 +138,49 @@ fn the_daemon_killed_at_random_loses_and_duplicates_nothing() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(20261204);
     for round in 0..3u64 {
-        kill_round(&sim, &dir, seed + round, round);
+        kill_round(&sim, &dir, &["run".to_string()], seed + round, round);
     }
     guest.shutdown();
+}
+
+/// The same with `relais direct`: the agent runs inside the daemon on the simulator's
+/// pty, so each SIGKILL is also a power cut of the agent. Its state file keeps the
+/// in-flight journal: a send in doubt ends `unknown`, never sent twice.
+#[test]
+fn relais_direct_killed_at_random_loses_and_duplicates_nothing() {
+    let sim = Sim::start("host_direct_kill", SCENARIO, &[]);
+    let dir = sim.dir.join("host");
+    std::fs::create_dir_all(&dir).unwrap();
+    // No [[device]]: the modem comes from the command line.
+    let config = config(Path::new("unused"));
+    let config = &config[..config.find("[[device]]").unwrap()];
+    std::fs::write(dir.join("relais.toml"), config).unwrap();
+    let command: Vec<String> = [
+        "direct",
+        "--modem",
+        &sim.link().display().to_string(),
+        "--sender",
+        "longnum:+33700000001",
+        "--state",
+        "agent.flash",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let seed: u64 = std::env::var("RELAIS_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261204);
+    for round in 0..2u64 {
+        kill_round(&sim, &dir, &command, seed + 10 + round, round);
+    }
 }
 
 const JOBS: usize = 24;
 
 /// One campaign of [`JOBS`] messages under 12 kills of the daemon, then a run to the
 /// end; checks the ledger and the store for this round's numbers.
-fn kill_round(sim: &Sim, dir: &Path, seed: u64, round: u64) {
+fn kill_round(sim: &Sim, dir: &Path, command: &[String], seed: u64, round: u64) {
     let mut csv = String::from("number,first_name\n");
     for i in 0..JOBS {
         csv.push_str(&format!("+33612{round}450{i:02},Client{i}\n"));
@@ -178,7 +212,7 @@ fn kill_round(sim: &Sim, dir: &Path, seed: u64, round: u64) {
     let kills = 12;
     let mut mid_campaign = 0;
     for k in 0..kills {
-        let mut child = daemon(dir, false);
+        let mut child = daemon(dir, command, false);
         let wait = Duration::from_millis(200 + rng.next(1800));
         std::thread::sleep(wait);
         child.kill().expect("SIGKILL the daemon");
@@ -196,7 +230,7 @@ fn kill_round(sim: &Sim, dir: &Path, seed: u64, round: u64) {
         "only {mid_campaign} kills fell inside the campaign: the test would prove little"
     );
     // The last run goes to the end.
-    let mut child = daemon(dir, true);
+    let mut child = daemon(dir, command, true);
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
