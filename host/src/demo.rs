@@ -675,7 +675,31 @@ fn narrate(ctx: &Context, shown: &mut std::collections::BTreeMap<&'static str, i
     }
 }
 
-/// Drives the in-process device behind `connector` with the scheduler until `done`
+/// Opens the link to the device behind `connector` and waits (at most a minute each)
+/// for the handshake and for the modem's network time, which the device needs to
+/// check time rules.
+pub async fn connect(
+    connector: impl crate::link::Connector,
+) -> Result<(LinkClient, crate::link::IncomingReceiver), String> {
+    let (client, incoming) = LinkClient::start(connector, link::Config::default());
+    tokio::time::timeout(Duration::from_secs(60), client.ready())
+        .await
+        .map_err(|_| "the device did not answer the handshake".to_string())?
+        .map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, _) = client.status().await.map_err(|e| e.to_string())?;
+        if status.network_time {
+            return Ok((client, incoming));
+        }
+        if Instant::now() > deadline {
+            return Err("the modem gave the device no network time".to_string());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Drives the device behind `connector` with the scheduler until `done`
 /// holds (checked every 10 ms of real time, after `tick`) or `real_limit` passes:
 /// handshake, wait for the modem's network time, then [`scheduler::serve`].
 pub async fn drive(
@@ -686,23 +710,7 @@ pub async fn drive(
     mut tick: impl FnMut(&Context),
     real_limit: Duration,
 ) -> Result<(), String> {
-    let (client, incoming) = LinkClient::start(connector, link::Config::default());
-    tokio::time::timeout(Duration::from_secs(60), client.ready())
-        .await
-        .map_err(|_| "the device did not answer the handshake".to_string())?
-        .map_err(|e| e.to_string())?;
-    // The device checks time rules against the modem's network time: wait for it.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, _) = client.status().await.map_err(|e| e.to_string())?;
-        if status.network_time {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err("the simulated modem gave no network time".to_string());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (client, incoming) = connect(connector).await?;
     let (stop_tx, stop) = watch::channel(false);
     let serve = tokio::spawn(scheduler::serve(
         ctx.clone(),

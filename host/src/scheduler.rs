@@ -415,11 +415,11 @@ pub async fn serve(
             }
         }
         let busy = pending.is_some()
-            || !ctx
+            || ctx
                 .store()
-                .on_device(&name)
+                .on_device_count(&name)
                 .map_err(|e| e.to_string())?
-                .is_empty();
+                > 0;
         report_idle(&ctx, &name, busy)?;
     }
     Ok(())

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use relais::config::Config;
-use relais::demo::SimClock;
-use relais::link::{self, LinkClient};
+use relais::demo::{SimClock, connect};
 use relais::local::LocalDevice;
 use relais::local::sim::SimSetup;
 use relais::scheduler::{self, Clock, Context, Target};
@@ -115,19 +114,7 @@ fn two_devices_share_the_queue_and_send_each_job_once() {
                 brands: Vec::new(),
                 identity: config.identity(d, "Acme").unwrap(),
             };
-            let (client, incoming) = LinkClient::start(device.connector(), link::Config::default());
-            tokio::time::timeout(Duration::from_secs(20), client.ready())
-                .await
-                .unwrap()
-                .unwrap();
-            // Time rules need the modem's network time on the device.
-            loop {
-                let (status, _) = client.status().await.unwrap();
-                if status.network_time {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            let (client, incoming) = connect(device.connector()).await.unwrap();
             tasks.push(tokio::spawn(scheduler::serve(
                 ctx.clone(),
                 target,

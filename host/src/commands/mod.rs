@@ -15,8 +15,8 @@ use crate::campaign::{self, ImportSpec, check_text, parse_class};
 use crate::config::Config;
 use crate::scheduler::{Clock, SystemClock, parse_categories};
 use crate::store::{
-    ALL_BRANDS, CampaignStatus, ConsentRecord, JobState, NewCampaign, NewJob, OptOut, Store,
-    consent_name, parse_consent,
+    ALL_BRANDS, CampaignStatus, ConsentRecord, NewCampaign, NewJob, OptOut, Store, consent_name,
+    parse_consent,
 };
 
 /// Options every store command takes.
@@ -874,7 +874,6 @@ pub fn status_screen(store: &Store) -> Result<String, String> {
     for m in inbound {
         let _ = writeln!(out, "inbound {} from {}: {}", m.at, m.sender, m.text);
     }
-    let _ = JobState::ALL;
     Ok(out)
 }
 

@@ -288,3 +288,24 @@ fn keywords_update_the_optout_list() {
     .unwrap();
     assert_eq!(s.opted_out_of("+33612345678", "Acme").unwrap(), None);
 }
+
+#[test]
+fn a_device_for_one_brand_is_not_starved_by_other_brands_jobs() {
+    let mut s = Store::open_in_memory().unwrap();
+    for i in 0..100 {
+        s.insert_job(&job(&format!("+336123450{i:02}")), T0)
+            .unwrap();
+    }
+    let other = NewJob {
+        brand: "Other".into(),
+        ..job("+33612349999")
+    };
+    let id = s.insert_job(&other, T0.plus(1)).unwrap();
+    let due = s.due_jobs(T0.plus(1), &["Other".into()], 16).unwrap();
+    assert_eq!(due.iter().map(|j| j.id).collect::<Vec<_>>(), [id]);
+    assert_eq!(s.due_jobs(T0.plus(1), &[], 16).unwrap().len(), 16);
+    assert_eq!(
+        s.due_jobs(T0.plus(1), &["Acme".into()], 200).unwrap().len(),
+        100
+    );
+}
