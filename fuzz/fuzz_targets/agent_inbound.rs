@@ -62,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
         };
         assert!(out.events.len() <= MAX_EVENTS);
         match out.disposition {
-            Disposition::Message | Disposition::Fragment => {
+            Disposition::Message | Disposition::Fragment | Disposition::Incomplete => {
                 assert!(matches!(out.events.first(), Some(Event::Inbound { .. })))
             }
             _ => assert!(out.events.is_empty() && out.reply.is_none()),

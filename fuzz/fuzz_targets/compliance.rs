@@ -5,7 +5,8 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use relais_core::compliance::decision::*;
-use relais_core::compliance::keywords::{classify, mentions_opt_out, Lang};
+use relais_core::compliance::keywords::{classify, Lang};
+use relais_core::compliance::mention::{ends_with_stop_code, instructs_opt_out};
 use relais_core::compliance::number::{lookup, Msisdn};
 use relais_core::compliance::tz::{UtcInstant, Zone};
 
@@ -26,7 +27,8 @@ struct Input<'a> {
 fuzz_target!(|input: Input<'_>| {
     let parsed = Msisdn::parse(input.to);
     let _ = classify(input.text, parsed.as_ref().ok());
-    let _ = mentions_opt_out(input.text, Lang::ALL);
+    let _ = instructs_opt_out(input.text, Lang::ALL);
+    let _ = ends_with_stop_code(input.text);
     let number = match parsed {
         Ok(n) => n,
         Err(_) => Msisdn::parse("+33612345678").unwrap(),

@@ -5,10 +5,10 @@
 //!   `Modem::send` to `Event::Sent(Accepted)` is the software overhead per SMS —
 //!   driver, AT parser, pty, simulator interpreter and operator together;
 //! - **realistic latency**: a fixed 1 s submit latency (the low end of the 1–5 s that
-//!   SIM800/SIM7600 logs show, AT-PDU.md §2.4), four segments chained with `AT+CMMS`.
-//!   The modem allows one segment per second, so the modem-bound limit for a message
-//!   is segments × 1 s; the bench prints the achieved throughput as a fraction of it
-//!   (the goal is above 99 %).
+//!   SIM800/SIM7600 logs show, docs/modems.md § Sending: AT+CMGS), four segments chained
+//!   with `AT+CMMS`. The modem allows one segment per second, so the modem-bound limit for
+//!   a message is segments × 1 s; the bench prints the achieved throughput as a fraction of
+//!   it (the goal is above 99 %).
 //!
 //! The simulator runs in this process on its own thread (`sim::transport`), the
 //! driver on the bench thread with a non-blocking port on the pty's slave side: reads

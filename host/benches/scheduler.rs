@@ -110,6 +110,7 @@ report_latency = "0"
         name: d.name.clone(),
         brands: Vec::new(),
         identity: config.identity(&d, "Acme").expect("identity"),
+        sim_pin: None,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

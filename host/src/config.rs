@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use relais_core::at::command::general::SimPin;
 use relais_core::compliance::decision::Options;
 use relais_core::compliance::number::Msisdn;
 use relais_core::link::msg::{Identity, Pacing, Sender, Settings, bounded};
@@ -201,6 +202,19 @@ pub struct DeviceConfig {
     pub sim_pin: Option<String>,
 }
 
+impl DeviceConfig {
+    /// Its SIM PIN, checked (4 to 8 digits).
+    pub fn pin(&self) -> Result<Option<SimPin>, String> {
+        self.sim_pin
+            .as_deref()
+            .map(|p| {
+                SimPin::new(p.as_bytes())
+                    .map_err(|e| format!("device {:?}: sim_pin: {e}", self.name))
+            })
+            .transpose()
+    }
+}
+
 fn default_kind() -> DeviceKind {
     DeviceKind::Device
 }
@@ -267,6 +281,7 @@ impl Config {
                 return Err(format!("device {:?} is defined twice", d.name));
             }
             self.identity(d, self.brands.first().map_or("relais", |b| b.name.as_str()))?;
+            d.pin()?;
             for b in &d.brands {
                 if !self.has_brand(b) {
                     return Err(format!(
@@ -314,6 +329,7 @@ impl Config {
             alsace_moselle_everywhere: options.alsace_moselle_everywhere,
             banned_categories: options.banned_categories,
             horizon_days: options.horizon_days,
+            house_window: options.house_window.clone(),
             confirm_keywords: true,
             pacing: Pacing {
                 per_minute: p.per_minute,
@@ -322,6 +338,8 @@ impl Config {
                 min_gap_ms: duration_ms("pacing.min_gap", &p.min_gap)?,
                 jitter_ms: duration_ms("pacing.jitter", &p.jitter)?,
             },
+            // Per device: `scheduler::Target::settings`.
+            sim_pin: None,
         })
     }
 
@@ -417,5 +435,59 @@ mod tests {
         assert!(e.contains("no [[brand]]"), "{e}");
         let e = Config::parse("[pacing]\nmin_gap = 'soon'").unwrap_err();
         assert!(e.contains("min_gap"), "{e}");
+        let e = Config::parse("[[device]]\nname='a'\nport='x'\nsender='alpha:A'\nsim_pin='12'")
+            .unwrap_err();
+        assert!(e.contains("sim_pin"), "{e}");
+    }
+
+    /// Every `[rules]` key set away from its default: the device gets each of them in
+    /// its settings, so its gate and the host's pre-check decide with the same options.
+    #[test]
+    fn every_rule_option_reaches_the_device_settings() {
+        let c = Config::parse(
+            r#"
+[rules]
+fr_profile = "strict"
+alsace_moselle_everywhere = true
+append_opt_out = false
+holidays_everywhere = true
+banned_categories = ["alcohol", "gambling"]
+horizon_days = 30
+[[rules.house_window]]
+days = "mon-fri"
+start = "09:00"
+end = "18:30"
+[[rules.house_window]]
+days = "sat"
+start = "10:00"
+end = "12:00"
+[[device]]
+name = "a"
+port = "x"
+sender = "alpha:A"
+sim_pin = "0000"
+"#,
+        )
+        .unwrap();
+        let host = c.options().unwrap();
+        let device = c.settings().unwrap().options();
+        let defaults = Options::default();
+        assert_ne!(host.fr_profile, defaults.fr_profile);
+        assert_ne!(
+            host.alsace_moselle_everywhere,
+            defaults.alsace_moselle_everywhere
+        );
+        assert_ne!(host.append_opt_out, defaults.append_opt_out);
+        assert_ne!(host.holidays_everywhere, defaults.holidays_everywhere);
+        assert_ne!(host.banned_categories, defaults.banned_categories);
+        assert_ne!(host.horizon_days, defaults.horizon_days);
+        assert_eq!(host.house_window.len(), 2);
+        assert_eq!(device, host);
+        // The SIM PIN goes to its device only.
+        assert_eq!(c.settings().unwrap().sim_pin, None);
+        assert_eq!(
+            c.devices[0].pin().unwrap(),
+            Some(SimPin::new(b"0000").unwrap())
+        );
     }
 }

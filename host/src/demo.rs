@@ -231,6 +231,7 @@ fn demo_target(config: &Config) -> Result<Target, String> {
         name: d.name.clone(),
         brands: Vec::new(),
         identity: config.identity(d, "Acme")?,
+        sim_pin: d.pin()?,
     })
 }
 

@@ -2,7 +2,8 @@
 //!
 //! - `check` evaluates one outgoing message (`relais_core::compliance::evaluate`);
 //! - `keyword` classifies an inbound reply (STOP / START / HELP);
-//! - `show` prints a country's rule pack with its sources.
+//! - `show` prints a country's rule pack with its sources, and warns when a holiday
+//!   table it needs runs out within `calendar::WARN_DAYS` days ([`table_warning`]).
 //!
 //! A deployment's stricter choices come from an override file (`--overrides FILE`,
 //! TOML, see [`Overrides`]), turned into the core's `Options`. Bad input gets a
@@ -11,6 +12,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use relais_core::compliance::calendar::{Calendar, Date};
 use relais_core::compliance::decision::{
     Category, CategorySet, Class, Consent, ConsentStatus, Contact, Decision, Message, OptOutScope,
     Options, Outcome, Recent, SendLog, SenderIdentity, SenderKind, ShortCode, Stores, Suppression,
@@ -117,6 +119,9 @@ struct ShowArgs {
     /// Also list the public holidays of this year.
     #[arg(long)]
     year: Option<i32>,
+    /// The day the holiday-table warnings count from (RFC 3339); default now.
+    #[arg(long)]
+    at: Option<String>,
 }
 
 /// Runs `relais policy`.
@@ -382,11 +387,17 @@ fn show(a: &ShowArgs) -> Result<String, String> {
         if let Some(t) = c.table {
             let _ = write!(
                 out,
-                " (lunar/gazetted table {}-{}; later years fail closed)",
-                t.first_year, t.last_year
+                " (lunar/gazetted table {}-01-01 to {}; later days fail closed)",
+                t.first_year, t.last_day
             );
         }
         let _ = writeln!(out);
+    }
+    let today = today(a.at.as_deref())?;
+    for cal in pack.calendar.iter().chain(extra.iter()) {
+        if let Some(w) = table_warning(pack.name, pack.region.as_str(), cal, today) {
+            let _ = writeln!(out, "{w}");
+        }
     }
     let _ = writeln!(out);
     for rule in pack.rules {
@@ -428,6 +439,46 @@ fn show(a: &ShowArgs) -> Result<String, String> {
         }
     }
     Ok(out)
+}
+
+/// The UTC day of `at` (RFC 3339), or of now.
+fn today(at: Option<&str>) -> Result<Date, String> {
+    let now = match at {
+        Some(t) => UtcInstant::parse_rfc3339(t)
+            .ok_or("--at must be RFC 3339, e.g. 2026-11-21T22:30:00Z")?,
+        None => UtcInstant(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|e| e.to_string())?
+                .as_secs() as i64,
+        ),
+    };
+    Ok(Date::from_days_since_epoch(now.0.div_euclid(86_400)))
+}
+
+/// One line when `cal`'s lunar/gazetted table runs out within `calendar::WARN_DAYS` days of
+/// `today`, or already has: it names the country, the table and its last covered day
+/// (`Calendar::covered_until`, so the dates stay in relais-core).
+pub fn table_warning(country: &str, code: &str, cal: &Calendar, today: Date) -> Option<String> {
+    let last = cal.runs_out_soon(today)?;
+    let mut names: Vec<&str> = Vec::new();
+    for &(.., name) in cal.table.map_or(&[][..], |t| t.dates) {
+        if !name.ends_with(" Holiday") && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let days = last.days_since_epoch() - today.days_since_epoch();
+    let when = match days {
+        0.. => format!("ends on {last} (in {days} days); after that"),
+        _ => format!("ran out on {last} ({} days ago):", -days),
+    };
+    Some(format!(
+        "warning: {country} ({code}): the lunar/gazetted holiday table of calendar {} ({}) {when} \
+         marketing that must avoid public holidays is refused as \"calendar data missing\" \
+         until relais is updated with the new declarations",
+        cal.id,
+        names.join(", ")
+    ))
 }
 
 fn parse_profile(p: &str) -> Result<FrProfile, String> {

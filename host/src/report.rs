@@ -90,6 +90,30 @@ pub struct Report {
     /// One row per campaign (then one for jobs outside any campaign) when the report
     /// covers the whole store; empty for a one-campaign report.
     pub campaigns: Vec<CampaignRow>,
+    /// Devices that halted (their store failed during a send) and send nothing until
+    /// they restart, as they last reported.
+    pub halted_devices: Vec<HaltedDevice>,
+}
+
+/// A device that stopped sending on its own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HaltedDevice {
+    /// The device.
+    pub device: String,
+    /// Why (`store-full`, `store-medium`, `store-corrupt`).
+    pub reason: String,
+    /// When it last reported.
+    pub since: String,
+}
+
+impl HaltedDevice {
+    fn line(&self) -> String {
+        format!(
+            "Device {} is HALTED ({}, reported {}): its store failed while it recorded a send, \
+             and it sends nothing until it restarts.",
+            self.device, self.reason, self.since
+        )
+    }
 }
 
 /// The campaign a report covers.
@@ -217,7 +241,8 @@ pub struct OptOuts {
 pub struct OptOutCount {
     /// The keyword; `None` for opt-outs that did not come by SMS.
     pub keyword: Option<String>,
-    /// Its matching tier (rules/README.md, 1 = exact); `None` without a keyword.
+    /// Its matching tier (docs/compliance.md § Normalisation and matching, 1 = exact);
+    /// `None` without a keyword.
     pub tier: Option<i64>,
     /// Opt-outs.
     pub count: u64,
@@ -585,10 +610,26 @@ fn collect(store: &Store, campaign: Option<CampaignInfo>, sel: Sel) -> Sql<Repor
         } else {
             Vec::new()
         },
+        halted_devices: halted_devices(conn)?,
         states,
     };
     drop(snapshot);
     Ok(report)
+}
+
+fn halted_devices(conn: &Connection) -> Sql<Vec<HaltedDevice>> {
+    rows(
+        conn,
+        "SELECT name, json_extract(status, '$.halted'), updated_at FROM devices
+         WHERE json_extract(status, '$.halted') IS NOT NULL ORDER BY name",
+        |r| {
+            Ok(HaltedDevice {
+                device: r.get(0)?,
+                reason: r.get(1)?,
+                since: UtcInstant(r.get(2)?).to_string(),
+            })
+        },
+    )
 }
 
 fn opt_outs(conn: &Connection, sel: Sel) -> Sql<OptOuts> {
@@ -1033,6 +1074,9 @@ fn render_table(report: &Report) -> String {
     let mut out = String::from("relais report\n");
     text_line(&mut out, &scope_line(report));
     text_line(&mut out, &period_line(report));
+    for d in &report.halted_devices {
+        text_line(&mut out, &d.line());
+    }
 
     let mut t = new_table(&["Metric", "Value"], 1);
     for (label, value) in summary(report) {
@@ -1240,6 +1284,9 @@ pub fn metrics(report: &Report) -> Vec<(String, String)> {
             .map_or_else(String::new, |p| p.to.clone()),
     );
     put("jobs.total".into(), report.jobs.to_string());
+    for d in &report.halted_devices {
+        put(format!("device.{}.halted", d.device), d.reason.clone());
+    }
     for (state, n) in report.states.iter() {
         put(format!("state.{}", state.name()), n.to_string());
     }
@@ -1578,6 +1625,13 @@ fn render_html(report: &Report) -> String {
         esc(&scope_line(report)),
         esc(&period_line(report))
     );
+    for d in &report.halted_devices {
+        let _ = writeln!(
+            out,
+            "<p class=\"meta\"><strong>{}</strong></p>",
+            esc(&d.line())
+        );
+    }
 
     out.push_str("<div class=\"cards\">");
     for (label, value) in [
@@ -1987,7 +2041,7 @@ mod tests {
         for (i, e) in events.iter().enumerate() {
             s.apply_event(
                 "dev",
-                EventId(i as u32 + 1),
+                (relais_core::link::msg::EventEpoch(1), EventId(i as u32 + 1)),
                 e,
                 T0.plus(200),
                 &brands,

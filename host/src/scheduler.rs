@@ -24,11 +24,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use relais_core::compliance::decision::{CategorySet, Contact, Outcome, evaluate};
+use relais_core::at::command::general::SimPin;
+use relais_core::compliance::decision::{CategorySet, Outcome, evaluate};
 use relais_core::compliance::number::Msisdn;
 use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::msg::{
-    BrandId, EventId, Identity, Job, MAX_TEXT, Scope, Settings, SuppressionOp, bounded,
+    BrandId, EventEpoch, EventId, Identity, Job, MAX_TEXT, Scope, Settings, SuppressionOp, bounded,
     digest_entry, refusal_code,
 };
 use tokio::sync::watch;
@@ -69,9 +70,10 @@ pub struct Context {
     pub store: Mutex<Store>,
     /// Time.
     pub clock: Arc<dyn Clock>,
-    /// Rule choices for the pre-check.
+    /// Rule choices for the pre-check: always `settings.options()`, so the pre-check
+    /// and the device decide with the same options.
     pub options: relais_core::compliance::decision::Options,
-    /// Settings sent to devices.
+    /// Settings sent to devices (each with its own SIM PIN, [`Target::settings`]).
     pub settings: Settings,
     /// Retry policy.
     pub retry: RetryPolicy,
@@ -96,11 +98,12 @@ impl Context {
         clock: Arc<dyn Clock>,
         config: &crate::config::Config,
     ) -> Result<Context, String> {
+        let settings = config.settings()?;
         Ok(Context {
             store: Mutex::new(store),
             clock,
-            options: config.options()?,
-            settings: config.settings()?,
+            options: settings.options(),
+            settings,
             retry: config.retry()?,
             brands: BrandNames::new(config.brand_names()),
             poll: crate::sim::time::SimDuration::parse(&config.scheduler.poll)
@@ -194,14 +197,11 @@ pub fn precheck(
             "bad-identity",
         );
     };
+    // The very message, recipient and options the device judges with.
     let decision = evaluate(
         &job.message(),
         &sender,
-        &Contact {
-            number,
-            zone: None,
-            fr_department: row.department,
-        },
+        &job.contact(),
         now,
         options,
         relais_core::compliance::decision::Stores {
@@ -256,6 +256,18 @@ pub struct Target {
     pub brands: Vec<String>,
     /// Its sender identity (brand filled in per job).
     pub identity: Identity,
+    /// The PIN of its SIM, if it needs one.
+    pub sim_pin: Option<SimPin>,
+}
+
+impl Target {
+    /// The settings this device gets: the shared ones with its SIM PIN.
+    pub fn settings(&self, shared: &Settings) -> Settings {
+        Settings {
+            sim_pin: self.sim_pin,
+            ..shared.clone()
+        }
+    }
 }
 
 /// Claims the next due job for `target` and pre-checks it; loops over jobs that end
@@ -309,41 +321,134 @@ pub fn suppression_list(store: &Store) -> Result<SuppressionList, StoreError> {
     Ok((entries.len() as u32, digest, entries))
 }
 
-/// Makes the device's suppression list equal the store's (by digest; rebuilt when
-/// they differ). Returns true when it was rebuilt.
-pub async fn sync_suppression(ctx: &Context, client: &LinkClient) -> Result<bool, String> {
+/// What the last suppression sync of a connection left: the device's and the store's
+/// (count, digest) right after it. While both are unchanged there is nothing to send.
+pub type SyncMark = Option<((u32, u64), (u32, u64))>;
+
+/// Brings the device's suppression list up to the store's without ever taking away an
+/// entry the store has no opt-in for (docs/link.md, "Suppression"):
+///
+/// - an entry whose opt-in (START, `optout remove`) is recorded in the store, and which
+///   the store does not list as opted out again, is removed (the device keeps it while
+///   it holds a STOP from that number the host has not stored yet);
+/// - every opt-out of the store is added (a no-op where the device has it).
+///
+/// Nothing is sent when the digests agree, or when neither changed since the last sync
+/// of this connection (`mark`): the device then keeps entries the store has no record
+/// of, and they stay. Returns true when it sent changes.
+pub async fn sync_suppression(
+    ctx: &Context,
+    client: &LinkClient,
+    mark: &mut SyncMark,
+) -> Result<bool, String> {
     let (count, digest, entries) = suppression_list(&ctx.store()).map_err(|e| e.to_string())?;
+    let ours = (count, digest);
     let theirs = client
         .suppression_digest()
         .await
         .map_err(|e| e.to_string())?;
-    if theirs == (count, digest) {
+    if theirs == ours || *mark == Some((theirs, ours)) {
         return Ok(false);
     }
+    let opted_in = opt_in_list(&ctx.store()).map_err(|e| e.to_string())?;
     tracing::info!(
         device_entries = theirs.0,
         store_entries = count,
-        "suppression list differs; sending it again"
+        opt_ins = opted_in.len(),
+        "suppression list differs; sending the store's opt-outs and opt-ins"
     );
-    client
-        .suppression(SuppressionOp::Clear)
-        .await
-        .map_err(|e| e.to_string())?;
+    for (n, s) in opted_in {
+        client
+            .suppression(SuppressionOp::Remove(n, s))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     for (n, s) in entries {
         client
             .suppression(SuppressionOp::Add(n, s))
             .await
             .map_err(|e| e.to_string())?;
     }
+    let after = client
+        .suppression_digest()
+        .await
+        .map_err(|e| e.to_string())?;
+    if after != ours {
+        tracing::warn!(
+            device_entries = after.0,
+            store_entries = count,
+            "the device keeps opt-outs the store has no record of (a STOP not stored yet, or \
+             another host's); they stay"
+        );
+    }
+    *mark = Some((after, ours));
     Ok(true)
+}
+
+/// The opt-ins recorded in the store for entries it does not list as opted out: what
+/// the device may remove.
+pub fn opt_in_list(store: &Store) -> Result<Vec<(Msisdn, Scope)>, StoreError> {
+    let mut entries: Vec<(Msisdn, Scope)> = store
+        .opt_ins()?
+        .into_iter()
+        .filter_map(|(number, brand)| {
+            let n = Msisdn::parse(&number).ok()?;
+            let scope = if brand == ALL_BRANDS {
+                Scope::All
+            } else {
+                Scope::Brand(BrandId::of(&brand))
+            };
+            Some((n, scope))
+        })
+        .collect();
+    entries.sort_by_key(|(n, s)| (n.to_string(), *s));
+    entries.dedup();
+    Ok(entries)
 }
 
 type Pending = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<(), crate::link::ClientError>> + Send>,
 >;
 
+/// How long the scheduler waits for the events a device had at the handshake before it
+/// syncs the suppression list and sends new jobs anyway.
+const BACKLOG_PATIENCE: Duration = Duration::from_secs(30);
+
+/// One device connection as [`serve`] keeps it.
+#[derive(Debug, Default)]
+struct Connection {
+    /// The handshake is done and the link is up.
+    up: bool,
+    /// The epoch of the device's store: the events after the handshake belong to it.
+    epoch: Option<EventEpoch>,
+    /// The last event stored, of `epoch`.
+    stored: Option<EventId>,
+    /// The last event acknowledged to the device, of `epoch`.
+    acked: Option<EventId>,
+    /// The newest event the device had at the handshake, until it is stored: the
+    /// suppression sync and new jobs wait for it (a STOP among them comes first).
+    backlog: Option<EventId>,
+    /// When the handshake was.
+    since: Option<tokio::time::Instant>,
+    /// The last suppression sync.
+    sync: SyncMark,
+    /// The sync is due (handshake, or a minute passed).
+    sync_due: bool,
+}
+
+impl Connection {
+    /// The device's backlog is stored, or it took too long.
+    fn caught_up(&self) -> bool {
+        self.backlog.is_none_or(|b| self.stored >= Some(b))
+            || self.since.is_some_and(|t| t.elapsed() > BACKLOG_PATIENCE)
+    }
+}
+
 /// Drives one device until `stop` turns true: resubmits what the store says is on it,
 /// feeds it due jobs within its credits, stores its events and acknowledges them.
+///
+/// After each handshake the events the device had waiting are stored first; then the
+/// suppression list is synced ([`sync_suppression`]) and new jobs go out.
 pub async fn serve(
     ctx: Arc<Context>,
     target: Target,
@@ -354,14 +459,8 @@ pub async fn serve(
     let name = target.name.clone();
     let mut resubmit: std::collections::VecDeque<Job> = Default::default();
     let mut pending: Option<Pending> = None;
-    let mut connected = false;
+    let mut conn = Connection::default();
     let mut last_sync = tokio::time::Instant::now();
-    let mut acked: Option<EventId> = None;
-    let mut stored: Option<EventId> = ctx
-        .store()
-        .last_event(&name)
-        .map_err(|e| e.to_string())?
-        .map(EventId);
     let mut ack_task: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         if *stop.borrow() {
@@ -373,9 +472,9 @@ pub async fn serve(
             _ = stop.changed() => continue,
             msg = incoming.recv() => {
                 let Some(msg) = msg else { return Err(format!("{name}: link task ended")) };
-                handle(&ctx, &target, &client, msg, &mut connected, &mut resubmit, &mut stored).await?;
+                handle(&ctx, &target, &client, msg, &mut conn, &mut resubmit).await?;
                 while let Ok(msg) = incoming.try_recv() {
-                    handle(&ctx, &target, &client, msg, &mut connected, &mut resubmit, &mut stored).await?;
+                    handle(&ctx, &target, &client, msg, &mut conn, &mut resubmit).await?;
                 }
             }
             r = async { pending.as_mut().expect("guarded").await }, if pending.is_some() => {
@@ -386,20 +485,25 @@ pub async fn serve(
             }
             _ = tokio::time::sleep(ctx.poll) => {}
         }
-        if stored > acked && ack_task.as_ref().is_none_or(|t| t.is_finished()) {
-            let upto = stored.unwrap_or_default();
+        if let (Some(epoch), Some(upto)) = (conn.epoch, conn.stored)
+            && conn.stored > conn.acked
+            && ack_task.as_ref().is_none_or(|t| t.is_finished())
+        {
             let c = client.clone();
             ack_task = Some(tokio::spawn(async move {
-                let _ = c.ack_events(upto).await;
+                let _ = c.ack_events(epoch, upto).await;
             }));
-            acked = stored;
+            conn.acked = conn.stored;
         }
-        if !connected {
+        if !conn.up || !conn.caught_up() {
             continue;
         }
         if last_sync.elapsed() > Duration::from_secs(60) {
+            conn.sync_due = true;
+        }
+        if std::mem::take(&mut conn.sync_due) {
             last_sync = tokio::time::Instant::now();
-            if let Err(e) = sync_suppression(&ctx, &client).await {
+            if let Err(e) = sync_suppression(&ctx, &client, &mut conn.sync).await {
                 tracing::warn!(device = %name, "suppression sync: {e}");
             }
         }
@@ -446,17 +550,18 @@ async fn handle(
     target: &Target,
     client: &LinkClient,
     msg: Incoming,
-    connected: &mut bool,
+    conn: &mut Connection,
     resubmit: &mut std::collections::VecDeque<Job>,
-    stored: &mut Option<EventId>,
 ) -> Result<(), String> {
     let name = &target.name;
     match msg {
         Incoming::Event(id, event) => {
             let now = ctx.clock.now();
+            // The link delivers events only after a handshake.
+            let epoch = conn.epoch.unwrap_or_default();
             let applied = ctx
                 .store()
-                .apply_event(name, id, &event, now, &ctx.brands, &ctx.retry)
+                .apply_event(name, (epoch, id), &event, now, &ctx.brands, &ctx.retry)
                 .map_err(|e| e.to_string())?;
             match applied {
                 Applied::Stored(Some((job, state))) => {
@@ -467,26 +572,57 @@ async fn handle(
                     tracing::debug!(device = %name, id = id.0, "event already stored")
                 }
             }
-            *stored = Some(id).max(*stored);
+            conn.stored = Some(id).max(conn.stored);
         }
         Incoming::Connected(info) => {
             tracing::info!(device = %name, firmware = %info.firmware, boot = info.boot.0, "connected");
-            *connected = true;
             let now = ctx.clock.now();
+            let changed = ctx
+                .store()
+                .note_epoch(name, info.epoch, now)
+                .map_err(|e| e.to_string())?;
+            if let Some((old, last)) = changed {
+                tracing::warn!(
+                    device = %name,
+                    old_epoch = old.0,
+                    new_epoch = info.epoch.0,
+                    last_stored = last.map(|l| l.0),
+                    "THE DEVICE'S EVENT STORE IS NEW (fresh flash or state file, or another \
+                     device on this port): its events are numbered afresh and all of them \
+                     are taken; recorded in the store"
+                );
+            }
+            let stored = ctx
+                .store()
+                .last_event(name)
+                .map_err(|e| e.to_string())?
+                .filter(|(e, _)| *e == info.epoch)
+                .map(|(_, id)| id);
+            *conn = Connection {
+                up: true,
+                epoch: Some(info.epoch),
+                stored,
+                acked: None,
+                backlog: (info.outbox > 0)
+                    .then(|| info.next_event.0.checked_sub(1).map(EventId))
+                    .flatten(),
+                since: Some(tokio::time::Instant::now()),
+                sync: None,
+                sync_due: true,
+            };
             let status = serde_json::json!({
                 "firmware": info.firmware,
                 "boot": info.boot.0,
+                "epoch": info.epoch.0,
                 "slots": info.capabilities.job_slots,
                 "modem": info.capabilities.modem.as_str(),
+                "halted": null,
             });
             ctx.store()
                 .set_device_status(name, Some(info.boot.0), &status, now)
                 .map_err(|e| e.to_string())?;
-            if let Err(e) = client.configure(ctx.settings.clone()).await {
+            if let Err(e) = client.configure(target.settings(&ctx.settings)).await {
                 tracing::warn!(device = %name, "configure: {e}");
-            }
-            if let Err(e) = sync_suppression(ctx, client).await {
-                tracing::warn!(device = %name, "suppression sync: {e}");
             }
             requeue(ctx, target, resubmit)?;
         }
@@ -496,15 +632,23 @@ async fn handle(
         }
         Incoming::Disconnected(kind) => {
             tracing::warn!(device = %name, ?kind, "link lost; reconnecting");
-            *connected = false;
+            conn.up = false;
         }
         Incoming::Status(status, counters) => {
             let now = ctx.clock.now();
+            if let Some(halt) = status.halted {
+                tracing::error!(
+                    device = %name,
+                    reason = halt.as_str(),
+                    "the device halted: it takes no jobs until it restarts"
+                );
+            }
             let v = serde_json::json!({
                 "ready": status.ready,
                 "registration": format!("{:?}", status.registration),
                 "sim_ready": status.sim_ready,
                 "network_time": status.network_time,
+                "halted": status.halted.map(|h| h.as_str()),
                 "counters": serde_json::to_value(counters).unwrap_or_default(),
             });
             ctx.store()
@@ -557,6 +701,7 @@ fn link_job(
         },
         consent: CoreView(store).consent(&to, &row.brand),
         fr_department: row.department,
+        zone: row.zone,
         not_before: None,
         expires: row.expires_at,
         report: true,
@@ -675,6 +820,65 @@ mod tests {
         let later = now.plus(8 * 86_400);
         let v = precheck(&mut store, &old, &identity(), "dev", &options, later).unwrap();
         assert_eq!(v, Verdict::Ended(JobState::Expired));
+    }
+
+    /// A +1 212 customer who lives in Los Angeles: the contact list's verified zone
+    /// reaches the pre-check and the job the device judges.
+    #[test]
+    fn the_verified_zone_of_the_contact_decides_and_goes_on_the_link() {
+        use relais_core::compliance::decision::Class::Marketing;
+        use relais_core::compliance::tz::Zone;
+        let mut store = Store::open_in_memory().unwrap();
+        // Tuesday 02:30 UTC: 22:30 in New York (closed), 19:30 in Los Angeles (open).
+        let now = UtcInstant::parse_rfc3339("2026-03-10T02:30:00Z").unwrap();
+        let us = Identity {
+            sender: Sender::ShortCode(36123),
+            registered: true,
+            brand: bounded("Acme"),
+            stop_code: None,
+        };
+        for (n, zone) in [
+            ("+12125550123", Some("America/Los_Angeles")),
+            ("+12125550124", None),
+        ] {
+            store
+                .upsert_contacts(
+                    &[crate::store::NewContact {
+                        number: n.into(),
+                        first_name: String::new(),
+                        last_name: String::new(),
+                        fields: Default::default(),
+                        zone: zone.map(Into::into),
+                        department: None,
+                    }],
+                    now,
+                )
+                .unwrap();
+            store
+                .set_consent(&crate::store::ConsentRecord {
+                    number: n.into(),
+                    brand: "Acme".into(),
+                    status: ConsentStatus::OptedIn,
+                    source: "test".into(),
+                    at: now,
+                })
+                .unwrap();
+        }
+        let options = Options::default();
+        let la = job(&mut store, "+12125550123", Marketing, now);
+        assert_eq!(la.zone, Some(Zone::AmericaLosAngeles));
+        let Verdict::Submit(link) = precheck(&mut store, &la, &us, "dev", &options, now).unwrap()
+        else {
+            panic!("19:30 in Los Angeles is open");
+        };
+        assert_eq!(link.zone, Some(Zone::AmericaLosAngeles));
+        assert_eq!(link.contact().zone, Some(Zone::AmericaLosAngeles));
+        let ny = job(&mut store, "+12125550124", Marketing, now);
+        assert_eq!(ny.zone, None);
+        assert!(matches!(
+            precheck(&mut store, &ny, &us, "dev", &options, now).unwrap(),
+            Verdict::Deferred(_)
+        ));
     }
 
     #[test]

@@ -242,6 +242,7 @@ fn job(key: u64) -> Job {
         },
         consent: ConsentStatus::OptedIn,
         fr_department: None,
+        zone: None,
         not_before: None,
         expires: None,
         report: true,
@@ -281,6 +282,8 @@ struct Seen {
     finished: HashSet<JobKey>,
     rebooted: u32,
     connected: u32,
+    /// The device's epoch at the last handshake.
+    epoch: relais::link::EventEpoch,
 }
 
 impl Seen {
@@ -300,10 +303,14 @@ impl Seen {
                 }
                 self.events.push((id, event));
                 let c = client.clone();
-                tokio::spawn(async move { c.ack_events(id).await });
+                let epoch = self.epoch;
+                tokio::spawn(async move { c.ack_events(epoch, id).await });
             }
             Incoming::Rebooted { .. } => self.rebooted += 1,
-            Incoming::Connected(_) => self.connected += 1,
+            Incoming::Connected(info) => {
+                self.connected += 1;
+                self.epoch = info.epoch;
+            }
             _ => {}
         }
     }

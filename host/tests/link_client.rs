@@ -20,9 +20,9 @@ use relais_core::compliance::decision::{CategorySet, Class, ConsentStatus};
 use relais_core::compliance::number::Msisdn;
 use relais_core::link::frame::{self, Feed, FrameDecoder};
 use relais_core::link::msg::{
-    BootId, Capabilities, Counters, DeviceHello, DeviceMsg, Event, EventId, HostMsg, Identity, Job,
-    JobKey, LinkError, MAX_FRAME, ModemStatus, PROTOCOL, Registration, Scope, SendFailure, Sender,
-    SuppressionOp, bounded, digest_entry,
+    BootId, Capabilities, Counters, DeviceHello, DeviceMsg, Event, EventEpoch, EventId, HostMsg,
+    Identity, Job, JobKey, LinkError, MAX_FRAME, ModemStatus, PROTOCOL, Registration, Scope,
+    SendFailure, Sender, SuppressionOp, bounded, digest_entry,
 };
 use relais_core::link::session::{self, Envelope, Role, Session};
 use serde::Serialize;
@@ -129,6 +129,8 @@ struct Book {
     held: Vec<(JobKey, u64)>,
     outbox: VecDeque<(EventId, Event)>,
     next_event: u32,
+    /// The store's event epoch (0 until a hello proposes one).
+    epoch: u32,
     /// Every `Accepted` the device emitted, in order.
     accepted: Vec<JobKey>,
     /// Most jobs held at once.
@@ -151,6 +153,8 @@ struct DeviceConfig {
     /// Answer a hello of another version with `LinkError::Version` (else with its own
     /// hello, leaving the decision to the host).
     version_error: bool,
+    /// What its status says about a halt.
+    halted: Option<relais_core::link::msg::Halt>,
 }
 
 impl Default for DeviceConfig {
@@ -161,6 +165,7 @@ impl Default for DeviceConfig {
             work_ticks: 1,
             retransmit_ms: 20,
             version_error: false,
+            halted: None,
         }
     }
 }
@@ -362,6 +367,8 @@ impl Device {
                 },
                 credits: free,
                 next_event: EventId(b.next_event),
+                epoch: EventEpoch(b.epoch),
+                outbox: b.outbox.len() as u16,
             })));
         }
         if std::mem::take(&mut self.future_due) {
@@ -419,7 +426,13 @@ impl Device {
                     });
                     return;
                 }
-                self.book.lock().unwrap().sessions += 1;
+                {
+                    let mut b = self.book.lock().unwrap();
+                    b.sessions += 1;
+                    if b.epoch == 0 {
+                        b.epoch = hello.epoch.0;
+                    }
+                }
                 self.greeted = Some(self.session.session_id());
                 self.hello_due = true;
                 // Unacknowledged events go out again after every handshake.
@@ -454,7 +467,6 @@ impl Device {
                     SuppressionOp::Remove(n, s) => {
                         b.suppression.remove(&(n, s));
                     }
-                    SuppressionOp::Clear => b.suppression.clear(),
                     SuppressionOp::Digest => {
                         let count = b.suppression.len() as u32;
                         let digest = b
@@ -468,12 +480,11 @@ impl Device {
                 }
             }
             HostMsg::Configure(_) => self.book.lock().unwrap().configured += 1,
-            HostMsg::AckEvents(upto) => {
-                self.book
-                    .lock()
-                    .unwrap()
-                    .outbox
-                    .retain(|(id, _)| *id > upto);
+            HostMsg::AckEvents(epoch, upto) => {
+                let mut b = self.book.lock().unwrap();
+                if epoch.0 == b.epoch {
+                    b.outbox.retain(|(id, _)| *id > upto);
+                }
             }
             HostMsg::Status => {
                 let accepted = self.book.lock().unwrap().accepted.len() as u32;
@@ -484,6 +495,7 @@ impl Device {
                         sim_ready: true,
                         power_cycles: 0,
                         network_time: false,
+                        halted: self.config.halted,
                     },
                     Counters {
                         accepted,
@@ -570,6 +582,7 @@ fn job(key: u64) -> Job {
         },
         consent: ConsentStatus::OptedIn,
         fr_department: None,
+        zone: None,
         not_before: None,
         expires: None,
         report: true,
@@ -617,6 +630,8 @@ struct Seen {
     connected: u32,
     disconnected: u32,
     faults: Vec<Fault>,
+    /// The device's epoch at the last handshake.
+    epoch: EventEpoch,
 }
 
 impl Seen {
@@ -636,10 +651,14 @@ impl Seen {
                 }
                 self.events.push((id, event));
                 let c = client.clone();
-                tokio::spawn(async move { c.ack_events(id).await });
+                let epoch = self.epoch;
+                tokio::spawn(async move { c.ack_events(epoch, id).await });
             }
             Incoming::Rebooted { old, new } => self.rebooted.push((old, new)),
-            Incoming::Connected(_) => self.connected += 1,
+            Incoming::Connected(info) => {
+                self.connected += 1;
+                self.epoch = info.epoch;
+            }
             Incoming::Disconnected(_) => self.disconnected += 1,
             Incoming::Fault(f) => self.faults.push(f),
             Incoming::Status(..) => {}
@@ -992,11 +1011,13 @@ async fn a_bad_spec_or_missing_port_fails_at_once() {
 
 #[tokio::test]
 async fn event_ids_below_the_stored_ones_are_renumbered_not_dropped() {
-    // The caller stored events up to 1000 from a device whose storage was since wiped.
+    // The caller stored events up to 1000 of this store's epoch, and the device now
+    // numbers from 0 (a store that could not keep its ids).
     let device = spawn_device(DeviceConfig::default());
+    device.book.lock().unwrap().epoch = 7;
     let connector = lossy_connector(&device, 3, 0, Arc::new(Mutex::new(0)));
     let config = Config {
-        stored_events: Some(EventId(1000)),
+        stored_events: Some((EventEpoch(7), EventId(1000))),
         ..fast_config()
     };
     let (client, mut incoming) = LinkClient::start(connector, config);
@@ -1016,6 +1037,56 @@ async fn event_ids_below_the_stored_ones_are_renumbered_not_dropped() {
     assert_eq!(seen.events[0].0, EventId(0));
 }
 
+#[tokio::test]
+async fn a_fresh_device_store_gets_a_new_epoch_and_none_of_its_events_is_dropped() {
+    // The caller stored events up to 2 from the device's old store (epoch 7). The
+    // device's flash was replaced: its new store already numbered 5 events (0 to 4)
+    // while the host was away, so ids continue past the old mark and look like replays
+    // up to 2. They must all come, with a loud fault.
+    let device = spawn_device(DeviceConfig::default());
+    {
+        let mut b = device.book.lock().unwrap();
+        for i in 0..5 {
+            b.outbox
+                .push_back((EventId(i), Event::Duplicate(JobKey(u64::from(i) + 100))));
+        }
+        b.next_event = 5;
+    }
+    let connector = lossy_connector(&device, 3, 0, Arc::new(Mutex::new(0)));
+    let config = Config {
+        stored_events: Some((EventEpoch(7), EventId(2))),
+        ..fast_config()
+    };
+    let (client, mut incoming) = LinkClient::start(connector, config);
+    let info = client.ready().await.unwrap();
+    assert_ne!(info.epoch, EventEpoch(7));
+    assert_ne!(
+        info.epoch,
+        EventEpoch::NONE,
+        "the store adopted the host's epoch"
+    );
+    assert_eq!(info.outbox, 5);
+    let mut seen = Seen::default();
+    while seen.events.len() < 5 {
+        seen.take(next(&mut incoming).await, &client);
+    }
+    let ids: Vec<u32> = seen.events.iter().map(|(id, _)| id.0).collect();
+    assert_eq!(ids, [0, 1, 2, 3, 4]);
+    assert_eq!(
+        seen.faults,
+        [Fault::NewEventEpoch {
+            old: EventEpoch(7),
+            new: info.epoch
+        }]
+    );
+    // The acknowledgements carry the new epoch: the outbox empties.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !device.book.lock().unwrap().outbox.is_empty() {
+        assert!(Instant::now() < deadline, "the outbox was not acknowledged");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A fake device listening on TCP; returns its port.
 async fn device_on_tcp(device: &DeviceHandle) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1031,28 +1102,35 @@ async fn device_on_tcp(device: &DeviceHandle) -> u16 {
     port
 }
 
+/// `relais device --port tcp:…:PORT status [--json]`, run as a user would.
+async fn device_status(port: u16, json: bool) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_relais"));
+        cmd.args(["device", "--port", &format!("tcp:127.0.0.1:{port}")]);
+        cmd.args(["--timeout", "10", "status"]);
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn relais_device_status_prints_the_handshake_and_modem_status() {
     let device = spawn_device(DeviceConfig::default());
     let port = device_on_tcp(&device).await;
-    let run = |json: bool| {
-        tokio::task::spawn_blocking(move || {
-            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_relais"));
-            cmd.args(["device", "--port", &format!("tcp:127.0.0.1:{port}")]);
-            cmd.args(["--timeout", "10", "status"]);
-            if json {
-                cmd.arg("--json");
-            }
-            cmd.output().unwrap()
-        })
-    };
-    let text = run(false).await.unwrap();
+    let text = device_status(port, false).await;
     assert!(text.status.success(), "{text:?}");
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(
-        text.contains("firmware:      fake-0.1 (link protocol 1)"),
+        text.contains(&format!(
+            "firmware:      fake-0.1 (link protocol {PROTOCOL})"
+        )),
         "{text}"
     );
+    assert!(text.contains("state:         taking jobs"), "{text}");
     assert!(text.contains("boot id:       0x00001000"), "{text}");
     assert!(text.contains("job slots:     4"), "{text}");
     assert!(
@@ -1060,7 +1138,7 @@ async fn relais_device_status_prints_the_handshake_and_modem_status() {
         "{text}"
     );
 
-    let json = run(true).await.unwrap();
+    let json = device_status(port, true).await;
     assert!(json.status.success(), "{json:?}");
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["firmware"], "fake-0.1");
@@ -1072,6 +1150,25 @@ async fn relais_device_status_prints_the_handshake_and_modem_status() {
         2,
         "one handshake per run"
     );
+}
+
+#[tokio::test]
+async fn relais_device_status_says_when_and_why_a_device_halted() {
+    let device = spawn_device(DeviceConfig {
+        halted: Some(relais_core::link::msg::Halt::StoreMedium),
+        ..DeviceConfig::default()
+    });
+    let port = device_on_tcp(&device).await;
+    let text = device_status(port, false).await;
+    assert!(text.status.success(), "{text:?}");
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("state:         HALTED (store-medium)"),
+        "{text}"
+    );
+    let json = device_status(port, true).await;
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["halted"], "store-medium");
 }
 
 #[test]

@@ -26,8 +26,8 @@ fn json(out: &Output) -> serde_json::Value {
 
 #[test]
 fn encode_prints_length_and_pdu_per_segment() {
-    // gammu's `sendsms … "Hello World!"` PDU (AT-PDU.md §6.4), with SMSC and VP as gammu
-    // sends them: TP-VP 0xFF is 63 weeks.
+    // gammu's `sendsms … "Hello World!"` PDU (docs/modems.md § Oracle calls and vectors),
+    // with SMSC and VP as gammu sends them: TP-VP 0xFF is 63 weeks.
     let out = relais(&[
         "encode",
         "--smsc",

@@ -179,6 +179,36 @@ fn show_lists_rules_with_sources() {
 }
 
 #[test]
+fn show_warns_90_days_before_a_holiday_table_runs_out() {
+    let show = |country: &str, at: &str| {
+        let out = relais(&["show", country, "--at", at]);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Kenya's table covers up to 2026-12-31: silent 91 days before, a warning from 90.
+    assert!(!show("KE", "2026-10-01T23:00:00Z").contains("warning:"));
+    let out = show("KE", "2026-10-02T00:00:00Z");
+    assert!(
+        out.contains(
+            "warning: Kenya (KE): the lunar/gazetted holiday table of calendar KE \
+             (Eid al-Fitr, Eid al-Adha) ends on 2026-12-31 (in 90 days)"
+        ),
+        "{out}"
+    );
+    // Nigeria's ends after Eid al-Fitr 2026, the last declaration published.
+    let out = show("NG", "2026-12-07T10:00:00Z");
+    assert!(
+        out.contains("warning: Nigeria (NG)") && out.contains("ran out on 2026-03-20"),
+        "{out}"
+    );
+    assert!(!show("NG", "2025-12-19T10:00:00Z").contains("warning:"));
+    // Computed calendars never run out.
+    for country in ["FR", "US", "ZA", "BR"] {
+        assert!(!show(country, "2040-01-01T00:00:00Z").contains("warning:"));
+    }
+}
+
+#[test]
 fn bad_input_is_one_line_and_exit_2() {
     for args in [
         &["check", "--to", "0612345678", "--sender", "alpha:ACME"][..],

@@ -113,6 +113,7 @@ fn two_devices_share_the_queue_and_send_each_job_once() {
                 name: d.name.clone(),
                 brands: Vec::new(),
                 identity: config.identity(d, "Acme").unwrap(),
+                sim_pin: None,
             };
             let (client, incoming) = connect(device.connector()).await.unwrap();
             tasks.push(tokio::spawn(scheduler::serve(

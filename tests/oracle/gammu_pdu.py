@@ -7,13 +7,14 @@ request on stdin and writes one JSON response on stdout:
   {"decode": [hex, ...],              # gammu.DecodePDU on each (SMSC field included)
    "link":   [[hex, ...], ...],       # gammu.LinkSMS + DecodeSMS: the joined text
    "encode": [{"text", "unicode", "class", "ref", "wide", "layout"}, ...]}
-                                      # gammu.EncodeSMS + EncodePDU, per AT-PDU.md §6.3
+                                      # gammu.EncodeSMS + EncodePDU (docs/modems.md § Oracle
+                                      # calls and vectors)
 
 Each result is {"ok": ...} or {"error": "..."} so one odd input does not stop a batch.
-Oracle caveats (AT-PDU.md §1, §6.2) handled here: the text of a 7-bit message with
-escape characters carries a garbage tail after a NUL, so str texts are cut at the first
-"\\x00"; the concatenation reference of EncodeSMS is random, so it is patched in UDH.Text;
-DecodePDU drops the timestamp's time zone (not compared).
+Oracle caveats (docs/modems.md § Oracle functions and caveats) handled here: the text
+of a 7-bit message with escape characters carries a garbage tail after a NUL, so str
+texts are cut at the first "\\x00"; the concatenation reference of EncodeSMS is random,
+so it is patched in UDH.Text; DecodePDU drops the timestamp's time zone (not compared).
 """
 import datetime
 import json

@@ -26,8 +26,8 @@ const START: Duration = Duration::from_secs(60);
 const EVENTS: Duration = Duration::from_secs(120);
 
 /// A modem that answers fast and an operator that reports at once; virtual time at
-/// real speed from `start`.
-fn scenario(start: &str) -> String {
+/// real speed from `start`. `modem` adds lines to the modem's table.
+fn scenario(start: &str, modem: &str) -> String {
     format!(
         r#"
 seed = 7
@@ -38,6 +38,7 @@ utc_offset = "+01:00"
 name = "m1"
 msisdn = "+33700000001"
 submit_latency = "100ms"
+{modem}
 
 [operator]
 report_latency = "200ms"
@@ -64,8 +65,13 @@ struct Rig {
 
 impl Rig {
     fn start(test: &str, start: &str) -> Option<Rig> {
+        Rig::start_with(test, start, "")
+    }
+
+    /// [`Rig::start`] with `modem` lines added to the simulated modem's scenario.
+    fn start_with(test: &str, start: &str, modem: &str) -> Option<Rig> {
         let fw = qemu::firmware_or_skip(test, &BoardBuild::qemu())?;
-        let sim = Sim::start(test, &scenario(start), &[]);
+        let sim = Sim::start(test, &scenario(start, modem), &[]);
         let config = GuestConfig {
             host_link: Serial::Pty,
             modem: Serial::Device(sim.link()),
@@ -115,6 +121,22 @@ impl Rig {
         })
     }
 
+    /// Replaces the settings the device has (pacing stays off).
+    fn configure(&self, settings: Settings) {
+        self.runtime
+            .block_on(self.client.configure(Settings {
+                pacing: relais_core::link::msg::Pacing {
+                    per_minute: 0,
+                    per_hour: 0,
+                    per_day: 0,
+                    min_gap_ms: 0,
+                    jitter_ms: 0,
+                },
+                ..settings
+            }))
+            .expect("configure");
+    }
+
     fn submit(&self, job: Job) {
         self.runtime
             .block_on(async { tokio::time::timeout(EVENTS, self.client.submit(job)).await })
@@ -136,7 +158,10 @@ impl Rig {
                         "event {id:?} delivered twice: {event:?}"
                     );
                     self.runtime
-                        .block_on(self.client.ack_events(id))
+                        .block_on(async {
+                            let epoch = self.client.ready().await?.epoch;
+                            self.client.ack_events(epoch, id).await
+                        })
                         .expect("ack");
                 }
                 Ok(Some(_)) => {}
@@ -173,6 +198,7 @@ fn job(key: u64, to: &str, text: &str, class: Class) -> Job {
         },
         consent: ConsentStatus::OptedIn,
         fr_department: None,
+        zone: None,
         not_before: None,
         expires: None,
         report: true,
@@ -305,11 +331,12 @@ fn the_firmware_enforces_quiet_hours_and_stop_by_itself() {
         "Alerte : connexion inhabituelle",
         Class::Transactional,
     ));
+    // Held until Monday, the marketing job gives its slot back to the host.
     rig.events_until("the marketing deferral and the alert sent", |ev| {
         ev.values().any(|e| {
             matches!(
                 e,
-                Event::Deferred {
+                Event::Released {
                     key: JobKey(10),
                     ..
                 }
@@ -328,7 +355,7 @@ fn the_firmware_enforces_quiet_hours_and_stop_by_itself() {
         .events
         .values()
         .find_map(|e| match e {
-            Event::Deferred {
+            Event::Released {
                 key: JobKey(10),
                 until,
                 rule,
@@ -395,4 +422,98 @@ fn the_firmware_enforces_quiet_hours_and_stop_by_itself() {
             .any(|m| m["to"] == stop_from && m["text"].as_str().unwrap().contains("collection")),
         "marketing sent after STOP: {messages:#?}"
     );
+}
+
+/// The final or deferral event of job `key` (a long deferral gives the job back:
+/// `Released`).
+fn outcome(events: &BTreeMap<EventId, Event>, key: u64) -> Option<&Event> {
+    events.values().find(|e| {
+        e.job() == Some(JobKey(key))
+            && matches!(
+                e,
+                Event::Sent { .. }
+                    | Event::Deferred { .. }
+                    | Event::Released { .. }
+                    | Event::Refused { .. }
+            )
+    })
+}
+
+#[test]
+fn the_firmware_judges_with_the_verified_zone_and_the_house_window() {
+    // Tuesday 10 March 2026, 02:30 UTC: 22:30 on Monday in New York (closed: US
+    // marketing 08:00-21:00), 19:30 in Los Angeles (open), 02:30 in London.
+    let Some(mut rig) = Rig::start("device_e2e_inputs", "2026-03-10T03:30:00") else {
+        return;
+    };
+    // The host's `[rules]` house window: Monday to Friday 09:00-17:00 where a pack has
+    // no hours rule (Great Britain has none).
+    let mut settings = Settings::default();
+    settings
+        .house_window
+        .push(relais_core::compliance::packs::hours(
+            relais_core::compliance::packs::Days::WEEKDAYS,
+            9,
+            17,
+        ))
+        .unwrap();
+    rig.configure(settings);
+    let offer = "Spring sale: 20% off this week";
+    let mut la = job(20, "+12125550123", offer, Class::Marketing);
+    la.zone = Some(relais_core::compliance::tz::Zone::AmericaLosAngeles);
+    rig.submit(la);
+    rig.submit(job(21, "+12125550124", offer, Class::Marketing));
+    rig.submit(job(22, "+447700900123", offer, Class::Marketing));
+    rig.events_until("an outcome for each job", |ev| {
+        (20..=22).all(|k| outcome(ev, k).is_some())
+    });
+    assert!(
+        matches!(outcome(&rig.events, 20), Some(Event::Sent { .. })),
+        "a New York number whose owner lives in Los Angeles: {:?}",
+        outcome(&rig.events, 20)
+    );
+    assert!(
+        matches!(outcome(&rig.events, 21), Some(Event::Released { .. })),
+        "a New York number at 22:30 New York time: {:?}",
+        outcome(&rig.events, 21)
+    );
+    match outcome(&rig.events, 22) {
+        // 09:00 London time, the house window's opening.
+        Some(Event::Released { until, .. }) => assert_eq!(
+            *until,
+            relais_core::compliance::tz::UtcInstant::parse_rfc3339("2026-03-10T09:00:00Z").unwrap()
+        ),
+        other => panic!("GB marketing outside the house window: {other:?}"),
+    }
+    let to: Vec<String> = rig
+        .ledger("message")
+        .iter()
+        .map(|m| m["to"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(to, ["+12125550123"], "only the Los Angeles customer got it");
+}
+
+#[test]
+fn the_firmware_enters_the_sim_pin_from_its_settings() {
+    // The SIM starts locked; only the host's settings carry the PIN.
+    let Some(mut rig) = Rig::start_with("device_e2e_pin", "2026-03-10T10:00:00", r#"pin = "4321""#)
+    else {
+        return;
+    };
+    rig.configure(Settings {
+        sim_pin: Some(relais_core::at::command::general::SimPin::new(b"4321").unwrap()),
+        ..Settings::default()
+    });
+    rig.submit(job(
+        30,
+        "+33612345030",
+        "Votre code : 1234",
+        Class::Transactional,
+    ));
+    rig.events_until("the job sent", |ev| {
+        matches!(outcome(ev, 30), Some(Event::Sent { .. }))
+    });
+    let status = rig.sim.control(serde_json::json!({"cmd": "status"}));
+    assert_eq!(status["modems"][0]["sim_lock"], "none", "{status}");
+    assert_eq!(rig.ledger("message").len(), 1);
 }

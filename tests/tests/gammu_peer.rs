@@ -2,7 +2,7 @@
 //! simulated modem, sends single and multipart messages (the ledger must show them
 //! reassembled, once), and reads injected inbound messages.
 //!
-//! gammu's command sequence and needs are in shared/reference/AT-PDU.md §6.4.
+//! gammu's command sequence and needs are in docs/modems.md § gammu against a scripted modem.
 
 mod sim_support;
 
@@ -150,7 +150,8 @@ fn gammu_sends_single_and_multipart_and_the_ledger_has_them_reassembled() {
         ],
     );
     assert!(out.contains("Sending SMS 2/2"), "{out}");
-    // Unicode, a report request and a flash message (AT-PDU.md §6.4 table).
+    // Unicode, a report request and a flash message (docs/modems.md § gammu against a
+    // scripted modem, table).
     let out = run(
         &gammu,
         &rc,

@@ -391,3 +391,50 @@ fn help_teaches_with_examples() {
     let check = ok(&d, &["config", "check", "--config", "example.toml"]);
     assert!(check.contains("device desk"), "{check}");
 }
+
+#[test]
+fn status_warns_before_a_holiday_table_in_use_runs_out() {
+    let d = dir("host_cli_calendar_warning");
+    let status = |at: &str| ok(&d, &["status", "--at", at]);
+    std::fs::write(d.join("fr.csv"), "number\n+33612345678\n").unwrap();
+    ok(&d, &["contacts", "import", "fr.csv", "--brand", "Acme"]);
+    // French recipients only: their calendars are computed and never run out.
+    assert!(!status("2026-12-07T10:00:00Z").contains("warning:"));
+
+    // A job to a Kenyan number puts the Kenyan table in use. It covers up to
+    // 2026-12-31: the warning starts 90 days before, on 2026-10-02.
+    ok(
+        &d,
+        &[
+            "send",
+            "--to",
+            "+254712345678",
+            "--text",
+            "Your parcel is on its way",
+            "--brand",
+            "Acme",
+        ],
+    );
+    let out = status("2026-10-01T12:00:00Z");
+    assert!(!out.contains("warning:"), "{out}");
+    let out = status("2026-10-02T12:00:00Z");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("warning: Kenya (KE)"))
+        .unwrap_or_else(|| panic!("no Kenya warning:\n{out}"));
+    assert!(line.contains("ends on 2026-12-31 (in 90 days)"), "{line}");
+    assert!(line.contains("Eid al-Fitr, Eid al-Adha"), "{line}");
+    assert!(!out.contains("Nigeria"), "{out}");
+
+    // A Nigerian contact: that table ran out after Eid al-Fitr 2026.
+    std::fs::write(d.join("ng.csv"), "number\n+2348031234567\n").unwrap();
+    ok(&d, &["contacts", "import", "ng.csv", "--brand", "Acme"]);
+    let out = status("2026-12-07T10:00:00Z");
+    assert!(
+        out.contains("warning: Nigeria (NG)") && out.contains("ran out on 2026-03-20"),
+        "{out}"
+    );
+    assert!(out.contains("ends on 2026-12-31 (in 24 days)"), "{out}");
+    let err = fails(&d, &["status", "--at", "tomorrow"]);
+    assert!(err.contains("--at"), "{err}");
+}

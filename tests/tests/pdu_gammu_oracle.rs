@@ -1,5 +1,6 @@
 //! Differential test of the SMS codec against an independent implementation: libgammu
-//! 1.42 through Debian's python3-gammu (AT-PDU.md §6), driven by tests/oracle/gammu_pdu.py.
+//! 1.42 through Debian's python3-gammu (docs/modems.md § gammu and python-gammu as
+//! oracles), driven by tests/oracle/gammu_pdu.py.
 //!
 //! Both directions, on a few thousand generated messages (single and multipart, GSM 7-bit
 //! with extension characters, UCS-2 with surrogate pairs, 8- and 16-bit concatenation
@@ -14,10 +15,11 @@
 //! - time zones: gammu's DecodePDU drops the SCTS offset, so only the local date and time
 //!   are compared.
 //! - python-gammu's 7-bit text keeps a garbage tail after a NUL when the text has escape
-//!   characters (AT-PDU.md §1); the helper cuts at the first NUL, so generated texts
-//!   contain no U+0000.
+//!   characters (docs/modems.md § Oracle functions and caveats); the helper cuts at the
+//!   first NUL, so generated texts contain no U+0000.
 //! - gammu's EncodeSMS with `Unicode: False` transliterates characters outside GSM 7-bit
-//!   (AT-PDU.md §4.7); such texts are only given to it with `Unicode: True`.
+//!   (docs/modems.md § Choosing the encoding); such texts are only given to it with
+//!   `Unicode: True`.
 //! - python-gammu and `~` in UCS-2 (found by this test, Debian python3-gammu 3.2.4): `~`
 //!   is an escape character in gammu's strings. Its EncodeSMS writes a lone `~` as U+0001
 //!   on the wire (`a~b` → `0061 0001 0062`) and `~~` as one `~` (or two U+0001 when its
@@ -26,7 +28,7 @@
 //!   GSM 7-bit is not affected. Such texts are compared with runs of `~`/U+0001 squashed
 //!   (gammu → us) or against gammu's doubled-and-cut view (us → gammu), and tallied as
 //!   `tilde`; every other character is compared exactly.
-//! - libgammu and alphanumeric originators (AT-PDU.md §1 "short alphanumeric OA"): it
+//! - libgammu and alphanumeric originators (docs/modems.md § Oracle functions and caveats): it
 //!   stops at `@` (septet 0x00) and does not resolve escapes (`a[]{}€` comes back as
 //!   `a\x1b<\x1b>…`). Tallied as `alnum`; gammu's view is still checked exactly.
 
@@ -604,4 +606,106 @@ fn we_decode_what_gammu_encodes() {
         "{} differences",
         tally.failures.len()
     );
+}
+
+/// Real modem output that libgammu reads and relais used to refuse: status reports with
+/// 0xFF where TP-PI would be (read back from `"SR"` storage), and stored SMS-SUBMITs with
+/// TP-UDHI set but no usable header. Both decoders must read the same fields from each.
+///
+/// The captures marked `at-sms` are from gammu's own collection of `AT+CMGR` answers
+/// (github.com/gammu/gammu, `tests/at-sms/NN.dump`). Not compared, because libgammu's
+/// answer is not a reading of the PDU: a UDHL that runs past the user data (libgammu
+/// copies the header from beyond its buffer), TP-UDHI over UCS-2 text (it reads the
+/// text one octet off), and a TP-PI announcing fields that are not there (it refuses
+/// the report; we keep the report without them). `sms_vectors.rs` checks ours for those.
+#[test]
+fn gammu_reads_padded_reports_and_headerless_udhi_like_we_do() {
+    if !oracle_available() {
+        relais_tests::tier::skip(
+            "gammu_reads_padded_reports_and_headerless_udhi_like_we_do",
+            "/usr/bin/python3 cannot import gammu (python3-gammu)",
+            "apt-get install python3-gammu",
+        );
+        return;
+    }
+    let report = "0006D60B911326880736F4111011719551401110117195714000";
+    let sr_storage = "079124602009999002AB098106845688F8907080517375809070805183018000";
+    let captures: Vec<(&str, String)> = vec![
+        (
+            "at-sms 32.dump: report from SR storage, 0xFF to the end of the record",
+            format!("{sr_storage}{}", "FF".repeat(143)),
+        ),
+        ("report, TP-PI 0xFF", format!("{report}FF")),
+        ("report, TP-PI 0 then 0xFF", format!("{report}00FFFFFF")),
+        ("report, TP-PI extension bit alone", format!("{report}80")),
+        (
+            "at-sms 34.dump: report, TP-PI 06, empty user data",
+            "07911614786007F006060B911634092142F4019071011000040190710110450400060000".into(),
+        ),
+        (
+            "at-sms 38.dump: report, national recipient",
+            "079124602009999006B4098106326906F2212041015554402120410155054000".into(),
+        ),
+        (
+            "at-sms 20.dump: stored SUBMIT, TP-UDHI, TP-UDL 0",
+            "058163465010D5B00C8163460653332000000000".into(),
+        ),
+        (
+            "at-sms 19.dump: stored SUBMIT, TP-UDHI, UDHL 0",
+            "069134660405F151000C8160460653332000F1001600C034DC86B3CBA063B8DDAE83DAE5F93C7C2E03"
+                .into(),
+        ),
+        (
+            "DELIVER, TP-UDHI, last element runs past UDHL",
+            "0044038121F3000042506070809000070300051740A601".into(),
+        ),
+    ];
+    let mut expect = Vec::new();
+    for (what, h) in &captures {
+        let bytes = pdu::hex::decode_vec::<400>(h).unwrap();
+        let fields = match pdu::decode(&bytes, SmscField::Present) {
+            Ok(Tpdu::StatusReport(r)) => vec![
+                ("type", json!("Status_Report")),
+                ("number", json!(r.recipient.to_string())),
+                ("mr", json!(r.message_reference.0)),
+                ("status", json!(r.status.0)),
+                ("datetime", json!(naive(&r.timestamp))),
+                ("smsc_datetime", json!(naive(&r.discharge_time))),
+            ],
+            Ok(Tpdu::Submit(s)) => vec![
+                ("type", json!("Submit")),
+                ("number", json!(s.to.to_string())),
+                ("mr", json!(s.message_reference.0)),
+                ("text", json!(s.user_data.text().as_str())),
+            ],
+            Ok(Tpdu::Deliver(d)) => vec![
+                ("type", json!("Deliver")),
+                ("number", json!(d.from.to_string())),
+                ("datetime", json!(naive(&d.timestamp))),
+                ("text", json!(d.user_data.text().as_str())),
+            ],
+            Err(e) => panic!("{what}: we refuse it ({e})"),
+        };
+        expect.push((what, fields));
+    }
+    let hexes: Vec<&String> = captures.iter().map(|(_, h)| h).collect();
+    let response = run_oracle(&json!({ "decode": hexes }));
+    let decoded = response["decode"].as_array().unwrap();
+    assert_eq!(decoded.len(), expect.len());
+    let mut failures = Vec::new();
+    for (got, (what, fields)) in decoded.iter().zip(&expect) {
+        let Some(got) = got.get("ok") else {
+            failures.push(format!("{what}: gammu error {}", got["error"]));
+            continue;
+        };
+        for (field, value) in fields {
+            if &got[*field] != value {
+                failures.push(format!(
+                    "{what}: {field} gammu {} ours {value}",
+                    got[*field]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }

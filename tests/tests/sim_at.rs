@@ -54,7 +54,8 @@ fn identification_echo_and_errors() {
     assert_eq!(at.cmd("AT+CGMM"), "\r\nSIMCOM_SIM800L\r\n\r\nOK\r\n");
     assert!(at.cmd("AT+CGSN").contains("\r\n86917003"));
     assert!(at.cmd("AT+CIMI").contains("\r\n00101"));
-    // Unknown commands: plain ERROR, whatever +CMEE says (AT-PDU.md §2.8, gammu probes).
+    // Unknown commands: plain ERROR, whatever +CMEE says (docs/modems.md § Error codes,
+    // gammu probes).
     assert_eq!(at.cmd("AT+MODE=2"), "\r\nERROR\r\n");
     assert_eq!(at.cmd("AT+CMEE=1"), "\r\nOK\r\n");
     assert_eq!(at.cmd("AT$TSSPCSW=?"), "\r\nERROR\r\n");
@@ -136,7 +137,7 @@ fn pdu_mode_single_and_multipart_are_reassembled_once() {
     let mut at = sim.client();
     at.cmd("ATE0");
     at.cmd("AT+CMGF=0");
-    // gammu's own PDU from the wire (AT-PDU.md §6.4), SMSC included.
+    // gammu's own PDU from the wire (docs/modems.md § Oracle calls and vectors), SMSC included.
     assert_eq!(at.cmd("AT+CMGS=25"), "\r\n> ");
     at.send(b"07915155000000F011000B915155214365F70000FF0CC8329BFD065DDF72363904\x1a");
     assert_eq!(at.final_result(T), "\r\n+CMGS: 1\r\n\r\nOK\r\n");

@@ -1,9 +1,9 @@
 //! A second real third-party client against `relais sim`: python-gsmmodem (the
 //! babca fork, `python-gsmmodem-new` on PyPI), whose host behaviour differs from
-//! gammu's (AT-PDU.md §6.4): echo off, `AT+CNMI=2,1,0,2` with status reports stored
-//! in "SR" and read back, PDU and Ctrl-Z written in one burst. It identifies the
-//! modem, sends a single and a multipart message (reassembled once in the ledger,
-//! each segment's report read back), and receives an injected message.
+//! gammu's (docs/modems.md § gammu against a scripted modem): echo off, `AT+CNMI=2,1,0,2`
+//! with status reports stored in "SR" and read back, PDU and Ctrl-Z written in one burst.
+//! It identifies the modem, sends a single and a multipart message (reassembled once in the
+//! ledger, each segment's report read back), and receives an injected message.
 
 mod sim_support;
 

@@ -17,9 +17,22 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use embedded_hal_nb::serial::{ErrorKind, ErrorType, Read, Write};
+use relais_agent::core::compliance::number::Msisdn;
+use relais_agent::core::sms::pdu::{self, Address, SmscField, Tpdu};
 use relais_agent::modem::{
-    Clock, Event, Modem, NoPowerControl, Profile, ReportMatcher, SendOutcome, SubmitPdu,
+    Clock, Event, Modem, NoPowerControl, Profile, ReportMatcher, SendOutcome, Submission, SubmitPdu,
 };
+
+/// The recipient of an SMS-SUBMIT, when it is an international number.
+fn recipient(pdu: &SubmitPdu) -> Option<Msisdn> {
+    let Ok(Tpdu::Submit(s)) = pdu::decode(pdu.bytes(), SmscField::Present) else {
+        return None;
+    };
+    match s.to {
+        Address::Number(n) => Msisdn::parse(&format!("+{}", n.digits())).ok(),
+        Address::Alphanumeric(_) => None,
+    }
+}
 
 /// A non-blocking TCP stream as an `embedded-hal-nb` serial port.
 struct TcpSerial {
@@ -127,12 +140,13 @@ fn main() -> ExitCode {
                     Event::Ready => ready = true,
                     Event::Sent(outcome) => {
                         ended += 1;
-                        if let SendOutcome::Accepted(mr) = outcome {
-                            reports.insert(mr, ended);
+                        let to = recipient(&pdus[(ended - 1) % pdus.len()]);
+                        if let (SendOutcome::Accepted(mr), Some(to)) = (outcome, to) {
+                            reports.insert(Submission { mr, to, at: None }, ended);
                         }
                     }
                     Event::StatusReport(pdu) => {
-                        if let Some(n) = reports.take(&pdu) {
+                        if let Some(n) = reports.take(&pdu, None) {
                             println!("           status report for send #{n}");
                         }
                     }

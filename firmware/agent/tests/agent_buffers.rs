@@ -49,8 +49,9 @@ fn a_new_agent_on_used_buffers_starts_with_every_slot_free() {
     let mut buffers = AgentBuffers::<4>::new();
     let mut rig = Rig::with_buffers(Store::<64>::new(), &mut buffers);
     rig.start(utc(NOON));
-    // Held in its slot until tomorrow.
-    rig.submit(job(1, TO, "Tomorrow").with_not_before(utc("2026-11-25T09:00:00Z")));
+    // Held in its slot for five minutes (a longer wait would give the job back to the
+    // host and free the slot).
+    rig.submit(job(1, TO, "Soon").with_not_before(utc("2026-11-24T11:05:00Z")));
     assert_eq!(rig.agent().credits(), 3);
     drop(rig);
     assert_eq!(buffers.free_slots(), 3);

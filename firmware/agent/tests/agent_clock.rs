@@ -102,7 +102,7 @@ fn a_network_clock_going_back_sends_nothing_twice_and_keeps_the_pace() {
         second[0].at_ms - first[0].at_ms
     );
     // Marketing now, the hourly pace lifted: Saturday night (or early Sunday) in
-    // Paris, held until Monday 08:00.
+    // Paris, held until Monday 08:00 (given back to the host until then).
     rig.host.send(HostMsg::Configure(Settings::default()));
     rig.submit(fr_marketing(3, OTHER, "Soldes"));
     rig.run(60_000);
@@ -111,7 +111,7 @@ fn a_network_clock_going_back_sends_nothing_twice_and_keeps_the_pace() {
         .job_events(3)
         .into_iter()
         .filter_map(|e| match e {
-            Event::Deferred { until, rule, .. } => Some((until, rule.to_string())),
+            Event::Released { until, rule, .. } => Some((until, rule.to_string())),
             _ => None,
         })
         .collect();

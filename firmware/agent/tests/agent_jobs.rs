@@ -260,14 +260,15 @@ fn temporary_failures_end_in_retries_exhausted_and_permanent_ones_at_once() {
 fn not_before_defers_and_expiry_ends_a_job() {
     let mut rig: Rig = Rig::new();
     rig.start(utc(NOON));
-    let later = job(30, TO, "at one").with_not_before(utc("2026-11-24T12:00:00Z"));
+    // Within the release horizon: held in its slot.
+    let later = job(30, TO, "at five past").with_not_before(utc("2026-11-24T11:05:00Z"));
     rig.submit(later);
     rig.run(5_000);
     assert_eq!(
         rig.host.job_events(30).last(),
         Some(&Event::Deferred {
             key: JobKey(30),
-            until: utc("2026-11-24T12:00:00Z"),
+            until: utc("2026-11-24T11:05:00Z"),
             rule: relais_agent::core::link::msg::bounded("not-before"),
         })
     );
@@ -305,7 +306,7 @@ fn not_before_defers_and_expiry_ends_a_job() {
 fn a_cancelled_job_is_not_sent() {
     let mut rig: Rig = Rig::new();
     rig.start(utc(NOON));
-    rig.submit(job(40, TO, "never").with_not_before(utc("2026-11-24T18:00:00Z")));
+    rig.submit(job(40, TO, "never").with_not_before(utc("2026-11-24T11:05:00Z")));
     rig.host.send(HostMsg::Cancel(JobKey(40)));
     rig.run(2_000);
     assert_eq!(
@@ -385,9 +386,10 @@ fn delivery_reports_roll_up_per_message() {
 fn slots_run_out_and_credits_come_back() {
     let mut rig: Rig = Rig::new();
     rig.start(utc(NOON));
-    let evening = utc("2026-11-24T19:00:00Z");
+    // Held in their slots (a few minutes: within the release horizon).
+    let soon = utc("2026-11-24T11:08:00Z");
     for k in 60..64 {
-        rig.submit(job(k, TO, "later").with_not_before(evening));
+        rig.submit(job(k, TO, "later").with_not_before(soon));
     }
     rig.submit(job(64, TO, "one too many"));
     assert!(

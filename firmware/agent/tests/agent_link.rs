@@ -46,6 +46,7 @@ fn another_protocol_gets_a_version_error_and_no_jobs() {
     rig.host.send(HostMsg::Hello(HostHello {
         protocol: PROTOCOL + 1,
         time: utc(NOON),
+        epoch: HOST_EPOCH,
     }));
     rig.run(30_000);
     rig.submit(job(1, "+33612345678", "hello"));

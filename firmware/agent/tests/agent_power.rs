@@ -10,8 +10,12 @@ use std::rc::Rc;
 
 use agent_support::*;
 use relais_agent::core::compliance::number::Msisdn;
-use relais_agent::core::link::msg::{BootId, BrandId, Event, EventId, HostMsg, Job, JobKey, Scope};
-use relais_agent::store::{InFlight, JobRecord, Store as StoreTrait, StoreError};
+use relais_agent::core::link::msg::{
+    BootId, BrandId, Event, EventEpoch, EventId, HostMsg, Job, JobKey, Scope,
+};
+use relais_agent::store::{
+    InFlight, JobRecord, PaceMark, PendingReply, Store as StoreTrait, StoreError,
+};
 
 /// Where the power goes.
 #[derive(Default)]
@@ -55,6 +59,12 @@ impl StoreTrait for CutStore {
     fn next_boot(&mut self) -> Result<BootId, StoreError> {
         self.write(|s| s.next_boot())
     }
+    fn epoch(&self) -> Result<EventEpoch, StoreError> {
+        self.inner.epoch()
+    }
+    fn adopt_epoch(&mut self, epoch: EventEpoch) -> Result<EventEpoch, StoreError> {
+        self.write(|s| s.adopt_epoch(epoch))
+    }
     fn suppress(&mut self, number: &Msisdn, scope: Scope) -> Result<(), StoreError> {
         self.write(|s| s.suppress(number, scope))
     }
@@ -79,8 +89,12 @@ impl StoreTrait for CutStore {
     fn put_job(&mut self, key: JobKey, record: &JobRecord) -> Result<(), StoreError> {
         self.write(|s| s.put_job(key, record))
     }
-    fn job_by_mr(&self, mr: u8) -> Result<Option<(JobKey, JobRecord, u8)>, StoreError> {
-        self.inner.job_by_mr(mr)
+    fn job_by_report(
+        &self,
+        mr: u8,
+        accept: &dyn Fn(&JobRecord) -> bool,
+    ) -> Result<Option<(JobKey, JobRecord, u8)>, StoreError> {
+        self.inner.job_by_report(mr, accept)
     }
     fn begin_send(&mut self, segment: InFlight) -> Result<(), StoreError> {
         self.write(|s| s.begin_send(segment))
@@ -97,6 +111,9 @@ impl StoreTrait for CutStore {
     fn next_event(&self, after: Option<EventId>) -> Result<Option<(EventId, Event)>, StoreError> {
         self.inner.next_event(after)
     }
+    fn event_bytes(&self, id: EventId, f: &mut dyn FnMut(&[u8])) -> Result<bool, StoreError> {
+        self.inner.event_bytes(id, f)
+    }
     fn ack_events(&mut self, upto: EventId) -> Result<(), StoreError> {
         self.write(|s| s.ack_events(upto))
     }
@@ -108,6 +125,21 @@ impl StoreTrait for CutStore {
     }
     fn outbox_capacity(&self) -> Option<usize> {
         self.inner.outbox_capacity()
+    }
+    fn pace(&self) -> Result<Option<PaceMark>, StoreError> {
+        self.inner.pace()
+    }
+    fn put_pace(&mut self, mark: &PaceMark) -> Result<(), StoreError> {
+        self.write(|s| s.put_pace(mark))
+    }
+    fn put_reply(&mut self, key: JobKey, to: &Msisdn, text: &str) -> Result<(), StoreError> {
+        self.write(|s| s.put_reply(key, to, text))
+    }
+    fn remove_reply(&mut self, key: JobKey) -> Result<(), StoreError> {
+        self.write(|s| s.remove_reply(key))
+    }
+    fn replies(&self, f: &mut dyn FnMut(JobKey, PendingReply)) -> Result<(), StoreError> {
+        self.inner.replies(f)
     }
 }
 
@@ -290,4 +322,53 @@ fn a_power_cut_at_any_store_write_loses_nothing_and_doubles_nothing() {
     }
     // Cuts around a send do leave outcomes unknown (and reported).
     assert!(unknowns > 0);
+}
+
+/// A store that fails for good at some write (a flash gone bad, and no restart): when
+/// the failure hits a send's bookkeeping the agent halts, and it says so to the host at
+/// once, with the reason, instead of only letting its credits fall to 0.
+#[test]
+fn a_store_failure_during_a_send_halts_the_device_and_says_why() {
+    use relais_agent::core::link::msg::{DeviceMsg, Halt};
+    let clean = run(None, false);
+    let mut halts = 0;
+    for cut in 1..=clean.writes {
+        let ctl = Rc::new(Ctl::default());
+        let mut rig = Rig::with_store(CutStore {
+            inner: Store::new(),
+            ctl: Rc::clone(&ctl),
+        });
+        rig.strict = false;
+        rig.step_ms = 100;
+        ctl.writes.set(0);
+        ctl.cut_at.set(Some(cut));
+        rig.host.connect();
+        rig.host.hello(utc(NOON));
+        for j in jobs() {
+            rig.host.send(HostMsg::Submit(j));
+        }
+        rig.run(60_000);
+        if !rig.agent().is_halted() {
+            continue;
+        }
+        halts += 1;
+        let told =
+            rig.host.received.iter().any(
+                |m| matches!(m, DeviceMsg::Status(s, _) if s.halted == Some(Halt::StoreMedium)),
+            );
+        assert!(told, "cut at write {cut}: halted without telling the host");
+        assert_eq!(rig.agent().credits(), 0, "cut at write {cut}");
+        // A new handshake (the host restarted) hears it again.
+        let before = rig.host.received.len();
+        rig.host.connect();
+        rig.host.hello(utc(NOON));
+        rig.run(5_000);
+        assert!(
+            rig.host.received[before..].iter().any(
+                |m| matches!(m, DeviceMsg::Status(s, _) if s.halted == Some(Halt::StoreMedium))
+            ),
+            "cut at write {cut}: not told again after a new handshake"
+        );
+    }
+    assert!(halts > 0, "no cut point halted the agent");
 }

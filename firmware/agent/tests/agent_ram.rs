@@ -33,9 +33,13 @@ fn the_agent_fits_its_ram_budget() {
     eprintln!("agent<2,2> {small} B, agent<4,4> {default} B (modem {modem}, inbound {inbound})");
     // A slot holds a job (its 640-byte text); a window place holds no event copy.
     assert!(default - small < 2 * 900 + 2 * 150, "{default} - {small}");
-    // 32-bit: 10 000 and 11 904 bytes (module docs); 64-bit hosts add pointer widths.
-    assert!(small <= 10_800, "{small}");
-    assert!(default <= 12_800, "{default}");
+    // 64-bit host figures (32-bit ones are smaller: module docs). They grew by about
+    // 540 B when delivery reports began to be matched on the recipient (its number in
+    // every job record) and the settings began to carry the house window and the SIM
+    // PIN; the board's static RAM plus its measured stack still fit 20 KiB
+    // (docs/budget.md).
+    assert!(small <= 11_400, "{small}");
+    assert!(default <= 13_400, "{default}");
 }
 
 #[test]

@@ -25,12 +25,13 @@ fn french_marketing_at_half_past_eleven_waits_for_eight_and_then_goes() {
     rig.submit(fr_marketing(1, TO, "Soldes -20% ce week-end"));
     rig.run(60_000);
     let wednesday_eight = utc("2026-11-25T07:00:00Z");
+    // Held until eight: given back to the host, its slot free.
     let deferred: Vec<_> = rig
         .host
         .job_events(1)
         .into_iter()
         .filter_map(|e| match e {
-            Event::Deferred { until, rule, .. } => Some((until, rule.to_string())),
+            Event::Released { until, rule, .. } => Some((until, rule.to_string())),
             _ => None,
         })
         .collect();
@@ -42,15 +43,17 @@ fn french_marketing_at_half_past_eleven_waits_for_eight_and_then_goes() {
         rig.modem.submitted().is_empty(),
         "nothing sent in the quiet window"
     );
-    // Just before eight: still nothing.
+    assert_eq!(rig.agent().credits(), 4);
+    // Just before eight, the host hands it over again under a new key: still nothing.
     let now = rig.agent().now_utc().unwrap();
     rig.clock
         .advance(((wednesday_eight.0 - now.0 - 60) * 1000) as u64);
+    rig.submit(fr_marketing(2, TO, "Soldes -20% ce week-end"));
     rig.run(30_000);
     assert!(rig.modem.submitted().is_empty());
     // Eight o'clock: sent, with the opt-out mention the pack requires.
     rig.step_ms = 500;
-    let events = rig.until_final(1, 120_000);
+    let events = rig.until_final(2, 120_000);
     assert!(
         matches!(events.last(), Some(Event::Sent { .. })),
         "{events:?}"
@@ -164,8 +167,10 @@ fn the_host_suppression_list_is_enforced_and_summarised() {
         );
     }
     assert!(rig.modem.submitted().is_empty());
-    // After a Clear the same job key stays refused (never re-judged), a new one goes.
-    rig.host.send(HostMsg::Suppression(SuppressionOp::Clear));
+    // After the opt-in (Remove) the same job key stays refused (never re-judged), a new
+    // one goes.
+    rig.host
+        .send(HostMsg::Suppression(SuppressionOp::Remove(a, Scope::All)));
     rig.submit(fr_marketing(5, TO, "Offre"));
     let events = rig.until_final(5, 60_000);
     assert!(
@@ -222,4 +227,52 @@ fn the_pace_caps_segments_per_minute_and_hour_with_a_gap() {
     assert!(times.windows(2).all(|w| w[1] - w[0] >= 2_000), "{times:?}");
     assert!(times[3] - times[0] >= 3_600_000, "{times:?}");
     let _ = JobKey(0);
+}
+
+/// The host's opt-in for a number (a START it stored earlier) must not erase a STOP the
+/// device received since and the host has not stored yet: the device keeps the entry
+/// while its outbox holds that opt-out, and drops it once the host acknowledged it.
+#[test]
+fn a_remove_keeps_the_entry_while_an_unacknowledged_stop_is_in_the_outbox() {
+    let mut rig: Rig = Rig::new();
+    rig.modem.set_network_time(utc("2026-11-24T10:00:00Z"), 4);
+    rig.start(utc("2026-11-24T10:00:00Z"));
+    let number = Msisdn::parse(TO).unwrap();
+    rig.modem
+        .deliver(TO, "STOP", utc_timestamp(2026, 11, 24, 10, 1));
+    rig.run(2_000);
+    // No brand remembered for the number and none by default: every brand.
+    let suppressed = |rig: &mut Rig| {
+        rig.agent()
+            .store()
+            .opted_out(&number, BrandId::of("acme"))
+            .unwrap()
+    };
+    assert_eq!(suppressed(&mut rig), Some(Scope::All));
+    // The host (from an older opt-in of its own) removes the entry before it stored
+    // the STOP: the device keeps it.
+    rig.host.send(HostMsg::Suppression(SuppressionOp::Remove(
+        number,
+        Scope::All,
+    )));
+    rig.run(1_000);
+    assert_eq!(suppressed(&mut rig), Some(Scope::All));
+    rig.submit(fr_marketing(7, TO, "Soldes"));
+    let events = rig.until_final(7, 60_000);
+    assert!(
+        matches!(events.last(), Some(Event::Refused { refusal, .. }) if refusal.code == RefusalCode::OptedOut),
+        "{events:?}"
+    );
+    // Once the host has the STOP (acknowledged), an opt-in it records later removes it.
+    rig.host.ack_all();
+    rig.run(1_000);
+    rig.host.send(HostMsg::Suppression(SuppressionOp::Remove(
+        number,
+        Scope::All,
+    )));
+    rig.run(1_000);
+    assert_eq!(suppressed(&mut rig), None);
+    // Only the STOP confirmation went to the number.
+    let texts: Vec<String> = rig.sent_to(TO).into_iter().map(|s| s.text).collect();
+    assert!(texts.iter().all(|t| !t.contains("Soldes")), "{texts:?}");
 }

@@ -3,7 +3,9 @@
 
 use heapless::String;
 use relais_agent::store::flash::{Capacity, Layout, RamFlash};
-use relais_agent::store::{FlashStore, InFlight, JobRecord, JobState, MemStore, Store, StoreError};
+use relais_agent::store::{
+    FlashStore, InFlight, JobRecord, JobState, MemStore, PaceMark, PendingReply, Store, StoreError,
+};
 use relais_core::compliance::number::Msisdn;
 use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::msg::{BrandId, Event, EventId, JobKey, MAX_TEXT, Scope, digest_entry};
@@ -310,6 +312,64 @@ fn outbox_holds_its_capacity_of_largest_events(s: &mut impl Store) {
     }
 }
 
+fn pace_is_kept_and_replaced(s: &mut impl Store) {
+    assert_eq!(s.pace().unwrap(), None);
+    let mut mark = PaceMark {
+        at: UtcInstant(1_700_000_000),
+        minute: 3,
+        hour: 40,
+        day: [100, 0, 7, 0, 0, u16::MAX],
+    };
+    s.put_pace(&mark).unwrap();
+    assert_eq!(s.pace().unwrap().as_ref(), Some(&mark));
+    mark.minute = 4;
+    mark.at = UtcInstant(1_700_000_005);
+    s.put_pace(&mark).unwrap();
+    assert_eq!(s.pace().unwrap(), Some(mark));
+}
+
+/// The replies a store keeps: key, number and text, in order.
+fn kept(s: &impl Store) -> Vec<(u64, Msisdn, std::string::String)> {
+    let mut all = Vec::new();
+    s.replies(&mut |k: JobKey, r: PendingReply| all.push((k.0, r.to, r.text.to_string())))
+        .unwrap();
+    all
+}
+
+fn replies_are_kept_in_order_until_removed(s: &mut impl Store) {
+    let key = |i: u64| JobKey(0xFFFF_0000_0000_0000 | i);
+    let long: std::string::String = "é".repeat(80);
+    s.put_reply(key(3), &n("+33612345678"), "STOP pris en compte")
+        .unwrap();
+    s.put_reply(key(1), &n("+4915112345678"), &long).unwrap();
+    // Putting the same key again changes nothing.
+    s.put_reply(key(3), &n("+33612345678"), "STOP pris en compte")
+        .unwrap();
+    s.put_reply(key(2), &n("+33612345679"), "Aide").unwrap();
+    // The agent keeps at most three.
+    assert_eq!(
+        s.put_reply(key(4), &n("+33612345670"), "x"),
+        Err(StoreError::Full)
+    );
+    assert_eq!(
+        kept(s),
+        [
+            (
+                key(3).0,
+                n("+33612345678"),
+                "STOP pris en compte".to_string()
+            ),
+            (key(1).0, n("+4915112345678"), long.clone()),
+            (key(2).0, n("+33612345679"), "Aide".to_string()),
+        ]
+    );
+    s.remove_reply(key(1)).unwrap();
+    s.remove_reply(key(1)).unwrap();
+    s.put_reply(key(4), &n("+33612345670"), "x").unwrap();
+    let keys: Vec<u64> = kept(s).iter().map(|(k, _, _)| *k).collect();
+    assert_eq!(keys, [key(3).0, key(2).0, key(4).0]);
+}
+
 macro_rules! contract {
     ($($check:ident),* $(,)?) => {
         mod mem {
@@ -333,4 +393,37 @@ contract!(
     journal_marks_and_clears,
     outbox_numbers_and_acks,
     outbox_holds_its_capacity_of_largest_events,
+    pace_is_kept_and_replaced,
+    replies_are_kept_in_order_until_removed,
 );
+
+#[test]
+fn pace_and_replies_survive_a_reopen_of_the_flash() {
+    let layout = Layout::packed(0, CAPACITY).unwrap();
+    let mut s = FlashStore::open(Flash::new(), layout.clone()).unwrap();
+    let mark = PaceMark {
+        at: UtcInstant(1_700_000_000),
+        minute: 1,
+        hour: 2,
+        day: [3, 4, 5, 6, 7, 8],
+    };
+    s.put_pace(&mark).unwrap();
+    let key = JobKey(0xFFFF_0000_0001_0000);
+    s.put_reply(key, &n("+33612345678"), "STOP pris en compte")
+        .unwrap();
+    s.put_reply(JobKey(key.0 + 1), &n("+33612345679"), "Aide")
+        .unwrap();
+    s.remove_reply(JobKey(key.0 + 1)).unwrap();
+    // Many more writes of the pace: the meta area is compacted on the way.
+    for i in 0..300u16 {
+        let mut m = mark.clone();
+        m.minute = i;
+        s.put_pace(&m).unwrap();
+    }
+    let s = FlashStore::open(s.into_flash(), layout).unwrap();
+    assert_eq!(s.pace().unwrap().map(|m| m.minute), Some(299));
+    let mut all = Vec::new();
+    s.replies(&mut |k, r| all.push((k, r.text.to_string())))
+        .unwrap();
+    assert_eq!(all, [(key, "STOP pris en compte".to_string())]);
+}

@@ -13,7 +13,7 @@
 mod store_support;
 
 use relais_agent::store::flash::{Capacity, Layout, RamFlash, Tear};
-use relais_agent::store::{FlashStore, JobRecord, JobState, MemStore, Store};
+use relais_agent::store::{FlashStore, JobRecord, JobState, MemStore, PaceMark, Store};
 use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::msg::{Delivery, Event, JobKey, KeywordKind, MAX_TEXT, RefusalCode};
 use store_support::{
@@ -71,6 +71,9 @@ fn scenario(seed: u64, jobs: u64) -> Vec<Op> {
     let mut ops = vec![Op::Boot];
     let mut pushed = 0u32;
     let mut mr = 0u8;
+    let mut sent_segments = 0u32;
+    let mut replies: Vec<u64> = Vec::new();
+    let mut next_reply = 0u64;
     for job in 1..=jobs {
         let key = JobKey(job);
         let report = rng.below(2) == 0;
@@ -95,6 +98,14 @@ fn scenario(seed: u64, jobs: u64) -> Vec<Op> {
             r.parts = 1 + rng.below(3) as u8;
             for part in 1..=r.parts {
                 ops.push(Op::Begin(job, part));
+                // The pace is written when the network accepted the segment.
+                sent_segments += 1;
+                ops.push(Op::Pace(PaceMark {
+                    at: UtcInstant(1_700_000_000 + 7 * i64::from(sent_segments)),
+                    minute: (sent_segments % 7) as u16,
+                    hour: (sent_segments % 200) as u16,
+                    day: [sent_segments as u16, 0, 3, 0, 0, 1],
+                }));
                 ops.push(Op::End);
                 r.mrs.push(mr).unwrap();
                 push(
@@ -150,10 +161,24 @@ fn scenario(seed: u64, jobs: u64) -> Vec<Op> {
                     keyword: heapless::String::try_from("STOP").unwrap(),
                     tier: 1,
                     scope: Some(scope(b)),
-                    confirmed: false,
+                    confirmed: replies.len() < 3,
                 },
             );
             ops.push(Op::Suppress(n, b));
+            // Its confirmation is kept until it went.
+            if replies.len() < 3 {
+                next_reply += 1;
+                let text = if next_reply % 2 == 0 {
+                    "Vous ne recevrez plus de SMS de notre part.".to_string()
+                } else {
+                    "é".repeat(80)
+                };
+                ops.push(Op::PutReply(next_reply, n, text));
+                replies.push(next_reply);
+            }
+        }
+        if !replies.is_empty() && rng.below(2) == 0 {
+            ops.push(Op::RemoveReply(replies.remove(0)));
         }
         if rng.below(4) == 0 {
             let n = rng.below(u64::from(NUMBERS)) as u32;
@@ -289,9 +314,14 @@ fn run(seed: u64, jobs: u64, part: usize, parts: usize) -> (usize, usize) {
     // The flash store without cuts, copied before each call.
     let mut store = FlashStore::open(Flash::new(), layout()).unwrap();
     let mut copies = Vec::with_capacity(ops.len() + 1);
+    // The flash operations each call ends at: reading the outbox may erase a block
+    // whose events were all acknowledged (sequential-storage opens it ahead), so the
+    // next copy can be a few operations further than the call itself.
+    let mut ends = Vec::with_capacity(ops.len());
     for (i, op) in ops.iter().enumerate() {
         copies.push(store.clone());
         assert_eq!(apply(&mut store, op), outcomes[i], "call {i}: {op:?}");
+        ends.push(store.flash_mut().ops());
         assert_eq!(observe(&store), snapshots[i + 1], "call {i}: {op:?}");
     }
     copies.push(store);
@@ -300,7 +330,7 @@ fn run(seed: u64, jobs: u64, part: usize, parts: usize) -> (usize, usize) {
     let mut recovery_cuts = 0;
     for (i, op) in ops.iter().enumerate().skip(part).step_by(parts) {
         let first = copies[i].clone().flash_mut().ops();
-        let end = copies[i + 1].clone().flash_mut().ops();
+        let end = ends[i];
         for k in first..end {
             let tear = TEARS[k as usize % TEARS.len()];
             let what = format!("call {i} ({op:?}), cut at flash operation {k} ({tear:?})");

@@ -397,4 +397,5 @@ transcript_tests!(
     reboot_boot_window,
     sim_pin_entry,
     clock_resync,
+    prompt_left_open,
 );

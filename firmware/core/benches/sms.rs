@@ -42,7 +42,8 @@ fn benches(c: &mut Criterion) {
         b.iter(|| encode_all(&header, black_box(single_ucs2), &mut out))
     });
 
-    // A DELIVER to decode: AT-PDU.md §6.3 (Developer's Home tutorial vector, 49 septets).
+    // A DELIVER to decode: docs/modems.md § Oracle calls and vectors (Developer's Home
+    // tutorial vector, 49 septets).
     let deliver = pdu::hex::decode_vec::<200>(
         "07915892000000F0040B915892214365F700007040213252242331493A283D0795C3F33C88FE06C9CB6132885EC6D341EDF27C1E3E97E7207B3A0C0A5241E377BB1D7693E72E",
     )

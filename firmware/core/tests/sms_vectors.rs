@@ -1,15 +1,17 @@
 //! SMS codec against published vectors.
 //!
 //! Sources (each vector names its own):
-//! - [AT-PDU §6.3] /work/shared/reference/AT-PDU.md §6.3: the SMS-DELIVER
+//! - [modems.md vectors] docs/modems.md § Oracle calls and vectors: the SMS-DELIVER
 //!   `07915892000000F0040B9158…` (Developer's Home AT-command SMS tutorial message, also
 //!   python-gsmmodem's test_pdu.py) and the SMS-STATUS-REPORT `0006D60B9113…`
 //!   (python-gsmmodem test_pdu.py), with python-gammu's decoded fields.
-//! - [gammu sendsms] AT-PDU.md §6.4: the PDU gammu 1.42 writes for
+//! - [gammu sendsms] docs/modems.md § Oracle calls and vectors: the PDU gammu 1.42 writes for
 //!   `gammu sendsms TEXT +15551234567 -text "Hello World!"` (observed on the wire).
 //! - [gammu EncodePDU] PDUs produced by Debian python3-gammu 3.2.4 / libgammu 1.42 with the
-//!   `encode_submit` helper of AT-PDU.md §6.3 (G2, G4, G5 there; the others with the same
-//!   helper): SMSC +15550000000, TP-VP 0xFF, TP-MR 0, fixed concatenation reference.
+//!   helper of tests/oracle/gammu_pdu.py (docs/modems.md § Oracle calls and vectors): SMSC
+//!   +15550000000, TP-VP 0xFF, TP-MR 0, fixed concatenation reference.
+//! - [gammu at-sms] gammu's collection of `AT+CMGR` answers from real modems
+//!   (github.com/gammu/gammu, `tests/at-sms/NN.dump`), each vector naming its file.
 //! - [TS 23.040] 3GPP TS 23.040 §9.2.3.24 (fill bits, UDL counting the header),
 //!   §9.2.3.15 (TP-ST), TS 23.038 §6.2.1 (alphabet, extension table).
 
@@ -64,7 +66,7 @@ fn decode_hex(h: &str) -> (Vec<u8>, SmscField) {
 
 #[test]
 fn deliver_7bit_developershome() {
-    // [AT-PDU §6.3]
+    // [modems.md vectors]
     let (b, s) = decode_hex(
         "07915892000000F0040B915892214365F700007040213252242331493A283D0795C3F33C88FE06C9CB6132885EC6D341EDF27C1E3E97E7207B3A0C0A5241E377BB1D7693E72E",
     );
@@ -85,7 +87,7 @@ fn deliver_7bit_developershome() {
 
 #[test]
 fn status_report_python_gsmmodem() {
-    // [AT-PDU §6.3]: MR 214, recipient +31628870634, status 0 (delivered).
+    // [modems.md vectors]: MR 214, recipient +31628870634, status 0 (delivered).
     let (b, s) = decode_hex("0006D60B911326880736F4111011719551401110117195714000");
     let Tpdu::StatusReport(r) = pdu::decode(&b, s).unwrap() else {
         panic!("not a report")
@@ -187,7 +189,7 @@ fn submit_multipart_7bit() {
             "07915155000000F051000B915155214365F70000FFA005000342020182C16030180C0683"
         )
     );
-    assert_eq!(segs[0].0, 154); // gammu: AT+CMGS=154 (AT-PDU.md §6.4)
+    assert_eq!(segs[0].0, 154); // gammu: AT+CMGS=154 (docs/modems.md § Oracle calls and vectors)
     assert_eq!(
         segs[1].1,
         "07915155000000F051000B915155214365F70000FF0F05000342020282C16030180C0601"
@@ -268,8 +270,9 @@ fn class0_flash() {
 
 #[test]
 fn deliver_alphanumeric_originator() {
-    // Originator "Megafon" = 0DD0CDF2396C7EBB01 ([AT-PDU §4.2], python-gsmmodem test_pdu.py);
-    // python-gammu DecodePDU reads this PDU as Number 'Megafon', text 'Your code is 1234'.
+    // Originator "Megafon" = 0DD0CDF2396C7EBB01 (docs/modems.md § Address fields,
+    // python-gsmmodem test_pdu.py); python-gammu DecodePDU reads this PDU as Number
+    // 'Megafon', text 'Your code is 1234'.
     let h =
         "07915155000000F0040DD0CDF2396C7EBB0100004250607080900011D9775D0E1ABFC965507A0E8AC96634";
     let bytes = unhex(h);
@@ -325,7 +328,7 @@ fn status_report_encode_round_trip() {
     };
     let mut out = [0u8; pdu::MAX_PDU_LEN];
     let e = encode_status_report(&f, &mut out).unwrap();
-    // [AT-PDU §6.3] byte for byte.
+    // [modems.md vectors] byte for byte.
     assert_eq!(
         hex(&out[..e.pdu_len]),
         "0006D60B911326880736F4111011719551401110117195714000"
@@ -344,11 +347,9 @@ fn hostile_inputs_are_errors() {
     assert_eq!(d("0004038121F3000042506070809000A1"), Err(UserDataTooLong));
     // UDL says 10 septets, data has 2 octets.
     assert_eq!(d("0004038121F300004250607080900A0A4142"), Err(Truncated));
-    // UDHI set, UDHL 9 but UD only 5 octets.
-    assert_eq!(
-        d("0044038121F30004425060708090000509000003AA"),
-        Err(InvalidUdh)
-    );
+    // UDHI set, UDHL 9 but UD only 5 octets: no usable header, but not an error either
+    // (`udhi_without_a_usable_header_is_read_as_text`).
+    assert_eq!(d("0044038121F30004425060708090000509000003AA"), Ok(()));
     // UCS-2 with 3 octets.
     assert_eq!(
         d("0004038121F3000842506070809000030041FF"),
@@ -441,8 +442,8 @@ fn submit_validity_formats_and_report_parameters() {
         panic!()
     };
     assert_eq!(s.validity, Validity::Enhanced([1, 2, 0, 0, 0, 0, 0]));
-    // STATUS-REPORT with TP-PI = 0x03 (PID and DCS present), then PI = 0xFF with nothing
-    // after it: the latter is truncated.
+    // STATUS-REPORT with TP-PI = 0x03 (PID and DCS present); TP-PI = 0xFF is storage
+    // padding, not parameters (`status_report_parameters_are_read_leniently`).
     let base = String::from("0006D60B911326880736F4111011719551401110117195714000");
     let with_pi = unhex(&(base.clone() + "030008"));
     let Tpdu::StatusReport(r) = pdu::decode(&with_pi, SmscField::Present).unwrap() else {
@@ -452,9 +453,159 @@ fn submit_validity_formats_and_report_parameters() {
         (r.protocol_id, r.dcs.map(|d| d.encoding)),
         (Some(0), Some(Encoding::Ucs2))
     );
-    let hostile = unhex(&(base + "FF"));
+    let padded = unhex(&(base + "FF"));
+    let Tpdu::StatusReport(r) = pdu::decode(&padded, SmscField::Present).unwrap() else {
+        panic!()
+    };
+    assert_eq!((r.protocol_id, r.dcs, r.user_data), (None, None, None));
+}
+
+/// [gammu at-sms] 32.dump: a status report read from storage, 0xFF after the TPDU.
+fn sr_storage_padded() -> String {
+    let record = "079124602009999002AB098106845688F8907080517375809070805183018000";
+    format!("{record}{}", "FF".repeat(143))
+}
+
+#[test]
+fn status_report_from_sr_storage_padded_with_ff() {
+    // [gammu at-sms] 32.dump: `AT+CMGR=1` → `+CMGR: 3,,29` and 175 octets: the SMSC field,
+    // a 24-octet SMS-STATUS-REPORT and 0xFF up to the end of the storage record, from
+    // where TP-PI would be. libgammu reads it; it used to fail here as truncated (TP-PI 0xFF
+    // read as "extension octet follows", forever).
+    let b = unhex(&sr_storage_padded());
+    assert_eq!(b.len(), 175);
+    let Tpdu::StatusReport(r) = pdu::decode(&b, SmscField::Present).unwrap() else {
+        panic!("not a report")
+    };
+    assert_eq!(r.smsc.unwrap().to_string(), "+420602909909");
+    assert_eq!(r.message_reference, MessageReference(171));
+    // A national-form recipient (TON unknown), as the SC wrote it.
+    assert_eq!(r.recipient.to_string(), "604865888");
+    assert_eq!(r.timestamp.to_string(), "2009-07-08T15:37:57+02:00");
+    assert_eq!(r.discharge_time.to_string(), "2009-07-08T15:38:10+02:00");
+    assert_eq!(r.status, Status::DELIVERED);
+    assert!(r.more_messages);
+    assert_eq!((r.protocol_id, r.dcs, r.user_data), (None, None, None));
+}
+
+#[test]
+fn status_report_parameters_are_read_leniently() {
+    // [TS 23.040] §9.2.3.27: reserved TP-PI bits are ignored; 0xFF is storage filler;
+    // an extension octet or an announced field that is not there leaves the parameters
+    // out, never the report. MR 214 / ST 0 always come through.
+    let base = "0006D60B911326880736F4111011719551401110117195714000";
+    let report = |tail: &str| {
+        let b = unhex(&format!("{base}{tail}"));
+        match pdu::decode(&b, SmscField::Present) {
+            Ok(Tpdu::StatusReport(r)) => {
+                assert_eq!(
+                    (r.message_reference.0, r.status),
+                    (214, Status(0)),
+                    "{tail}"
+                );
+                let text = r.user_data.map(|u| u.text().as_str().to_owned());
+                (r.protocol_id, r.dcs.map(|d| d.raw), text)
+            }
+            other => panic!("{tail}: {other:?}"),
+        }
+    };
+    let nothing = (None, None, None);
+    for tail in [
+        "", "FF", "FFFFFFFF", "80", "8000", "80FFFF", "78", "7F", "04", "04FF",
+    ] {
+        assert_eq!(report(tail), nothing, "TP-PI and what follows: {tail}");
+    }
+    // Real parameters are still read, through an extension octet and reserved bits.
+    let hello = (None, Some(0), Some("Hello".to_owned()));
+    assert_eq!(report("060005C8329BFD06"), hello);
+    // TP-PI 0x86: extension octet 00 follows, then DCS and UDL/UD.
+    assert_eq!(report("86000005C8329BFD06"), hello);
+    assert_eq!(report("7E0005C8329BFD06"), hello);
+    assert_eq!(report("0142"), (Some(0x42), None, None));
+    // [gammu at-sms] 34.dump: TP-PI 06 with an empty GSM 7-bit user data.
+    let b = unhex("07911614786007F006060B911634092142F4019071011000040190710110450400060000");
+    let Tpdu::StatusReport(r) = pdu::decode(&b, SmscField::Present).unwrap() else {
+        panic!()
+    };
+    assert_eq!(r.recipient.to_string(), "+61439012244");
+    assert_eq!(r.dcs.map(|d| d.encoding), Some(Encoding::Gsm7));
+    assert_eq!(r.user_data.map(|u| u.units()), Some(0));
+}
+
+#[test]
+fn udhi_without_a_usable_header_is_read_as_text() {
+    // (TP-MR, TP-DA, header elements, text) of an SMS-SUBMIT.
+    let submit = |h: &str| match pdu::decode(&unhex(h), SmscField::Present) {
+        Ok(Tpdu::Submit(s)) => (
+            s.message_reference.0,
+            s.to.to_string(),
+            s.user_data.udh,
+            s.user_data.text().as_str().to_owned(),
+        ),
+        other => panic!("{h}: {other:?}"),
+    };
+    let no_udh = pdu::Udh::default();
+    // [gammu at-sms] 20.dump: a stored SMS-SUBMIT (`+CMGR: 1,,78`), first octet 0xD5 with
+    // TP-UDHI set, and TP-UDL 0: no header, no text. It used to be refused.
     assert_eq!(
-        pdu::decode(&hostile, SmscField::Present),
+        submit("058163465010D5B00C8163460653332000000000"),
+        (176, "366460353302".into(), no_udh, String::new())
+    );
+    // [gammu at-sms] 19.dump: a stored SMS-SUBMIT with TP-UDHI and an empty header
+    // (UDHL 0): the text starts after it, at septet 2.
+    let s = submit(
+        "069134660405F151000C8160460653332000F1001600C034DC86B3CBA063B8DDAE83DAE5F93C7C2E03",
+    );
+    assert_eq!((s.2, s.3.as_str()), (no_udh, "Sample Gammu message"));
+    // TP-UDHI set over plain GSM 7-bit text: the first octet (0xC8, from `H`) read as
+    // UDHL runs past the user data, so there is no header and all of it is text.
+    let s = submit("0051000B915155214365F70000A705C8329BFD06");
+    assert_eq!((s.2, s.3.as_str()), (no_udh, "Hello"));
+    // The same over UCS-2 text: UDHL 0 (the high octet of `H`) would leave 9 octets of
+    // UCS-2; without a header the 10 octets are 5 characters.
+    let s = submit("0051000B915155214365F70008A70A00480065006C006C006F");
+    assert_eq!((s.2, s.3.as_str()), (no_udh, "Hello"));
+    // [TS 23.040] §9.2.3.24: a header that fits but whose last element runs past UDHL
+    // (`00 05 17` in UDHL 3) is ignored as a whole; the text after it stays.
+    let b = unhex("0044038121F3000042506070809000070300051740A601");
+    let Tpdu::Deliver(d) = pdu::decode(&b, SmscField::Present).unwrap() else {
+        panic!()
+    };
+    assert_eq!(d.user_data.udh, no_udh);
+    assert_eq!(d.user_data.text().as_str(), "Hi");
+    // What still fails: user data shorter than TP-UDL says, and UCS-2 text of an odd
+    // length whichever way it is read.
+    let d = |h: &str| pdu::decode(&unhex(h), SmscField::Present).map(|_| ());
+    assert_eq!(
+        d("0051000B915155214365F70000A70AC8329BFD06"),
         Err(pdu::DecodeError::Truncated)
     );
+    assert_eq!(
+        d("0051000B915155214365F70008A70B0500480065006C006C006F"),
+        Err(pdu::DecodeError::OddUcs2Length)
+    );
+}
+
+#[test]
+fn writing_stays_strict() {
+    // Reading is lenient; what we write always has TP-UDHI exactly when a header is
+    // written, and a header that fits its UDHL (the 7-bit concat header of a two-part
+    // text: `05 00 03 RR 02 01`).
+    let to = Address::Number(PhoneNumber::parse("+15551234567").unwrap());
+    let header = SubmitHeader::new(&to);
+    let text = "x".repeat(200);
+    let plan = TextPlan::new(&text, EncodingChoice::Auto, ConcatWidth::Ref8, 7).unwrap();
+    for seg in plan.segments() {
+        let mut out = [0u8; pdu::MAX_PDU_LEN];
+        let e = encode_submit(&header, &seg, &mut out).unwrap();
+        let h = hex(&out[..e.pdu_len]);
+        // SMSC 00, first octet 0x41 (SUBMIT + UDHI), then the header after UDL.
+        assert!(h.starts_with("0041"), "{h}");
+        assert!(h[28..].starts_with("05000307"), "{h}");
+    }
+    let single = TextPlan::new("Hello", EncodingChoice::Auto, ConcatWidth::Ref8, 7).unwrap();
+    let seg = single.segments().next().unwrap();
+    let mut out = [0u8; pdu::MAX_PDU_LEN];
+    let e = encode_submit(&header, &seg, &mut out).unwrap();
+    assert!(hex(&out[..e.pdu_len]).starts_with("0001"));
 }

@@ -95,6 +95,7 @@ pub fn target(config: &Config, d: &DeviceConfig) -> Result<Target, String> {
         name: d.name.clone(),
         brands: d.brands.clone(),
         identity: config.identity(d, config.brand_names().first().copied().unwrap_or("relais"))?,
+        sim_pin: d.pin()?,
     })
 }
 
@@ -142,7 +143,7 @@ fn serve_all(
             let last = ctx.store().last_event(&d.name).map_err(|e| e.to_string())?;
             let link_config = link::Config {
                 baud: Baud(d.baud),
-                stored_events: last.map(link::EventId),
+                stored_events: last,
                 ..link::Config::default()
             };
             let (client, incoming) = match link {
@@ -280,13 +281,7 @@ pub fn direct(a: DirectArgs) -> Result<(), String> {
     })?;
     let mut links = Vec::new();
     for d in list {
-        let pin = match &d.sim_pin {
-            Some(p) => Some(
-                relais_agent::modem::SimPin::new(p.as_bytes())
-                    .map_err(|e| format!("device {}: SIM PIN: {e:?} (4 to 8 digits)", d.name))?,
-            ),
-            None => None,
-        };
+        let pin = d.pin()?;
         let state = match (&a.state, a.modem.is_some()) {
             (Some(p), true) => p.clone(),
             _ => default_state_path(&config, &d.name),

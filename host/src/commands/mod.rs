@@ -794,6 +794,9 @@ pub fn report(a: ReportArgs) -> Result<(), String> {
 /// `relais status`: one screen of devices, queue and campaigns.
 #[derive(Debug, ClapArgs)]
 pub struct StatusArgs {
+    /// The day the holiday-table warnings count from (RFC 3339); default now.
+    #[arg(long)]
+    pub at: Option<String>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -801,8 +804,65 @@ pub struct StatusArgs {
 /// Runs `relais status`.
 pub fn status(a: StatusArgs) -> Result<(), String> {
     let (_, store) = a.common.open()?;
+    let now = match &a.at {
+        Some(t) => parse_time(t).map_err(|e| format!("--at: {e}"))?,
+        None => SystemClock.now(),
+    };
     print!("{}", status_screen(&store)?);
+    for w in calendar_warnings(&store, now)? {
+        println!("{w}");
+    }
     Ok(())
+}
+
+/// A warning for each lunar/gazetted holiday table that runs out within
+/// `calendar::WARN_DAYS` days of `now` (or has) and that the recipients in the store
+/// need: the countries of the contacts and of the jobs not yet finished
+/// (docs/compliance.md § Lunar and gazetted tables).
+pub fn calendar_warnings(store: &Store, now: UtcInstant) -> Result<Vec<String>, String> {
+    use relais_core::compliance::calendar::Date;
+    use relais_core::compliance::number::lookup;
+    use relais_core::compliance::packs::{self, FrProfile};
+    let unfinished: Vec<String> = crate::store::JobState::ALL
+        .into_iter()
+        .filter(|s| !s.is_final())
+        .map(|s| format!("'{}'", s.name()))
+        .collect();
+    // One number per leading digits is enough to find every country in use.
+    let sql = format!(
+        "SELECT number FROM contacts GROUP BY substr(number, 1, 5) UNION \
+         SELECT number FROM jobs WHERE state IN ({}) GROUP BY substr(number, 1, 5)",
+        unfinished.join(", ")
+    );
+    let numbers: Vec<String> = store
+        .connection()
+        .prepare(&sql)
+        .and_then(|mut q| {
+            q.query_map([], |row| row.get::<_, String>(0))?
+                .collect::<Result<_, _>>()
+        })
+        .map_err(|e| e.to_string())?;
+    let today = Date::from_days_since_epoch(now.0.div_euclid(86_400));
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for number in numbers {
+        let Some(info) = Msisdn::parse(&number).ok().and_then(|n| lookup(&n)) else {
+            continue;
+        };
+        let Some((pack, extra)) = packs::for_region(info.region, FrProfile::Af2m) else {
+            continue;
+        };
+        for cal in pack.calendar.into_iter().chain(extra) {
+            if seen.contains(&cal.id) {
+                continue;
+            }
+            seen.push(cal.id);
+            let code = pack.region.as_str();
+            out.extend(crate::policy::table_warning(pack.name, code, cal, today));
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// The one-screen status the daemon also prints.
@@ -825,6 +885,22 @@ pub fn status_screen(store: &Store) -> Result<String, String> {
             d.status,
             d.updated_at
         );
+        if let Some(why) = d.status.get("halted").and_then(|h| h.as_str()) {
+            let _ = writeln!(
+                out,
+                "device {}: HALTED ({why}): its store failed while it recorded a send; it \
+                 takes no jobs until it restarts",
+                d.name
+            );
+        }
+        if let Some(at) = d.epoch_changed_at {
+            let _ = writeln!(
+                out,
+                "device {}: its event store was replaced at {at} (fresh flash or state file): \
+                 its events were taken afresh",
+                d.name
+            );
+        }
     }
     let counts = store.job_counts(None).map_err(e)?;
     let waiting: u64 = counts

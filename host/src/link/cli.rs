@@ -146,6 +146,20 @@ fn to_text(spec: &str, info: &DeviceInfo, modem: &ModemStatus, c: &Counters) -> 
         ("rule packs", caps.packs.as_str().to_string()),
         ("modem profile", caps.modem.as_str().to_string()),
         ("next event", info.next_event.0.to_string()),
+        (
+            "event store",
+            format!("epoch {:#010x}, {} events waiting", info.epoch.0, info.outbox),
+        ),
+        (
+            "state",
+            match modem.halted {
+                Some(h) => format!(
+                    "HALTED ({}): its store failed while it recorded a send; no jobs until it restarts",
+                    h.as_str()
+                ),
+                None => "taking jobs".to_string(),
+            },
+        ),
         ("modem", modem_line),
         ("counters", counters),
     ]
@@ -162,6 +176,9 @@ fn to_json(spec: &str, info: &DeviceInfo, modem: &ModemStatus, c: &Counters) -> 
         "firmware": info.firmware,
         "boot": info.boot.0,
         "next_event": info.next_event.0,
+        "epoch": info.epoch.0,
+        "outbox": info.outbox,
+        "halted": modem.halted.map(|h| h.as_str()),
         "capabilities": {
             "job_slots": caps.job_slots,
             "suppression_capacity": caps.suppression_capacity,

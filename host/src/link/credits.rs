@@ -110,6 +110,7 @@ mod tests {
             },
             consent: ConsentStatus::OptedIn,
             fr_department: None,
+            zone: None,
             not_before: None,
             expires: None,
             report: false,

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use relais_core::compliance::tz::UtcInstant;
-use relais_core::link::msg::{DeviceHello, HostHello, SuppressionOp};
+use relais_core::link::msg::{DeviceHello, EventEpoch, HostHello, SuppressionOp};
 use relais_core::link::session::{self, Body, Envelope, Role, Session, SessionId, State};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, watch};
@@ -137,6 +137,10 @@ pub(super) struct Driver {
     hello_deadline: Instant,
     last_sent: Instant,
     boot: Option<relais_core::link::msg::BootId>,
+    /// The epoch proposed to a device store that has none.
+    proposed_epoch: EventEpoch,
+    /// The epoch of `last_event`.
+    event_epoch: Option<EventEpoch>,
     last_event: Option<EventId>,
     /// The settings last given to `configure`, sent again in every new session.
     settings: Option<Settings>,
@@ -159,7 +163,9 @@ impl Driver {
         };
         Self {
             backoff: config.backoff,
-            last_event: config.stored_events,
+            proposed_epoch: fresh_epoch(),
+            event_epoch: config.stored_events.map(|(e, _)| e),
+            last_event: config.stored_events.map(|(_, id)| id),
             connector,
             commands,
             incoming,
@@ -344,6 +350,7 @@ impl Driver {
             msg: HostMsg::Hello(HostHello {
                 protocol: PROTOCOL,
                 time: utc_now(),
+                epoch: self.proposed_epoch,
             }),
             done: None,
         });
@@ -569,7 +576,24 @@ impl Driver {
             boot: hello.boot,
             capabilities: hello.capabilities,
             next_event: hello.next_event,
+            epoch: hello.epoch,
+            outbox: hello.outbox,
         };
+        if let Some(old) = self.event_epoch.filter(|old| *old != hello.epoch) {
+            // Ids seen so far were given by another store: dropping the new store's
+            // events as replays would lose them (a STOP, an outcome).
+            tracing::warn!(
+                "link: the device's event store is not the one seen before (epoch {} -> {}): taking all its events",
+                old.0,
+                hello.epoch.0
+            );
+            self.report(Incoming::Fault(Fault::NewEventEpoch {
+                old,
+                new: hello.epoch,
+            }));
+            self.last_event = None;
+        }
+        self.event_epoch = Some(hello.epoch);
         let renumbered = self.last_event.filter(|seen| hello.next_event <= *seen);
         if let Some(seen) = renumbered {
             // Ids at or below `seen` would all be dropped as replays.
@@ -737,4 +761,17 @@ fn session_seed() -> u32 {
     let mixed = (nanos as u64) ^ (u64::from(std::process::id()) << 32);
     // Fold to 32 bits with a multiplicative hash so nearby instants spread out.
     (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32
+}
+
+/// A new epoch to propose to device stores: random (the standard library's hash keys
+/// come from the operating system), never [`EventEpoch::NONE`].
+fn fresh_epoch() -> EventEpoch {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    EventEpoch((h.finish() as u32).max(1))
 }

@@ -12,8 +12,11 @@
 //!   the device is never overrun (see `credits.rs` for how slots in flight are counted).
 //! - **Events** come out of the [`Incoming`] receiver once each, in id order, even
 //!   though the device sends unacknowledged events again after every handshake. The
-//!   caller stores them and then calls [`LinkClient::ack_events`]; nothing is
-//!   acknowledged automatically, so an event is never dropped before it is stored.
+//!   caller stores them and then calls [`LinkClient::ack_events`] with the epoch of
+//!   the handshake before them ([`DeviceInfo::epoch`]); nothing is acknowledged
+//!   automatically, so an event is never dropped before it is stored. When the device's
+//!   store is not the one that numbered the events seen so far (a new [`EventEpoch`]),
+//!   every event it has is delivered and [`Fault::NewEventEpoch`] says so.
 //! - **Re-sync and reboots**: when the device answers `Reject` (it lost the session,
 //!   usually because it restarted) or the stream is lost, the client opens a new
 //!   session, does the handshake again and sends again what the device had not
@@ -29,12 +32,16 @@
 //! # async fn demo() -> Result<(), relais::link::ClientError> {
 //! use relais::link::{Config, Incoming, LinkClient};
 //! let (client, mut incoming) = LinkClient::connect("tcp:127.0.0.1:4000", Config::default()).await?;
-//! let device = client.ready().await?;
+//! let mut device = client.ready().await?;
 //! println!("firmware {} boot {:?}", device.firmware, device.boot);
 //! while let Some(note) = incoming.recv().await {
-//!     if let Incoming::Event(id, event) = note {
-//!         println!("{id:?} {event:?}"); // store it, then:
-//!         client.ack_events(id).await?;
+//!     match note {
+//!         Incoming::Connected(info) => device = info,
+//!         Incoming::Event(id, event) => {
+//!             println!("{id:?} {event:?}"); // store it, then:
+//!             client.ack_events(device.epoch, id).await?;
+//!         }
+//!         _ => {}
 //!     }
 //! }
 //! # Ok(()) }
@@ -54,8 +61,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use relais_core::link::msg::{
-    BootId, Capabilities, Counters, DeviceMsg, Event, EventId, HostMsg, Job, JobKey, LinkError,
-    ModemStatus, PROTOCOL, Settings, SuppressionOp,
+    BootId, Capabilities, Counters, DeviceMsg, Event, EventEpoch, EventId, HostMsg, Job, JobKey,
+    LinkError, ModemStatus, PROTOCOL, Settings, SuppressionOp,
 };
 pub use relais_core::link::session::Seq;
 pub use transport::{BadSpec, Baud, BoxIo, Connector, Endpoint, accept_from};
@@ -87,9 +94,10 @@ pub struct Config {
     /// device that rebooted in silence is noticed (its answer is `Reject`). `None`
     /// disables it.
     pub keepalive: Option<Duration>,
-    /// The last event id the caller has stored (from a previous run): events up to it
-    /// are not delivered again.
-    pub stored_events: Option<EventId>,
+    /// The last event the caller has stored (from a previous run), with the epoch of
+    /// the device store that numbered it: events of that epoch up to it are not
+    /// delivered again. Events of another epoch all are.
+    pub stored_events: Option<(EventEpoch, EventId)>,
 }
 
 impl Default for Config {
@@ -121,6 +129,11 @@ pub struct DeviceInfo {
     pub capabilities: Capabilities,
     /// The next event id the device will assign.
     pub next_event: EventId,
+    /// The numbering of the device store's event ids. The events delivered after this
+    /// handshake belong to it: acknowledge them with it.
+    pub epoch: EventEpoch,
+    /// Events in its outbox at the handshake; the newest is `next_event` − 1.
+    pub outbox: u16,
 }
 
 /// Where the link stands.
@@ -180,6 +193,15 @@ pub enum Fault {
         /// The id that arrived.
         got: EventId,
     },
+    /// The device's events are numbered by another store than the events stored so
+    /// far (fresh flash, a new state file, another device on the port): every event
+    /// it has is taken, none dropped as already seen.
+    NewEventEpoch {
+        /// The epoch of the events stored before.
+        old: EventEpoch,
+        /// The device's epoch now.
+        new: EventEpoch,
+    },
     /// The device numbers events below ids already seen (its storage was wiped, or
     /// it is another device): ids are taken afresh from `next`.
     EventsRenumbered {
@@ -205,6 +227,11 @@ impl fmt::Display for Fault {
                     got.0.wrapping_sub(1)
                 )
             }
+            Fault::NewEventEpoch { old, new } => write!(
+                f,
+                "the device's event store changed (epoch {} to {}): all its events are taken again",
+                old.0, new.0
+            ),
             Fault::EventsRenumbered { seen, next } => write!(
                 f,
                 "device numbers events from {} though {} was seen",
@@ -452,8 +479,8 @@ impl LinkClient {
 
     /// Tells the device that every event up to and including `upto` is stored, so it
     /// may drop them. Returns once the device has received it.
-    pub async fn ack_events(&self, upto: EventId) -> Result<(), ClientError> {
-        self.send(HostMsg::AckEvents(upto)).await
+    pub async fn ack_events(&self, epoch: EventEpoch, upto: EventId) -> Result<(), ClientError> {
+        self.send(HostMsg::AckEvents(epoch, upto)).await
     }
 
     async fn send(&self, msg: HostMsg) -> Result<(), ClientError> {

@@ -396,6 +396,7 @@ fn job(key: u64, to: &str, text: &str) -> Job {
         },
         consent: ConsentStatus::OptedIn,
         fr_department: None,
+        zone: None,
         not_before: None,
         expires: None,
         report: true,
@@ -423,7 +424,8 @@ impl Events {
                         self.0.insert(id, event.clone()).is_none(),
                         "event {id:?} delivered twice: {event:?}"
                     );
-                    client.ack_events(id).await.unwrap();
+                    let epoch = client.ready().await.unwrap().epoch;
+                    client.ack_events(epoch, id).await.unwrap();
                 }
                 Ok(Some(_)) => {}
                 Ok(None) => panic!("link client stopped"),
@@ -557,14 +559,15 @@ fn local_device_over_the_simulator_sends_each_job_once() {
                 ev.count(|e| matches!(e, link::Event::Sent { .. })) == 3
             })
             .await;
-        info.boot
+        (info.boot, info.epoch)
     });
+    let (boot, epoch) = boot;
 
     // A new client (as after a host restart) reaches the same agent.
     let stored = events.last();
     rt.block_on(async {
         let config = link::Config {
-            stored_events: stored,
+            stored_events: stored.map(|id| (epoch, id)),
             ..link::Config::default()
         };
         let (client, mut incoming) = LinkClient::start(device.connector(), config);

@@ -2,7 +2,8 @@
 //! one JSON line, used by `relais sim inject` and by tests.
 //!
 //! Requests (docs/sim.md, "Control channel"):
-//! `{"cmd":"sms","modem":"m1","from":"+33612345678","text":"Hi"}`,
+//! `{"cmd":"sms","modem":"m1","from":"+33612345678","text":"Hi"}` (with
+//! `"parts":[1]`: only those segments arrive),
 //! `{"cmd":"fault","modem":"m1","kind":"reboot","duration":"30s","probability":0.1}`,
 //! `{"cmd":"advance","by":"1h"}`, `{"cmd":"time"}`, `{"cmd":"status"}`.
 //! Answers: `{"ok":true,...}` or `{"ok":false,"error":"..."}`.
@@ -102,7 +103,13 @@ pub fn handle(w: &mut World, request: &Value) -> Result<Value, String> {
             let i = w.index(s("modem"))?;
             let from = s("from").ok_or("sms needs \"from\"")?;
             let text = s("text").ok_or("sms needs \"text\"")?;
-            w.inject_sms(i, from, text);
+            match request.get("parts").and_then(Value::as_array) {
+                Some(parts) => {
+                    let parts: Vec<u64> = parts.iter().filter_map(Value::as_u64).collect();
+                    w.inject_sms_parts(i, from, text, &parts);
+                }
+                None => w.inject_sms(i, from, text),
+            }
             Ok(json!({}))
         }
         "fault" => {

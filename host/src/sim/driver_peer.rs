@@ -12,8 +12,8 @@ use embedded_hal_nb::serial::{ErrorKind, ErrorType, Read, Write};
 use relais_agent::agent::time::network_utc;
 use relais_agent::core::at::ErrorClass;
 use relais_agent::modem::{
-    CLOCK_RESYNC_MS, Clock, Event, Modem, Profile, Recovery, SendError, SendOutcome, SimPin,
-    SimState, SubmitPdu,
+    CLOCK_RESYNC_MS, Clock, Event, Modem, ModemPower, NoPowerControl, Profile, Recovery, SendError,
+    SendOutcome, SimPin, SimState, SubmitPdu,
 };
 use relais_core::sms::ConcatWidth;
 use relais_core::sms::pdu::{
@@ -183,26 +183,20 @@ impl Rig {
 
     /// Polls the driver, moving virtual time one step whenever it has nothing to say,
     /// until `want` accepts an event; panics after `budget` of virtual time.
-    fn until(&mut self, budget: &str, mut want: impl FnMut(&Event) -> bool) -> Event {
-        let budget = SimDuration::parse(budget).unwrap();
-        let deadline = self.world.borrow().clock.now() + budget;
-        let mut seen = Vec::new();
-        loop {
-            match self.driver.poll() {
-                Ok(event) if want(&event) => return event,
-                Ok(event) => seen.push(event),
-                Err(nb::Error::WouldBlock) => {
-                    let mut w = self.world.borrow_mut();
-                    assert!(
-                        w.clock.now() < deadline,
-                        "not within {budget:?} of virtual time; events: {seen:?}"
-                    );
-                    w.clock.advance(SimDuration(self.step_ms));
-                    w.tick();
-                }
-                Err(nb::Error::Other(e)) => panic!("serial error {e}"),
-            }
-        }
+    fn until(&mut self, budget: &str, want: impl FnMut(&Event) -> bool) -> Event {
+        drive(&self.world, self.step_ms, &mut self.driver, budget, want)
+    }
+
+    /// Another driver on the same modem line, as after a reset of the device: the
+    /// modem keeps whatever state the old one left it in.
+    fn restarted_driver<P: ModemPower>(&self, power: P) -> Modem<Port, P, DeviceClock> {
+        let port = Port {
+            line: WorldPort::new(&self.world, 0),
+            clock: self.clock.clone(),
+            partial: Vec::new(),
+            written: Rc::clone(&self.written),
+        };
+        Modem::new(port, power, self.clock.clone(), Profile::SIM800)
     }
 
     /// Polls the driver for `span` of virtual time; returns its events.
@@ -248,6 +242,36 @@ impl Rig {
             .map(|l| serde_json::from_str::<Value>(l).unwrap())
             .filter(|v| v["kind"] == kind)
             .collect()
+    }
+}
+
+/// Polls `driver`, moving `world`'s virtual time `step_ms` whenever it has nothing to
+/// say, until `want` accepts an event; panics after `budget` of virtual time.
+fn drive<P: ModemPower>(
+    world: &Shared,
+    step_ms: i64,
+    driver: &mut Modem<Port, P, DeviceClock>,
+    budget: &str,
+    mut want: impl FnMut(&Event) -> bool,
+) -> Event {
+    let budget = SimDuration::parse(budget).unwrap();
+    let deadline = world.borrow().clock.now() + budget;
+    let mut seen = Vec::new();
+    loop {
+        match driver.poll() {
+            Ok(event) if want(&event) => return event,
+            Ok(event) => seen.push(event),
+            Err(nb::Error::WouldBlock) => {
+                let mut w = world.borrow_mut();
+                assert!(
+                    w.clock.now() < deadline,
+                    "not within {budget:?} of virtual time; events: {seen:?}"
+                );
+                w.clock.advance(SimDuration(step_ms));
+                w.tick();
+            }
+            Err(nb::Error::Other(e)) => panic!("serial error {e}"),
+        }
     }
 }
 
@@ -329,6 +353,49 @@ fn driver_receives_injected_messages_and_deletes_them() {
     // The driver deletes what it read.
     rig.idle("10s");
     assert_eq!(rig.world.borrow().slots[0].modem.stored(), [0, 0, 0]);
+}
+
+#[test]
+fn driver_keeps_received_messages_until_the_caller_deletes_them() {
+    let scenario = SCENARIO.replace(
+        r#"msisdn = "+33700000001""#,
+        "msisdn = \"+33700000001\"\nsmsc = \"+33609001390\"",
+    );
+    let mut rig = Rig::new("keep", &scenario);
+    rig.driver.keep_received(true);
+    rig.ready();
+    // Part 1 of a two-part reply (part 2 is lost in the network), from a number in
+    // national form: a French SIM shows `0612345678` (type of number "unknown").
+    let long = format!("STOP {}", "merci ".repeat(40));
+    rig.world
+        .borrow_mut()
+        .inject_sms_parts(0, "0612345678", &long, &[1]);
+    let Event::Received(pdu) = rig.until("1m", |e| matches!(e, Event::Received(_))) else {
+        unreachable!()
+    };
+    let Ok(Tpdu::Deliver(d)) = core_pdu::decode(pdu.bytes(), SmscField::Present) else {
+        panic!("not a DELIVER: {pdu:?}");
+    };
+    assert_eq!(d.from.to_string(), "0612345678");
+    assert_eq!(
+        d.user_data.udh.concat.map(|c| (c.part, c.total)),
+        Some((1, 2))
+    );
+    assert!(d.user_data.text().starts_with("STOP merci"));
+    // The service centre's address heads the PDU, in international form.
+    assert_eq!(d.smsc.map(|n| n.to_string()), Some("+33609001390".into()));
+    // Kept: the next listing hands it up again, until the caller deletes it.
+    let slot = pdu.slot.expect("read from storage");
+    assert_eq!(rig.world.borrow().slots[0].modem.stored(), [1, 0, 0]);
+    let again = rig.until("3m", |e| matches!(e, Event::Received(_)));
+    assert_eq!(again, Event::Received(pdu));
+    rig.driver.delete(slot.index);
+    rig.idle("10s");
+    assert_eq!(rig.world.borrow().slots[0].modem.stored(), [0, 0, 0]);
+    // The ledger shows the whole reply; part 2 never reached the modem.
+    let replies = rig.ledger("reply");
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0]["text"], long.as_str());
 }
 
 #[test]
@@ -494,6 +561,48 @@ fn reboot_inside_the_boot_window_ends_the_send_in_flight_once() {
     let second = texts.iter().filter(|t| *t == "Après Ctrl-Z").count();
     assert!(second <= 1, "{texts:?}");
     assert_eq!(texts.last(), Some(&Value::from("Et ensuite")), "{texts:?}");
+}
+
+/// Regression: the firmware under QEMU, killed between `AT+CMGS` and Ctrl-Z of a send
+/// (`device_faults`), left the simulated modem at its `> ` prompt. The restarted
+/// driver's `AT` probes went into the PDU text, and on a board that cannot switch the
+/// modem (`NoPowerControl`) it never reached the modem again: no job moved until the
+/// campaign's deadline. The new driver ends the prompt with ESC; the abandoned segment
+/// never reaches the network, and the next send goes out once.
+#[test]
+fn a_driver_restarted_at_an_open_prompt_gets_the_modem_back_without_power_control() {
+    let mut rig = Rig::new("prompt-left-open", SCENARIO);
+    rig.ready();
+    // The device resets while sending: `AT+CMGS` and half the PDU went out, Ctrl-Z
+    // never did. The modem keeps its prompt; `rig.driver` is never polled again.
+    let (pdu, _) = submit_pdus("+33612345678", "Interrompu", 13).remove(0);
+    let hex: String = pdu.bytes().iter().map(|b| format!("{b:02X}")).collect();
+    let mut line = WorldPort::new(&rig.world, 0);
+    let abandoned = format!("AT+CMGS={}\r{}", pdu.tpdu_len(), &hex[..hex.len() / 2]);
+    for b in abandoned.bytes() {
+        line.write(b).unwrap();
+    }
+    rig.world.borrow_mut().tick();
+    // The QEMU board's modem has no power switch the driver could use.
+    let mut driver = rig.restarted_driver(NoPowerControl);
+    drive(&rig.world, rig.step_ms, &mut driver, "30s", |e| {
+        *e == Event::Ready
+    });
+    let (pdu, _) = submit_pdus("+33612345678", "Ensuite", 14).remove(0);
+    driver.send(&pdu, false).unwrap();
+    let sent = drive(&rig.world, rig.step_ms, &mut driver, "1m", |e| {
+        matches!(e, Event::Sent(_))
+    });
+    assert!(
+        matches!(sent, Event::Sent(SendOutcome::Accepted(_))),
+        "{sent:?}"
+    );
+    let texts: Vec<Value> = rig
+        .ledger("message")
+        .iter()
+        .map(|m| m["text"].clone())
+        .collect();
+    assert_eq!(texts, ["Ensuite"]);
 }
 
 fn pin_scenario() -> String {

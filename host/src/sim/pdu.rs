@@ -670,7 +670,8 @@ pub fn unhex(text: &[u8]) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
-    // Vectors from AT-PDU.md (gammu on the wire, §6.4; python-gsmmodem/smspdudecoder §4).
+    // Vectors from docs/modems.md (gammu on the wire: § Oracle calls and vectors;
+    // python-gsmmodem and smspdudecoder: § PDUs).
     #[test]
     fn decodes_gammus_single_submit() {
         let pdu =

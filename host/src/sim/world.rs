@@ -63,7 +63,8 @@ pub struct World {
     offset: UtcOffset,
 }
 
-/// Default submit latency per profile: SIM800 logs show ≈3 s (AT-PDU.md §2.4).
+/// Default submit latency per profile: SIM800 logs show ≈3 s (docs/modems.md § Sending:
+/// AT+CMGS).
 fn profile_submit_latency(profile: &str) -> Latency {
     let s = SimDuration::from_secs;
     match profile {
@@ -237,6 +238,27 @@ impl World {
     pub fn inject_sms(&mut self, i: usize, from: &str, text: &str) {
         let name = self.slots[i].modem.name().to_string();
         let event = self.operator.inbound(&name, from, text, "inject");
+        let now = self.clock.now();
+        self.operator.schedule(now, event);
+        self.tick();
+    }
+
+    /// [`World::inject_sms`], handing the modem only the segments numbered in `parts`
+    /// (from 1): the others are lost in the network and never arrive. The ledger's
+    /// `reply` line still shows the whole message.
+    pub fn inject_sms_parts(&mut self, i: usize, from: &str, text: &str, parts: &[u64]) {
+        let name = self.slots[i].modem.name().to_string();
+        let mut event = self.operator.inbound(&name, from, text, "inject");
+        if let Event::Inbound {
+            parts: segments, ..
+        } = &mut event
+        {
+            let mut number = 0;
+            segments.retain(|_| {
+                number += 1;
+                parts.contains(&number)
+            });
+        }
         let now = self.clock.now();
         self.operator.schedule(now, event);
         self.tick();

@@ -3,14 +3,12 @@
 
 use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::msg::{
-    BrandId, Delivery, Event, EventId, KeywordKind, RefusalCode, Scope, SendFailure,
+    BrandId, Delivery, Event, EventEpoch, EventId, KeywordKind, RefusalCode, Scope, SendFailure,
 };
 use rusqlite::{Transaction, params};
 
-use super::jobs::{Change, get, history, set_state, split_key};
-use super::{
-    ALL_BRANDS, JobState, OptOut, Result, Store, add_optout, ensure_device, remove_optout,
-};
+use super::jobs::{Change, get, history, release, retries, set_state, split_key};
+use super::{ALL_BRANDS, JobState, OptOut, Result, Store, add_optout, remove_optout, switch_epoch};
 
 /// Maps the device's 32-bit brand ids back to brand names (the configured brands).
 #[derive(Clone, Debug, Default)]
@@ -121,20 +119,22 @@ pub const fn keyword_kind_name(k: KeywordKind) -> &'static str {
 }
 
 impl Store {
-    /// Applies event `id` from `device` in one transaction, unless it was applied
-    /// before. `now` stamps the changes; `brands` names opt-out scopes; `retry` decides
+    /// Applies event `id` of `epoch` from `device` in one transaction, unless it was
+    /// applied before (an id at or below the mark of the same epoch). An event of
+    /// another epoch switches the device to it first ([`Store::note_epoch`]). `now` stamps the changes; `brands` names opt-out scopes; `retry` decides
     /// what a temporary failure becomes.
     pub fn apply_event(
         &mut self,
         device: &str,
-        id: EventId,
+        (epoch, id): (EventEpoch, EventId),
         event: &Event,
         now: UtcInstant,
         brands: &BrandNames,
         retry: &RetryPolicy,
     ) -> Result<Applied> {
         self.transaction(|tx| {
-            ensure_device(tx, device, now)?;
+            // An event of another store's numbering is never taken for one stored.
+            switch_epoch(tx, device, epoch, now)?;
             let last: Option<i64> = tx.query_row(
                 "SELECT last_event FROM devices WHERE name = ?1",
                 [device],
@@ -218,6 +218,23 @@ fn apply(
                 }
                 _ => {}
             }
+            return Ok(None);
+        }
+        Event::UnmatchedReport {
+            to,
+            mr,
+            st,
+            submitted,
+            at,
+        } => {
+            // Kept unattributed: no job the device remembers was sent under this
+            // reference to this number before the service centre had it.
+            tracing::warn!(device, mr, st, "delivery report about no job");
+            tx.execute(
+                "INSERT INTO unmatched_reports (device, recipient, mr, status, submitted, at, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![device, to.as_str(), mr, st, submitted.0, at.0, now.0],
+            )?;
             return Ok(None);
         }
         _ => {}
@@ -337,12 +354,17 @@ fn apply(
                     },
                     "expired on the device".into(),
                 ),
-                _ if !*permanent && job.attempt + 1 < retry.max_attempts && *part == 1 => {
+                _ if !*permanent
+                    && retries(tx, id)?.saturating_add(1) < retry.max_attempts
+                    && *part == 1 =>
+                {
                     // Only a failure of the first segment is retried as a whole: a
-                    // retry of a later one would send earlier segments twice.
-                    let wait = retry.wait(job.attempt);
+                    // retry of a later one would send earlier segments twice. The
+                    // budget counts retries, not the keys a release also takes.
+                    let retries = retries(tx, id)?;
+                    let wait = retry.wait(retries);
                     let due = now.plus(wait);
-                    let reason = format!("{reason}, retry {} in {wait} s", job.attempt + 1);
+                    let reason = format!("{reason}, retry {} in {wait} s", u16::from(retries) + 1);
                     tx.execute(
                         "UPDATE jobs SET state = 'retry', due_at = ?2, attempt = attempt + 1,
                              reason = ?3, device = NULL, updated_at = ?4 WHERE id = ?1",
@@ -367,6 +389,11 @@ fn apply(
                     ),
                 ),
             }
+        }
+        Event::Released { until, rule, .. } => {
+            // Off the device until `until`, then under a new key (see `jobs::release`).
+            let state = release(tx, &job, *until, rule.as_str(), now)?;
+            return Ok(Some((id, state)));
         }
         Event::Unknown { part, .. } => (
             JobState::Unknown,
@@ -404,7 +431,9 @@ fn apply(
                 format!("delivery report: {name} (TP-ST {st:#04x}) at {at}"),
             )
         }
-        Event::Inbound { .. } | Event::Keyword { .. } => return Ok(None),
+        Event::Inbound { .. } | Event::Keyword { .. } | Event::UnmatchedReport { .. } => {
+            return Ok(None);
+        }
     };
     set_state(tx, id, state, now, &change, &detail)?;
     Ok(Some((id, state)))

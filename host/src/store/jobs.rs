@@ -5,20 +5,22 @@
 //!         │        │           │ ▲         │
 //!         │        │           ▼ │         ├─► failed (permanent, or retries used up)
 //!         │        │         held          ├─► retry ─► submitted ... (temporary failure)
-//!         │        │                       └─► unknown (may have been sent; never resent)
+//!         │        │    (long: deferred)   └─► unknown (may have been sent; never resent)
 //!         ├─► deferred ─► (due) ─► submitted ...     (host pre-check: a time rule)
 //!         ├─► refused                                (host pre-check or device)
 //!         └─► expired | cancelled
 //! ```
 //!
 //! `queued`, `deferred` and `retry` wait in the host until `due_at`; `submitted`,
-//! `accepted`, `held` (deferred by the device, in its slot) and `sending` are on a
-//! device; the rest are final. The idempotency key the device sees is
-//! `id << 8 | attempt`: the same for every resubmission of one attempt (the device
-//! dedupes), new for a retry after a temporary failure.
+//! `accepted`, `held` (deferred by the device for a few minutes, in its slot) and
+//! `sending` are on a device; the rest are final. A job the device holds longer gives
+//! its slot back (`Released`): it is `deferred` in the host again. The idempotency key
+//! the device sees is `id << 8 | attempt`: the same for every resubmission of one
+//! attempt (the device dedupes), new for a retry after a temporary failure and after a
+//! release.
 
 use relais_core::compliance::decision::{Class, ConsentStatus};
-use relais_core::compliance::tz::UtcInstant;
+use relais_core::compliance::tz::{UtcInstant, Zone};
 use relais_core::link::msg::JobKey;
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -169,6 +171,8 @@ pub struct JobRow {
     pub categories: String,
     /// French department.
     pub department: Option<u8>,
+    /// The contact's verified time zone, when the contact list gives one.
+    pub zone: Option<Zone>,
     /// Consent at creation.
     pub consent: ConsentStatus,
     /// State.
@@ -203,8 +207,70 @@ pub const fn split_key(key: JobKey) -> Option<(i64, u8)> {
     Some(((key.0 >> 8) as i64, (key.0 & 0xff) as u8))
 }
 
+/// The device gave job `job` back unsent ([`relais_core::link::msg::Event::Released`]):
+/// it waits in the host until `until` (`deferred`, off the device) and goes again under
+/// a new key, since the old one is finished on the device (a resubmission of it that was
+/// already on its way is answered `Duplicate` and never sent). `attempt` therefore counts
+/// the job's keys, retries and releases alike; the retry budget counts retries only
+/// ([`retries`]). A job with no key left (255 of them) fails.
+///
+/// It is due no sooner than [`RELEASE_FLOOR_S`] from now: a device whose clock is behind
+/// the host's gives back an `until` the host sees as past, and would otherwise get the
+/// job back at once, again and again, until its clock catches up.
+pub(super) fn release(
+    tx: &Transaction<'_>,
+    job: &JobRow,
+    until: UtcInstant,
+    rule: &str,
+    now: UtcInstant,
+) -> Result<JobState> {
+    let Some(attempt) = job.attempt.checked_add(1) else {
+        set_state(
+            tx,
+            job.id,
+            JobState::Failed,
+            now,
+            &Change {
+                reason: Some("keys-exhausted"),
+                ..Default::default()
+            },
+            "given back by the device with no key left to submit it again",
+        )?;
+        return Ok(JobState::Failed);
+    };
+    let due = until.max(now.plus(RELEASE_FLOOR_S));
+    tx.execute(
+        "UPDATE jobs SET state = 'deferred', due_at = ?2, attempt = ?3, rule = ?4,
+             device = NULL, updated_at = ?5 WHERE id = ?1",
+        params![job.id, due.0, attempt, rule, now.0],
+    )?;
+    history(
+        tx,
+        job.id,
+        now,
+        JobState::Deferred,
+        &format!("given back by the device until {until} ({rule}); next key: attempt {attempt}"),
+    )?;
+    Ok(JobState::Deferred)
+}
+
+/// Least wait before a job a device gave back goes again (see [`release`]).
+pub(super) const RELEASE_FLOOR_S: i64 = 60;
+
+/// Retries job `id` had after temporary failures (its `retry` states): what the retry
+/// budget counts, whatever else gave it new keys.
+pub(super) fn retries(tx: &Transaction<'_>, id: i64) -> Result<u8> {
+    let n: i64 = tx
+        .prepare_cached("SELECT count(*) FROM job_history WHERE job_id = ?1 AND state = 'retry'")?
+        .query_row([id], |r| r.get(0))?;
+    Ok(u8::try_from(n).unwrap_or(u8::MAX))
+}
+
+/// The job's columns, and its contact's verified zone (read when the job is: a zone
+/// verified after the campaign started still counts).
 const COLUMNS: &str = "id, campaign_id, number, text, class, brand, categories, department,
-    consent, state, due_at, expires_at, attempt, device";
+    consent, state, due_at, expires_at, attempt, device,
+    (SELECT zone FROM contacts WHERE contacts.number = jobs.number)";
 
 fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
     let class: String = r.get(4)?;
@@ -225,6 +291,9 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
         expires_at: r.get::<_, Option<i64>>(11)?.map(UtcInstant),
         attempt: r.get(12)?,
         device: r.get(13)?,
+        zone: r
+            .get::<_, Option<String>>(14)?
+            .and_then(|z| Zone::from_name(&z)),
     })
 }
 
@@ -350,7 +419,9 @@ impl Store {
     }
 
     /// Jobs waiting in the host and due at `now` (campaign running, or no campaign),
-    /// oldest due first, at most `limit`; only brands in `brands` (empty: any).
+    /// at most `limit`; only brands in `brands` (empty: any). Transactional and
+    /// conversational jobs come first (an OTP never waits behind a campaign), then
+    /// marketing; each oldest due first.
     pub fn due_jobs(
         &self,
         now: UtcInstant,
@@ -366,7 +437,7 @@ impl Store {
              WHERE state IN ('queued', 'deferred', 'retry') AND due_at <= ?1
                AND (campaign_id IS NULL OR campaign_id IN (SELECT id FROM campaigns WHERE status = 'running'))
                AND (?3 = '[]' OR brand IN (SELECT value FROM json_each(?3)))
-             ORDER BY due_at, id LIMIT ?2"
+             ORDER BY class = 'marketing', due_at, id LIMIT ?2"
         ))?;
         let rows = st.query_map(params![now.0, limit as i64, brands], job_row)?;
         rows.collect::<rusqlite::Result<_>>().map_err(Into::into)

@@ -23,13 +23,18 @@ use relais_core::compliance::decision::{
 };
 use relais_core::compliance::number::Msisdn;
 use relais_core::compliance::tz::UtcInstant;
+use relais_core::link::msg::{EventEpoch, EventId};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
 
 pub use events::{Applied, BrandNames, RetryPolicy, failure_name, keyword_kind_name, refusal_name};
 pub use jobs::{Change, JobRow, JobState, NewJob, key_of, split_key};
 
 /// Schema migrations, in order: entry `i` brings `user_version` from `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("v2_epochs.sql"),
+    include_str!("v3_unmatched_reports.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -183,7 +188,7 @@ pub struct OptOut {
     pub brand: String,
     /// The keyword that caused it, when it came by SMS.
     pub keyword: Option<String>,
-    /// Its matching tier (rules/README.md), when it came by SMS.
+    /// Its matching tier (docs/compliance.md § Normalisation and matching), when it came by SMS.
     pub tier: Option<u8>,
     /// `sms:<device>`, `cli`, `import:<file>`.
     pub source: String,
@@ -279,6 +284,10 @@ pub struct DeviceRow {
     pub boot: Option<u32>,
     /// The last event stored from it.
     pub last_event: Option<u32>,
+    /// The epoch of its event store (of `last_event`).
+    pub epoch: Option<u32>,
+    /// When its event store last changed to another epoch, if it ever did.
+    pub epoch_changed_at: Option<UtcInstant>,
     /// The last status it reported (JSON).
     pub status: serde_json::Value,
     /// When the row last changed.
@@ -513,6 +522,20 @@ impl Store {
         rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
     }
 
+    /// The (number, brand) pairs with an opt-in on record (START, `optout remove`) and
+    /// no opt-out now: entries a device may drop from its suppression list.
+    pub fn opt_ins(&self) -> Result<Vec<(String, String)>> {
+        let mut st = self.conn.prepare(
+            "SELECT DISTINCT l.number, l.brand FROM optout_log l
+             WHERE l.action = 'opt-in'
+               AND NOT EXISTS (SELECT 1 FROM optouts o
+                               WHERE o.number = l.number AND o.brand = l.brand)
+             ORDER BY l.number, l.brand",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+    }
+
     /// The opt-out covering `number` for `brand`, if any.
     pub fn opted_out_of(&self, number: &str, brand: &str) -> Result<Option<OptOutScope>> {
         let found: Option<String> = self
@@ -608,20 +631,35 @@ impl Store {
 
     // ----- devices ---------------------------------------------------------------
 
-    /// The last event stored from `device`.
-    pub fn last_event(&self, device: &str) -> Result<Option<u32>> {
-        let v: Option<Option<i64>> = self
+    /// The last event stored from `device`, and the epoch that numbered it.
+    pub fn last_event(&self, device: &str) -> Result<Option<(EventEpoch, EventId)>> {
+        let v: Option<(Option<i64>, Option<i64>)> = self
             .conn
             .query_row(
-                "SELECT last_event FROM devices WHERE name = ?1",
+                "SELECT epoch, last_event FROM devices WHERE name = ?1",
                 [device],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        Ok(v.flatten().map(|v| v as u32))
+        Ok(v.and_then(|(epoch, last)| {
+            Some((EventEpoch(epoch.unwrap_or(0) as u32), EventId(last? as u32)))
+        }))
     }
 
-    /// Records a device's status (JSON) and boot.
+    /// Records that `device` numbers its events in `epoch` (at each handshake). When
+    /// its store had another epoch, the change is logged in `device_epochs` and the
+    /// event mark starts again; returns the previous epoch and the last event stored
+    /// under it.
+    pub fn note_epoch(
+        &mut self,
+        device: &str,
+        epoch: EventEpoch,
+        now: UtcInstant,
+    ) -> Result<Option<(EventEpoch, Option<EventId>)>> {
+        self.transaction(|tx| switch_epoch(tx, device, epoch, now))
+    }
+
+    /// Records a device's status (JSON, merged into what it said before) and boot.
     pub fn set_device_status(
         &mut self,
         device: &str,
@@ -631,9 +669,19 @@ impl Store {
     ) -> Result<()> {
         self.transaction(|tx| {
             ensure_device(tx, device, now)?;
+            // The handshake and the status reports say different things: keep both.
+            let old: String =
+                tx.query_row("SELECT status FROM devices WHERE name = ?1", [device], |r| {
+                    r.get(0)
+                })?;
+            let mut merged = serde_json::from_str(&old).unwrap_or(serde_json::json!({}));
+            match (merged.as_object_mut(), status.as_object()) {
+                (Some(m), Some(new)) => m.extend(new.clone()),
+                _ => merged = status.clone(),
+            }
             tx.execute(
                 "UPDATE devices SET status = ?2, boot = coalesce(?3, boot), updated_at = ?4 WHERE name = ?1",
-                params![device, status.to_string(), boot, now.0],
+                params![device, merged.to_string(), boot, now.0],
             )?;
             Ok(())
         })
@@ -642,7 +690,10 @@ impl Store {
     /// Every device the store has heard of.
     pub fn devices(&self) -> Result<Vec<DeviceRow>> {
         let mut st = self.conn.prepare(
-            "SELECT name, boot, last_event, status, updated_at FROM devices ORDER BY name",
+            "SELECT name, boot, last_event, status, updated_at, epoch,
+                    (SELECT max(at) FROM device_epochs e
+                      WHERE e.device = d.name AND e.previous IS NOT NULL)
+             FROM devices d ORDER BY name",
         )?;
         let rows = st.query_map([], |r| {
             let status: String = r.get(3)?;
@@ -650,12 +701,51 @@ impl Store {
                 name: r.get(0)?,
                 boot: r.get(1)?,
                 last_event: r.get(2)?,
+                epoch: r.get(5)?,
+                epoch_changed_at: r.get::<_, Option<i64>>(6)?.map(UtcInstant),
                 status: serde_json::from_str(&status).unwrap_or(serde_json::Value::Null),
                 updated_at: UtcInstant(r.get(4)?),
             })
         })?;
         rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
     }
+}
+
+/// Makes `epoch` the event numbering of `device`: see [`Store::note_epoch`].
+pub(crate) fn switch_epoch(
+    tx: &Transaction<'_>,
+    device: &str,
+    epoch: EventEpoch,
+    now: UtcInstant,
+) -> Result<Option<(EventEpoch, Option<EventId>)>> {
+    ensure_device(tx, device, now)?;
+    let (current, last): (Option<i64>, Option<i64>) = tx.query_row(
+        "SELECT epoch, last_event FROM devices WHERE name = ?1",
+        [device],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let epoch_value = i64::from(epoch.0);
+    if current == Some(epoch_value) {
+        return Ok(None);
+    }
+    let previous = current.map(|e| EventEpoch(e as u32));
+    tx.execute(
+        "INSERT OR IGNORE INTO device_epochs (device, epoch, previous, last_before, at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![device, epoch_value, current, last, now.0],
+    )?;
+    match current {
+        // A store from before epochs: its marks are this numbering's.
+        None => tx.execute(
+            "UPDATE devices SET epoch = ?2 WHERE name = ?1",
+            params![device, epoch_value],
+        )?,
+        Some(_) => tx.execute(
+            "UPDATE devices SET epoch = ?2, last_event = NULL, updated_at = ?3 WHERE name = ?1",
+            params![device, epoch_value, now.0],
+        )?,
+    };
+    Ok(previous.map(|p| (p, last.map(|l| EventId(l as u32)))))
 }
 
 fn ensure_device(tx: &Transaction<'_>, device: &str, now: UtcInstant) -> Result<()> {

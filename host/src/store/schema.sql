@@ -12,7 +12,7 @@ CREATE TABLE contacts (
     created_at  INTEGER NOT NULL
 );
 
--- Consent per number and brand, with where it came from (rules/README.md decision 11).
+-- Consent per number and brand, with where it came from (docs/compliance.md § Decision 11).
 CREATE TABLE consents (
     number      TEXT NOT NULL,
     brand       TEXT NOT NULL,

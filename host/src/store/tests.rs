@@ -4,7 +4,7 @@ use relais_core::compliance::decision::{Class, ConsentStatus, OptOutScope};
 use relais_core::compliance::number::Msisdn;
 use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::msg::{
-    BrandId, Event, EventId, JobKey, KeywordKind, Scope, SendFailure, bounded,
+    BrandId, Event, EventEpoch, EventId, JobKey, KeywordKind, Scope, SendFailure, bounded,
 };
 
 use super::*;
@@ -17,6 +17,7 @@ fn temp(name: &str) -> PathBuf {
 }
 
 const T0: UtcInstant = UtcInstant(1_780_000_000);
+const EPOCH: EventEpoch = EventEpoch(0x1234);
 
 fn job(number: &str) -> NewJob {
     NewJob {
@@ -191,7 +192,7 @@ fn events_are_applied_once_in_one_transaction_each() {
     let brands = BrandNames::new(["Acme"]);
     let retry = RetryPolicy::default();
     let apply = |s: &mut Store, n: u32, e: Event| {
-        s.apply_event("dev", EventId(n), &e, T0, &brands, &retry)
+        s.apply_event("dev", (EPOCH, EventId(n)), &e, T0, &brands, &retry)
             .unwrap()
     };
     assert_eq!(
@@ -206,7 +207,7 @@ fn events_are_applied_once_in_one_transaction_each() {
         apply(&mut s, 2, Event::Sent { key, parts: 1 }),
         Applied::Again
     );
-    assert_eq!(s.last_event("dev").unwrap(), Some(2));
+    assert_eq!(s.last_event("dev").unwrap(), Some((EPOCH, EventId(2))));
     let history = s.history(id).unwrap();
     let states: Vec<&str> = history.iter().map(|h| h.1.as_str()).collect();
     assert_eq!(states, ["queued", "submitted", "accepted", "sent"]);
@@ -227,7 +228,7 @@ fn temporary_failures_retry_with_a_new_key_then_fail() {
         error: SendFailure::Cms(500),
         permanent: false,
     };
-    s.apply_event("dev", EventId(1), &fail(key), T0, &brands, &retry)
+    s.apply_event("dev", (EPOCH, EventId(1)), &fail(key), T0, &brands, &retry)
         .unwrap();
     let row = s.job(id).unwrap().unwrap();
     assert_eq!(row.state, JobState::Retry);
@@ -237,7 +238,7 @@ fn temporary_failures_retry_with_a_new_key_then_fail() {
     // A late event about the old attempt does not move the job.
     s.apply_event(
         "dev",
-        EventId(2),
+        (EPOCH, EventId(2)),
         &Event::Sent { key, parts: 1 },
         T0,
         &brands,
@@ -245,8 +246,15 @@ fn temporary_failures_retry_with_a_new_key_then_fail() {
     )
     .unwrap();
     assert_eq!(s.job(id).unwrap().unwrap().state, JobState::Retry);
-    s.apply_event("dev", EventId(3), &fail(row.key()), T0, &brands, &retry)
-        .unwrap();
+    s.apply_event(
+        "dev",
+        (EPOCH, EventId(3)),
+        &fail(row.key()),
+        T0,
+        &brands,
+        &retry,
+    )
+    .unwrap();
     assert_eq!(s.job(id).unwrap().unwrap().state, JobState::Failed);
 }
 
@@ -266,7 +274,7 @@ fn keywords_update_the_optout_list() {
     };
     s.apply_event(
         "dev",
-        EventId(1),
+        (EPOCH, EventId(1)),
         &kw(KeywordKind::OptOut, Scope::Brand(BrandId::of("Acme"))),
         T0,
         &brands,
@@ -279,7 +287,7 @@ fn keywords_update_the_optout_list() {
     );
     s.apply_event(
         "dev",
-        EventId(2),
+        (EPOCH, EventId(2)),
         &kw(KeywordKind::OptIn, Scope::Brand(BrandId::of("Acme"))),
         T0,
         &brands,
@@ -308,4 +316,340 @@ fn a_device_for_one_brand_is_not_starved_by_other_brands_jobs() {
         s.due_jobs(T0.plus(1), &["Acme".into()], 200).unwrap().len(),
         100
     );
+}
+
+#[test]
+fn events_of_a_new_device_store_are_applied_though_their_ids_were_seen() {
+    // A device stored 3 events from its first store, then came back with fresh flash:
+    // its new store numbers from 1 again. A STOP numbered 2 in the new store must be
+    // applied, not dropped as the old store's event 2.
+    let mut s = Store::open_in_memory().unwrap();
+    let brands = BrandNames::new(["Acme"]);
+    let retry = RetryPolicy::default();
+    let inbound = |text: &str| Event::Inbound {
+        from: bounded("+33612345678"),
+        text: bounded(text),
+        at: T0,
+        truncated: false,
+    };
+    for n in 1..=3 {
+        s.apply_event(
+            "dev",
+            (EPOCH, EventId(n)),
+            &inbound("old"),
+            T0,
+            &brands,
+            &retry,
+        )
+        .unwrap();
+    }
+    assert_eq!(s.note_epoch("dev", EPOCH, T0).unwrap(), None, "same store");
+    let fresh = EventEpoch(0x9999);
+    let later = T0.plus(60);
+    assert_eq!(
+        s.note_epoch("dev", fresh, later).unwrap(),
+        Some((EPOCH, Some(EventId(3))))
+    );
+    assert_eq!(s.last_event("dev").unwrap(), None, "the mark starts again");
+    let stop = Event::Keyword {
+        from: Msisdn::parse("+33612345678").unwrap(),
+        kind: KeywordKind::OptOut,
+        keyword: bounded("STOP"),
+        tier: 1,
+        scope: Some(Scope::Brand(BrandId::of("Acme"))),
+        confirmed: false,
+    };
+    assert_eq!(
+        s.apply_event(
+            "dev",
+            (fresh, EventId(1)),
+            &inbound("new"),
+            later,
+            &brands,
+            &retry
+        )
+        .unwrap(),
+        Applied::Stored(None)
+    );
+    assert_eq!(
+        s.apply_event("dev", (fresh, EventId(2)), &stop, later, &brands, &retry)
+            .unwrap(),
+        Applied::Stored(None)
+    );
+    assert!(s.opted_out_of("+33612345678", "Acme").unwrap().is_some());
+    // An event that arrives with its epoch before any handshake switches too.
+    let third = EventEpoch(0x7777);
+    assert_eq!(
+        s.apply_event(
+            "dev",
+            (third, EventId(1)),
+            &inbound("third"),
+            later,
+            &brands,
+            &retry
+        )
+        .unwrap(),
+        Applied::Stored(None)
+    );
+    assert_eq!(s.last_event("dev").unwrap(), Some((third, EventId(1))));
+    let row = &s.devices().unwrap()[0];
+    assert_eq!(row.epoch, Some(third.0));
+    assert_eq!(row.epoch_changed_at, Some(later));
+    let texts: Vec<String> = s.inbound(10).unwrap().into_iter().map(|r| r.text).collect();
+    assert_eq!(texts.len(), 5, "{texts:?}");
+}
+
+#[test]
+fn opt_ins_list_only_numbers_not_opted_out_again() {
+    let mut s = Store::open_in_memory().unwrap();
+    let optout = |number: &str| OptOut {
+        number: number.into(),
+        brand: "Acme".into(),
+        keyword: Some("STOP".into()),
+        tier: Some(1),
+        source: "test".into(),
+        at: T0,
+    };
+    for n in ["+33612345001", "+33612345002", "+33612345003"] {
+        s.add_optout(&optout(n)).unwrap();
+    }
+    // 001 opted in; 002 opted in and out again; 003 never opted in.
+    s.remove_optout("+33612345001", "Acme", "START", T0.plus(1))
+        .unwrap();
+    s.remove_optout("+33612345002", "Acme", "START", T0.plus(1))
+        .unwrap();
+    s.add_optout(&optout("+33612345002")).unwrap();
+    assert_eq!(
+        s.opt_ins().unwrap(),
+        [("+33612345001".to_string(), "Acme".to_string())]
+    );
+}
+
+#[test]
+fn a_delivery_report_about_no_job_is_kept_unattributed() {
+    let path = temp("unmatched");
+    let brands = BrandNames::new(["Acme"]);
+    let retry = RetryPolicy::default();
+    let report = Event::UnmatchedReport {
+        to: bounded("0611111111"),
+        mr: 7,
+        st: 0x46,
+        submitted: UtcInstant(T0.0 - 86_400),
+        at: UtcInstant(T0.0 - 60),
+    };
+    let rows = |s: &Store| -> Vec<(String, String, u8, u8, i64, i64, i64)> {
+        let mut st = s
+            .conn
+            .prepare(
+                "SELECT device, recipient, mr, status, submitted, at, received_at
+                 FROM unmatched_reports ORDER BY id",
+            )
+            .unwrap();
+        st.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    };
+    let want = (
+        "dev".to_string(),
+        "0611111111".to_string(),
+        7,
+        0x46,
+        T0.0 - 86_400,
+        T0.0 - 60,
+        T0.0,
+    );
+    {
+        let mut s = Store::open(&path).unwrap();
+        let stored = s.apply_event("dev", (EPOCH, EventId(1)), &report, T0, &brands, &retry);
+        assert_eq!(stored.unwrap(), Applied::Stored(None));
+        // Delivered again by the link: stored once.
+        let again = s.apply_event("dev", (EPOCH, EventId(1)), &report, T0, &brands, &retry);
+        assert_eq!(again.unwrap(), Applied::Again);
+        assert_eq!(rows(&s), std::slice::from_ref(&want));
+        // A store from before the table: opening it migrates.
+        s.conn
+            .execute_batch(&format!(
+                "DROP TABLE unmatched_reports; PRAGMA user_version = {};",
+                SCHEMA_VERSION - 1
+            ))
+            .unwrap();
+    }
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(rows(&s), []);
+    s.apply_event("dev", (EPOCH, EventId(2)), &report, T0, &brands, &retry)
+        .unwrap();
+    assert_eq!(rows(&s), [want]);
+}
+
+#[test]
+fn transactional_jobs_are_due_before_marketing_jobs_due_earlier() {
+    let mut s = Store::open_in_memory().unwrap();
+    let campaign = NewCampaign {
+        name: "winter".into(),
+        template: "Soldes".into(),
+        class: Class::Marketing,
+        brand: "Acme".into(),
+        categories: String::new(),
+    };
+    s.create_campaign(&campaign, &[job("+33612345670"), job("+33612345671")], T0)
+        .unwrap();
+    s.set_campaign_status("winter", CampaignStatus::Running)
+        .unwrap();
+    let otp = NewJob {
+        class: Class::Transactional,
+        text: "Votre code : 123456".into(),
+        ..job("+33612345672")
+    };
+    let chat = NewJob {
+        class: Class::Conversational,
+        ..job("+33612345673")
+    };
+    s.insert_job(&otp, T0.plus(60)).unwrap();
+    let chat = s.insert_job(&chat, T0.plus(30)).unwrap();
+    s.insert_job(&job("+33612345674"), T0.plus(10)).unwrap();
+    let due: Vec<(String, UtcInstant)> = s
+        .due_jobs(T0.plus(60), &[], 16)
+        .unwrap()
+        .into_iter()
+        .map(|j| (j.number, j.due_at))
+        .collect();
+    // Not marketing first, each class oldest due first.
+    assert_eq!(
+        due,
+        [
+            ("+33612345673".to_string(), T0.plus(30)),
+            ("+33612345672".to_string(), T0.plus(60)),
+            ("+33612345670".to_string(), T0),
+            ("+33612345671".to_string(), T0),
+            ("+33612345674".to_string(), T0.plus(10)),
+        ]
+    );
+    // With room for one only, the one-time code's class wins.
+    let first = s.due_jobs(T0.plus(60), &[], 1).unwrap();
+    assert_eq!(first[0].id, chat);
+}
+
+#[test]
+fn a_job_the_device_gives_back_waits_in_the_host_and_goes_again_under_a_new_key() {
+    let mut s = Store::open_in_memory().unwrap();
+    let (id, key) = sent_job(&mut s);
+    let brands = BrandNames::default();
+    let retry = RetryPolicy {
+        max_attempts: 2,
+        backoff_secs: vec![60],
+    };
+    let monday = T0.plus(2 * 86_400);
+    s.apply_event(
+        "dev",
+        (EPOCH, EventId(1)),
+        &Event::Accepted(key),
+        T0,
+        &brands,
+        &retry,
+    )
+    .unwrap();
+    let released = Event::Released {
+        key,
+        until: monday,
+        rule: bounded("fr.marketing.window"),
+    };
+    assert_eq!(
+        s.apply_event("dev", (EPOCH, EventId(2)), &released, T0, &brands, &retry)
+            .unwrap(),
+        Applied::Stored(Some((id, JobState::Deferred)))
+    );
+    let row = s.job(id).unwrap().unwrap();
+    assert_eq!(row.state, JobState::Deferred);
+    assert_eq!(row.due_at, monday);
+    assert_eq!(row.device, None);
+    assert_ne!(row.key(), key, "the released key is finished on the device");
+    // Off the device: not resubmitted to it, not due before Monday, due then.
+    assert!(s.on_device("dev").unwrap().is_empty());
+    assert!(s.due_jobs(monday.plus(-1), &[], 16).unwrap().is_empty());
+    assert_eq!(s.due_jobs(monday, &[], 16).unwrap()[0].id, id);
+    // The device's answer to a resubmission of the old key that was already on its
+    // way changes nothing.
+    s.apply_event(
+        "dev",
+        (EPOCH, EventId(3)),
+        &Event::Duplicate(key),
+        T0,
+        &brands,
+        &retry,
+    )
+    .unwrap();
+    assert_eq!(s.job(id).unwrap().unwrap().state, JobState::Deferred);
+    // Under its new key, a temporary failure still gets the retry the policy allows: a
+    // release is not a retry.
+    let new_key = row.key();
+    s.transition(
+        id,
+        JobState::Submitted,
+        monday,
+        &Change {
+            device: Some("dev"),
+            ..Default::default()
+        },
+        "to dev",
+    )
+    .unwrap();
+    let fail = |key| Event::Failed {
+        key,
+        part: 1,
+        error: SendFailure::Cms(500),
+        permanent: false,
+    };
+    s.apply_event(
+        "dev",
+        (EPOCH, EventId(4)),
+        &fail(new_key),
+        monday,
+        &brands,
+        &retry,
+    )
+    .unwrap();
+    let row = s.job(id).unwrap().unwrap();
+    assert_eq!(row.state, JobState::Retry);
+    assert_eq!(row.due_at, monday.plus(60));
+    s.apply_event(
+        "dev",
+        (EPOCH, EventId(5)),
+        &fail(row.key()),
+        monday,
+        &brands,
+        &retry,
+    )
+    .unwrap();
+    assert_eq!(s.job(id).unwrap().unwrap().state, JobState::Failed);
+}
+
+#[test]
+fn a_job_given_back_with_a_past_until_waits_a_minute() {
+    // A device whose clock is behind: its `until` is already past for the host.
+    let mut s = Store::open_in_memory().unwrap();
+    let (id, key) = sent_job(&mut s);
+    let brands = BrandNames::default();
+    let retry = RetryPolicy::default();
+    let released = Event::Released {
+        key,
+        until: T0.plus(-30),
+        rule: bounded("fr.marketing.window"),
+    };
+    s.apply_event("dev", (EPOCH, EventId(1)), &released, T0, &brands, &retry)
+        .unwrap();
+    let row = s.job(id).unwrap().unwrap();
+    assert_eq!(row.state, JobState::Deferred);
+    assert_eq!(row.due_at, T0.plus(60));
+    assert!(s.due_jobs(T0.plus(59), &[], 16).unwrap().is_empty());
 }

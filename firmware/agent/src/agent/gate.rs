@@ -124,6 +124,8 @@ pub enum Gate {
         text: RenderedText,
         /// The core applied the marketing class (counts towards rate caps).
         marketing: bool,
+        /// Segments the core counts for the text.
+        parts: u8,
     },
     /// Not before `until`, because of `rule`.
     Defer {
@@ -151,7 +153,7 @@ fn judge(decision: decision::Decision<'_>, store_failed: bool) -> Gate {
     }
     let rule: RuleId = bounded(decision.rule.id);
     match decision.outcome {
-        Outcome::Send { text, .. } => {
+        Outcome::Send { text, segments } => {
             let mut out = RenderedText::new();
             if text.push_to(&mut out).is_err() {
                 return refusal(RefusalCode::TextTooLong, "core.text-length");
@@ -159,6 +161,7 @@ fn judge(decision: decision::Decision<'_>, store_failed: bool) -> Gate {
             Gate::Send {
                 text: out,
                 marketing: decision.class == Class::Marketing,
+                parts: u8::try_from(segments.get()).unwrap_or(u8::MAX),
             }
         }
         Outcome::Defer { until, .. } => Gate::Defer { until, rule },
@@ -169,13 +172,15 @@ fn judge(decision: decision::Decision<'_>, store_failed: bool) -> Gate {
     }
 }
 
-/// The decision for a host job at `now`.
-pub fn job<St: Store, const N: usize>(
+/// The decision for a host job's next segment, judged at `at` with the marketing
+/// sends of `log`. For the later segments of a message, `at` is the instant its first
+/// was decided and `log` is empty: the message was decided once, whole, and counts once.
+pub fn job<St: Store>(
     job: &Job,
     store: &St,
-    log: &RecentSends<N>,
+    log: &dyn SendLog,
     options: &Options,
-    now: UtcInstant,
+    at: UtcInstant,
 ) -> Gate {
     let Some(sender) = job.identity.to_compliance() else {
         return refusal(RefusalCode::BadIdentity, "core.identity");
@@ -190,14 +195,7 @@ pub fn job<St: Store, const N: usize>(
         consent: &consent,
         log,
     };
-    let decision = decision::evaluate(
-        &job.message(),
-        &sender,
-        &job.contact(),
-        now,
-        options,
-        stores,
-    );
+    let decision = decision::evaluate(&job.message(), &sender, &job.contact(), at, options, stores);
     judge(decision, suppression.failed.get())
 }
 
@@ -205,8 +203,8 @@ pub fn job<St: Store, const N: usize>(
 ///
 /// A reply is judged as [`Class::Conversational`]: it answers a message the recipient
 /// just sent, and the canonical texts mention STOP, which would turn a transactional
-/// text into marketing (rules/README.md decision 1) although a confirmation is never
-/// marketing (decision 10). Suppression is not consulted: the recipient who just sent
+/// text into marketing (docs/compliance.md § Decision 1) although a confirmation is never
+/// marketing (§ Decision 10). Suppression is not consulted: the recipient who just sent
 /// STOP is the one the confirmation is for. Every other rule (number, sender kind,
 /// time) applies.
 pub fn reply<const N: usize>(

@@ -2,10 +2,12 @@
 //! segment, the modem's answers, delivery reports, and the journal found at boot.
 
 use heapless::{Deque, String, Vec};
+use relais_core::compliance::decision::{Class, Permissive, SendLog};
 use relais_core::compliance::number::Msisdn;
 use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::msg::{
-    Delivery, Event, Job, JobKey, LinkError, Refusal, RefusalCode, RuleId, SendFailure, bounded,
+    Delivery, Event, Halt, Job, JobKey, LinkError, Refusal, RefusalCode, RuleId, SendFailure,
+    bounded,
 };
 use relais_core::sms::ConcatWidth;
 use relais_core::sms::pdu::{
@@ -35,8 +37,14 @@ const STORE_RETRY_MS: u64 = 5_000;
 /// Pacing waits at least this long are reported as [`Event::Deferred`] (`pacing`).
 const PACING_REPORT_MS: u64 = 60_000;
 /// A reply the rules would hold longer than this is dropped (a confirmation must come
-/// within minutes, rules/README.md decision 10).
+/// within minutes, docs/compliance.md § Decision 10).
 const REPLY_MAX_WAIT_S: i64 = 3_600;
+/// A host job that a time rule (or `not_before`) holds longer than this, before any of
+/// it went, is given back to the host ([`Event::Released`]) instead of keeping a slot.
+pub const RELEASE_AFTER_S: i64 = 600;
+/// Time allowed for one segment's exchange with the modem when the agent estimates when
+/// the last segment of a message will go (see [`Agent::schedule`]).
+const SEGMENT_ALLOWANCE_MS: u64 = 10_000;
 
 /// Scheduling state of a job or reply.
 #[derive(Debug)]
@@ -52,6 +60,10 @@ pub(crate) struct Progress {
     attempts: u8,
     /// The gate applied the marketing class.
     marketing: bool,
+    /// When the gate let the first segment go for the whole message, in UTC seconds
+    /// (0: not decided; 4 bytes that fit the struct's padding): the later segments are
+    /// judged at that instant (the message is decided once).
+    decided_at: u32,
 }
 
 impl Progress {
@@ -63,6 +75,7 @@ impl Progress {
             retry_at_ms: 0,
             attempts: 0,
             marketing: false,
+            decided_at: 0,
         }
     }
 
@@ -75,6 +88,13 @@ impl Progress {
 struct Slot {
     job: Job,
     p: Progress,
+}
+
+/// A keyword reply waiting, with the key it will be sent under.
+#[derive(Debug)]
+struct QueuedReply {
+    key: JobKey,
+    reply: Reply,
 }
 
 #[derive(Debug)]
@@ -97,7 +117,7 @@ struct Sending {
 pub(crate) struct Jobs<const SLOTS: usize, const R: usize> {
     /// In acceptance order.
     slots: Vec<Slot, SLOTS>,
-    replies: Deque<Reply, R>,
+    replies: Deque<QueuedReply, R>,
     reply: Option<ReplyJob>,
     reply_counter: u16,
     sending: Option<Sending>,
@@ -127,9 +147,9 @@ impl<const SLOTS: usize, const R: usize> Jobs<SLOTS, R> {
         SLOTS - self.slots.len()
     }
 
-    /// Queues a reply; false when the queue is full (the reply is dropped).
-    pub(crate) fn queue_reply(&mut self, reply: Reply) -> bool {
-        self.replies.push_back(reply).is_ok()
+    /// True when another reply can be queued.
+    pub(crate) fn reply_room(&self) -> bool {
+        !self.replies.is_full()
     }
 
     /// Forgets every deferral so waiting jobs are judged again (new settings).
@@ -176,17 +196,34 @@ impl<const SLOTS: usize, const R: usize> Jobs<SLOTS, R> {
     }
 
     /// Slot keys in the order they get the modem: a message whose sending started
-    /// first (its segments stay together), then by acceptance.
+    /// first (its segments stay together), then transactional and conversational jobs,
+    /// then marketing, each by acceptance. An OTP never waits behind a campaign.
     fn order(&self) -> Vec<JobKey, SLOTS> {
         let mut keys = Vec::new();
-        for started in [true, false] {
+        // 0: started, 1: not marketing, 2: marketing.
+        for rank in 0..3 {
             for s in self.slots.iter() {
-                if s.p.record.mrs.is_empty() != started {
+                let r = if !s.p.record.mrs.is_empty() {
+                    0
+                } else if s.job.class != Class::Marketing {
+                    1
+                } else {
+                    2
+                };
+                if r == rank {
                     let _ = keys.push(s.job.key);
                 }
             }
         }
         keys
+    }
+
+    /// A started message, if one is waiting for its next segment.
+    fn started(&self) -> Option<JobKey> {
+        self.slots
+            .iter()
+            .find(|s| !s.p.record.mrs.is_empty())
+            .map(|s| s.job.key)
     }
 }
 
@@ -279,7 +316,7 @@ where
     /// True while no new work may start: a send's bookkeeping failed, or the outbox is
     /// nearly full.
     fn blocked(&self) -> bool {
-        self.halted || self.outbox.nearly_full()
+        self.is_halted() || self.outbox.nearly_full()
     }
 
     fn halt(&mut self, error: StoreError) {
@@ -287,8 +324,13 @@ where
             "agent: storage failed during a send ({}): sending stops",
             error
         );
-        let _ = error;
-        self.halted = true;
+        self.modem_status.halted = Some(match error {
+            StoreError::Full => Halt::StoreFull,
+            StoreError::Medium => Halt::StoreMedium,
+            StoreError::Corrupt => Halt::StoreCorrupt,
+        });
+        // Said at once, not only when asked: the host shows why no credits come.
+        self.host.status_due = true;
     }
 
     #[inline(never)]
@@ -333,7 +375,10 @@ where
             // segment the network accepted (`record.mrs`).
             Some(record) => record,
             None => {
-                let record = JobRecord::new(concat_ref(key), job.report);
+                let record = JobRecord {
+                    to: job.to.value(),
+                    ..JobRecord::new(concat_ref(key), job.report)
+                };
                 match self.store.put_job(key, &record) {
                     Ok(()) => record,
                     Err(StoreError::Full) => {
@@ -393,25 +438,52 @@ where
         record.state = state;
         self.emit(event);
         self.buf.jobs.remove(key);
-        self.store.put_job(key, &record)
+        self.store.put_job(key, &record)?;
+        self.forget_reply(key);
+        Ok(())
     }
 
-    fn defer(&mut self, key: JobKey, until: UtcInstant, rule: RuleId, now: UtcInstant) {
+    /// A reply's end: the store need not keep it any longer. A failure here is harmless:
+    /// at the next boot its job record says it ended.
+    fn forget_reply(&mut self, key: JobKey) {
+        if key.0 >= REPLY_KEYS {
+            let _ = self.store.remove_reply(key);
+        }
+    }
+
+    /// Holds `key` until `until` because of `rule`. A host job nothing of which went yet
+    /// is given back to the host instead ([`Event::Released`]) when that is more than
+    /// [`RELEASE_AFTER_S`] away: a slot kept for hours (a French Saturday evening held
+    /// until Monday) would block every other job, transactional ones included.
+    fn defer(
+        &mut self,
+        key: JobKey,
+        until: UtcInstant,
+        rule: RuleId,
+        now: UtcInstant,
+    ) -> Result<(), StoreError> {
         let until = until.max(now.plus(1));
         let Some(p) = self.buf.jobs.progress(key) else {
-            return;
+            return Ok(());
         };
-        p.wait_until = Some(until);
-        if p.reported_until != Some(until) {
-            p.reported_until = Some(until);
-            self.emit(Event::Deferred { key, until, rule });
+        if key.0 < REPLY_KEYS
+            && p.record.mrs.is_empty()
+            && until.0.saturating_sub(now.0) > RELEASE_AFTER_S
+        {
+            // Its key is finished here: a resubmission under it is a `Duplicate`, so
+            // the host's copy is the only one that can still be sent.
+            let released = Event::Released { key, until, rule };
+            return self.finish(key, JobState::Released, released);
         }
+        p.wait_until = Some(until);
+        self.report_wait(key, until, rule);
+        Ok(())
     }
 
     /// Starts the next segment if one may go now.
     #[inline(never)]
     pub(super) fn schedule(&mut self, now_ms: u64) -> Result<(), StoreError> {
-        if self.halted
+        if self.is_halted()
             || self.buf.jobs.sending.is_some()
             || self.modem.is_sending()
             || !self.modem.is_ready()
@@ -422,22 +494,56 @@ where
             return Ok(()); // no time: no time rule can be checked
         };
         let now = base.at(now_ms);
-        if let Some(wait) = self.pacer.wait_ms(now_ms, &self.settings.pacing) {
+        // Nothing goes before the pace of the last boot is counted again, and none
+        // without the last one's count in the store.
+        if self.pacer.unrestored {
+            if let Some(mark) = self.store.pace()? {
+                self.pacer.restore(&mark, now_ms, now);
+            }
+            self.pacer.unrestored = false;
+        }
+        if self.pacer.unsaved {
+            self.save_pace(now_ms);
+            if self.pacer.unsaved {
+                return Ok(());
+            }
+        }
+        if let Some(wait) = self.pacer.wait_ms(now_ms, &self.settings.pacing, 1) {
             if wait >= PACING_REPORT_MS {
                 let until = base.at(now_ms.saturating_add(wait).saturating_add(999));
                 self.report_pacing(until, now_ms, now);
             }
             return Ok(());
         }
+        // A message under way goes on before replies: its segments were paced together.
+        let started = self.buf.jobs.started();
+        if let Some(key) = started.filter(|_| !self.outbox.nearly_full()) {
+            if self.step_job(key, now_ms, now)? {
+                return Ok(());
+            }
+        }
         if self.step_reply(now_ms, now)? || self.outbox.nearly_full() {
             return Ok(());
         }
         for key in self.buf.jobs.order() {
-            if self.step_job(key, now_ms, now)? {
+            if Some(key) != started && self.step_job(key, now_ms, now)? {
                 break;
             }
         }
         Ok(())
+    }
+
+    /// Writes the pace to the store; on failure [`Pacer::unsaved`] stays set and
+    /// nothing more is sent until it is written.
+    ///
+    /// [`Pacer::unsaved`]: super::pacing::Pacer
+    fn save_pace(&mut self, now_ms: u64) {
+        let Some(at) = self.time.map(|t| t.at(now_ms)) else {
+            self.pacer.unsaved = true;
+            return;
+        };
+        let mark = self.pacer.mark(now_ms, at);
+        self.pacer.unsaved = self.store.put_pace(&mark).is_err();
     }
 
     /// Tells the job that would go next that the pace holds it until `until`.
@@ -449,17 +555,19 @@ where
                 .iter()
                 .any(|s| s.job.key == *k && !s.p.waiting(now_ms, now))
         });
-        let Some(key) = next else { return };
+        if let Some(key) = next {
+            self.report_wait(key, until, bounded("pacing"));
+        }
+    }
+
+    /// Tells the host that `key` waits until `until` because of `rule` (once per instant).
+    fn report_wait(&mut self, key: JobKey, until: UtcInstant, rule: RuleId) {
         let Some(p) = self.buf.jobs.progress(key) else {
             return;
         };
         if p.reported_until != Some(until) {
             p.reported_until = Some(until);
-            self.emit(Event::Deferred {
-                key,
-                until,
-                rule: bounded("pacing"),
-            });
+            self.emit(Event::Deferred { key, until, rule });
         }
     }
 
@@ -488,14 +596,61 @@ where
             if expires.is_some_and(|e| not_before >= e) {
                 self.finish(key, JobState::Expired, expired)?;
             } else {
-                self.defer(key, not_before, bounded("not-before"), now);
+                self.defer(key, not_before, bounded("not-before"), now)?;
             }
             return Ok(false);
         }
-        match gate::job(&slot.job, &self.store, &self.buf.recent, &self.options, now) {
+        // A message is decided once, for all its segments, before its first: the caps
+        // must have room for every segment, and the gate must also allow the instant the
+        // last one is expected to go (each segment's gap, jitter and modem exchange at
+        // their longest), so neither a cap nor the end of a window splits it. The later
+        // segments are judged at the instant the first was decided, without the log
+        // (the message counts once).
+        let decided =
+            (slot.p.decided_at != 0 && part > 1).then(|| UtcInstant(i64::from(slot.p.decided_at)));
+        let log: &dyn SendLog = match decided {
+            Some(_) => &Permissive,
+            None => &self.buf.recent,
+        };
+        let mut at = decided.unwrap_or(now);
+        let mut paced = None;
+        let verdict = loop {
+            let verdict = gate::job(&slot.job, &self.store, log, &self.options, at);
+            match verdict {
+                Gate::Send { parts, .. } if part == 1 && at == now && parts > 1 => {
+                    let pacing = &self.settings.pacing;
+                    if let Some(wait) = self.pacer.wait_ms(now_ms, pacing, parts) {
+                        paced = Some(wait);
+                        break Gate::Retry;
+                    }
+                    let per_segment = u64::from(pacing.min_gap_ms)
+                        .saturating_add(u64::from(pacing.jitter_ms))
+                        .saturating_add(SEGMENT_ALLOWANCE_MS);
+                    let span_ms = per_segment.saturating_mul(u64::from(parts - 1));
+                    // Judged again at the last segment's instant: rendering does not
+                    // depend on the time, so its text is the one to send.
+                    at = now.plus(i64::try_from(span_ms.div_ceil(1_000)).unwrap_or(i64::MAX));
+                }
+                verdict => break verdict,
+            }
+        };
+        match verdict {
             Gate::Retry => {
+                let until = paced.and_then(|wait| {
+                    let until = self
+                        .time?
+                        .at(now_ms.saturating_add(wait).saturating_add(999));
+                    (wait >= PACING_REPORT_MS).then_some(until)
+                });
                 if let Some(p) = self.buf.jobs.progress(key) {
-                    p.retry_at_ms = now_ms.saturating_add(STORE_RETRY_MS);
+                    // A store that could not be read is tried again soon; a message the
+                    // caps lack room for waits for it (other jobs may use the room
+                    // meanwhile).
+                    let wait = paced.unwrap_or(STORE_RETRY_MS);
+                    p.retry_at_ms = now_ms.saturating_add(wait);
+                }
+                if let Some(until) = until {
+                    self.report_wait(key, until, bounded("pacing"));
                 }
                 Ok(false)
             }
@@ -508,14 +663,94 @@ where
                 Ok(false)
             }
             Gate::Defer { until, rule } => {
-                self.defer(key, until, rule, now);
+                self.defer(key, until, rule, now)?;
                 Ok(false)
             }
-            Gate::Send { text, marketing } => {
+            Gate::Send {
+                text, marketing, ..
+            } => {
                 if let Some(p) = self.buf.jobs.progress(key) {
                     p.marketing = marketing;
+                    if part == 1 {
+                        p.decided_at = u32::try_from(now.0).unwrap_or(0);
+                    }
                 }
                 self.start_segment(key, &text, now_ms)
+            }
+        }
+    }
+
+    /// Queues a keyword reply under a key of its own and keeps it in the store, so a
+    /// reboot before it is sent does not lose it; false when the queue is full (it is
+    /// dropped). A store failure leaves it in RAM only.
+    pub(super) fn queue_reply(&mut self, reply: &Reply) -> bool {
+        if !self.buf.jobs.reply_room() {
+            return false;
+        }
+        let key = reply_key(self.boot.0, self.buf.jobs.reply_counter);
+        self.buf.jobs.reply_counter = self.buf.jobs.reply_counter.wrapping_add(1);
+        if self.store.put_reply(key, &reply.to, &reply.text).is_err() {
+            warn!("agent: a reply is kept in RAM only");
+        }
+        self.buf
+            .jobs
+            .replies
+            .push_back(QueuedReply {
+                key,
+                reply: reply.clone(),
+            })
+            .is_ok()
+    }
+
+    /// At start: the replies the store kept (queued before a reboot) are queued again
+    /// under their keys, the first as the one being sent; those whose job record says
+    /// they ended are dropped when their turn comes. A store that cannot be read loses
+    /// them (the agent starts anyway).
+    pub(super) fn restore_replies(&mut self) {
+        let mut first = None;
+        let replies = &mut self.buf.jobs.replies;
+        let read = self.store.replies(&mut |key, kept| {
+            let reply = Reply {
+                to: kept.to,
+                text: kept.text,
+            };
+            if first.is_none() {
+                first = Some(QueuedReply { key, reply });
+            } else {
+                // The store keeps no more than the queue and the one being sent.
+                let _ = replies.push_back(QueuedReply { key, reply });
+            }
+        });
+        if read.is_err() {
+            warn!("agent: the replies kept before the reboot cannot be read");
+        }
+        let Some(q) = first else { return };
+        // A store error here loses it, as a reboot did before replies were kept.
+        if let Ok(Some(record)) = self.reply_record(q.key) {
+            self.buf.jobs.reply = Some(ReplyJob {
+                key: q.key,
+                to: q.reply.to,
+                text: q.reply.text,
+                p: Progress::new(record),
+            });
+        }
+    }
+
+    /// The job record reply `key` is sent under: the one a reboot left (sending
+    /// resumes after its sent segments), or a new one. `None` when it ended (it is then
+    /// dropped from the store).
+    fn reply_record(&mut self, key: JobKey) -> Result<Option<JobRecord>, StoreError> {
+        match self.store.job(key)? {
+            Some(record) if record.state.is_finished() => {
+                self.forget_reply(key);
+                Ok(None)
+            }
+            Some(record) => Ok(Some(record)),
+            None => {
+                let record = JobRecord::new(concat_ref(key), false);
+                // Recorded like a job, so a journal found at boot finds it.
+                self.store.put_job(key, &record)?;
+                Ok(Some(record))
             }
         }
     }
@@ -523,23 +758,23 @@ where
     /// Moves the next queued reply into place and judges it; true when its next
     /// segment went to the modem.
     fn step_reply(&mut self, now_ms: u64, now: UtcInstant) -> Result<bool, StoreError> {
-        if self.buf.jobs.reply.is_none() {
-            let Some(next) = self.buf.jobs.replies.front() else {
+        while self.buf.jobs.reply.is_none() {
+            let Some(key) = self.buf.jobs.replies.front().map(|q| q.key) else {
                 return Ok(false);
             };
-            let key = reply_key(self.boot.0, self.buf.jobs.reply_counter);
-            let record = JobRecord::new(concat_ref(key), false);
-            // Recorded like a job, so a journal found at boot finds it.
-            self.store.put_job(key, &record)?;
-            let (to, text) = (next.to, next.text.clone());
-            self.buf.jobs.reply_counter = self.buf.jobs.reply_counter.wrapping_add(1);
-            self.buf.jobs.replies.pop_front();
-            self.buf.jobs.reply = Some(ReplyJob {
-                key,
-                to,
-                text,
-                p: Progress::new(record),
-            });
+            // On a store error the reply stays first in the queue.
+            let record = self.reply_record(key)?;
+            let Some(next) = self.buf.jobs.replies.pop_front() else {
+                return Ok(false);
+            };
+            if let Some(record) = record {
+                self.buf.jobs.reply = Some(ReplyJob {
+                    key,
+                    to: next.reply.to,
+                    text: next.reply.text,
+                    p: Progress::new(record),
+                });
+            }
         }
         let Some(r) = self.buf.jobs.reply.as_ref() else {
             return Ok(false);
@@ -632,6 +867,8 @@ where
         match outcome {
             SendOutcome::Accepted(mr) => {
                 self.pacer.record(now_ms, &pacing);
+                // The count first: a reset after it counts a segment that went.
+                self.save_pace(now_ms);
                 self.accepted(key, part, mr.0, now_ms);
             }
             SendOutcome::Failed { error, class } => {
@@ -644,6 +881,7 @@ where
             SendOutcome::Unknown => {
                 // It may have gone out: it counts towards the pace.
                 self.pacer.record(now_ms, &pacing);
+                self.save_pace(now_ms);
                 let Some(p) = self.buf.jobs.progress(key) else {
                     let _ = self.store.end_send();
                     return;
@@ -658,17 +896,18 @@ where
                     return self.halt(e);
                 }
                 self.buf.jobs.remove(key);
+                self.forget_reply(key);
             }
         }
     }
 
     fn accepted(&mut self, key: JobKey, part: u8, mr: u8, now_ms: u64) {
+        let at = self.now_utc();
         let Some(p) = self.buf.jobs.progress(key) else {
             let _ = self.store.end_send();
             return;
         };
-        // Cannot fail: `parts` is at most MAX_PARTS and one segment is sent at a time.
-        let _ = p.record.mrs.push(mr);
+        p.record.note_sent(mr, at);
         p.attempts = 0;
         let parts = p.record.parts;
         let done = p.record.sent_parts() >= parts;
@@ -711,6 +950,7 @@ where
         }
         if done {
             self.buf.jobs.remove(key);
+            self.forget_reply(key);
         }
     }
 
@@ -753,7 +993,7 @@ where
         let Ok(Tpdu::StatusReport(sr)) = pdu::decode(report.tpdu(), SmscField::Absent) else {
             return;
         };
-        let Ok(Some((key, stored, part))) = self.store.job_by_mr(sr.message_reference.0) else {
+        let Some((key, stored, part)) = self.job_of_report(&sr) else {
             return;
         };
         // The slot's copy is the newest when the job is still in RAM.
@@ -795,7 +1035,9 @@ where
         }
         if self.store.put_job(key, &record).is_ok() {
             if let Some(p) = self.buf.jobs.progress(key) {
-                p.record = record;
+                // Swapped, not assigned: the assignment made the compiler call
+                // `memmove`, 1.5 KiB of device flash for this one copy.
+                core::mem::swap(&mut p.record, &mut record);
             }
         }
     }

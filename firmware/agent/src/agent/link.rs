@@ -8,12 +8,27 @@ use relais_core::link::frame::{self, Feed, FrameError};
 use relais_core::link::msg::{HostMsg, LinkError, peek_header};
 use relais_core::link::session::{Body, Envelope, State};
 
-use super::{Activity, Agent, AgentBuffers, Fault, Link};
+use super::{Activity, Agent, AgentBuffers, Fault, Link, Outgoing};
 use crate::modem::{Clock, ModemPower};
 use crate::store::Store;
 
 /// Bytes read from the host link per `poll` (about two full frames).
 const LINK_BYTES_PER_POLL: usize = 2 * relais_core::link::msg::MAX_FRAME;
+
+/// The start of a [`DeviceMsg::Event`](relais_core::link::msg::DeviceMsg::Event) on the
+/// wire: its variant number. What follows, `(EventId, Event)` in postcard, is the
+/// outbox item as the store keeps it ([`Store::event_bytes`]), so an event is sent
+/// without being decoded and encoded again (code and 4 KiB of stack).
+struct EventHead;
+
+/// The number of `DeviceMsg::Event` among `DeviceMsg`'s variants (a test checks it).
+const EVENT_VARIANT: u32 = 1;
+
+impl serde::Serialize for EventHead {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_variant("DeviceMsg", EVENT_VARIANT, "Event", &())
+    }
+}
 
 impl<L, S, P, C, St, const SLOTS: usize, const WINDOW: usize, B>
     Agent<L, S, P, C, St, SLOTS, WINDOW, B>
@@ -105,10 +120,33 @@ where
         let Some(envelope) = session.poll_transmit(now_ms) else {
             return false;
         };
+        if let Body::Data {
+            seq,
+            msg: Outgoing::Event(id),
+        } = envelope.body
+        {
+            // The event's bytes as the outbox stored them: not decoded and encoded again.
+            let head = Envelope {
+                session: envelope.session,
+                ack: envelope.ack,
+                body: Body::Data {
+                    seq,
+                    msg: EventHead,
+                },
+            };
+            let mut len = 0;
+            let found = self.store.event_bytes(*id, &mut |item| {
+                len = frame::encode_with_tail(&head, item, tx).map_or(0, |f| f.len());
+            });
+            if matches!(found, Ok(true)) && len > 0 {
+                *tx_len = len;
+                return true;
+            }
+        }
         let body = match envelope.body {
             Body::Data { seq, msg } => Body::Data {
                 seq,
-                msg: msg.to_wire(&self.store, credits),
+                msg: msg.to_wire(credits),
             },
             Body::Ack => Body::Ack,
             Body::Sync => Body::Sync,
@@ -164,5 +202,50 @@ where
                 return Ok(());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use relais_core::compliance::tz::UtcInstant;
+    use relais_core::link::msg::{DeviceMsg, Event, EventId, MAX_FRAME, bounded};
+    use relais_core::link::session::{Seq, SessionId};
+
+    #[test]
+    fn an_event_sent_from_its_stored_bytes_is_the_event_encoded() {
+        let event = Event::Inbound {
+            from: bounded("+33612345678"),
+            text: bounded("STOP"),
+            at: UtcInstant(1_700_000_000),
+            truncated: false,
+        };
+        let id = EventId(300);
+        let mut stored = [0u8; 64];
+        let stored = postcard::to_slice(&(id.0, &event), &mut stored).unwrap();
+        let (session, ack, seq) = (SessionId(7), Seq(3), Seq(9));
+        let mut a = [0u8; MAX_FRAME + 1];
+        let head = Envelope {
+            session,
+            ack,
+            body: Body::Data {
+                seq,
+                msg: EventHead,
+            },
+        };
+        let a = frame::encode_with_tail(&head, stored, &mut a).unwrap();
+        let mut b = [0u8; MAX_FRAME + 1];
+        let whole = Envelope {
+            session,
+            ack,
+            body: Body::Data {
+                seq,
+                msg: DeviceMsg::Event(id, event),
+            },
+        };
+        let b = frame::encode(&whole, &mut b).unwrap();
+        assert_eq!(a, b);
     }
 }

@@ -48,10 +48,21 @@
 //! [`LinkError::NoCredit`]. [`DeviceMsg::Credits`] follows every change of the free
 //! slots.
 //!
+//! Slots get the modem in this order: a message whose sending started, then
+//! transactional and conversational jobs, then marketing, each by acceptance.
+//!
 //! Before every segment the job passes the compliance gate ([`gate`]): refused jobs end
 //! ([`Event::Refused`]); deferred ones wait in their slot ([`Event::Deferred`], once per
-//! distinct instant); `not_before` defers and `expires` ends the job
-//! ([`SendFailure::Expired`](relais_core::link::msg::SendFailure::Expired)). One segment is with the modem at a time. The in-flight
+//! distinct instant), unless nothing of them went yet and the wait is longer than
+//! [`RELEASE_AFTER_S`]: then the slot goes back to the host with the job
+//! ([`Event::Released`]; the key is finished here, the host submits the job again under
+//! a new key when it is due). `not_before` defers the same way and `expires` ends the
+//! job ([`SendFailure::Expired`](relais_core::link::msg::SendFailure::Expired)). A
+//! message is decided whole before its first segment: the pace's caps must have room
+//! for all its segments ([`pacing`]) and the gate must also allow the instant its last
+//! segment is expected to go; its later segments are judged at that first instant. The
+//! pace's counters are kept in the store after each segment and counted again after a
+//! reboot. One segment is with the modem at a time. The in-flight
 //! journal ([`Store::begin_send`]) is written before the modem gets the PDU and cleared
 //! after its answer; one found at boot makes that job [`Event::Unknown`], never resent.
 //! A temporary failure is retried with back-off ([`RETRY_DELAYS_MS`]), then
@@ -66,8 +77,10 @@
 //! ([`REPLY_KEYS`]), with the boot id in bits 16–47 and a counter in bits 0–15, so
 //! they never repeat. Their events (`SegmentSent`, `Sent`, `Failed`, `Unknown`) carry
 //! those keys; a host may log or ignore them. A submitted job with such a key is
-//! refused ([`RefusalCode::BadIdentity`](relais_core::link::msg::RefusalCode::BadIdentity)). Replies live in RAM only: one a reboot
-//! interrupts is not sent.
+//! refused ([`RefusalCode::BadIdentity`](relais_core::link::msg::RefusalCode::BadIdentity)). A queued reply is also kept in the
+//! store ([`Store::put_reply`]) until it ends: after a reboot it is queued again under
+//! its key, and its job record and the in-flight journal decide, as for a host job,
+//! whether it still goes (once) or already went.
 //!
 //! # Outbox
 //!
@@ -91,7 +104,7 @@
 //! |---|---|
 //! | [`AgentBuffers<4>`](AgentBuffers) | 8 136 |
 //! | … job slots (840 each: a [`Job`](relais_core::link::msg::Job) holds its 640-byte text) and the reply queue | 4 048 |
-//! | … the inbound side ([`AgentInbound`]) | 2 184 |
+//! | … the inbound side ([`AgentInbound`]) | 2 272 |
 //! | … the two frame buffers ([`MAX_FRAME`](relais_core::link::msg::MAX_FRAME) each) | 1 630 |
 //! | … recent marketing sends | 272 |
 //! | `Agent<…, &'static mut AgentBuffers<4>>`, store excluded | 3 712 |
@@ -117,6 +130,7 @@ pub mod gate;
 mod jobs;
 mod link;
 pub mod pacing;
+mod reports;
 pub mod time;
 
 use core::mem::MaybeUninit;
@@ -124,11 +138,12 @@ use core::ops::DerefMut;
 
 use heapless::Deque;
 use relais_core::compliance::decision::Options;
+use relais_core::compliance::number::Msisdn;
 use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::frame::FrameError;
 use relais_core::link::msg::{
-    BootId, Capabilities, Counters, DeviceHello, DeviceMsg, Event, EventId, HostMsg, JobKey,
-    KeywordKind, Label, LinkError, MAX_TEXT, ModemStatus, PROTOCOL, Registration, Settings,
+    BootId, Capabilities, Counters, DeviceHello, DeviceMsg, Event, EventEpoch, EventId, HostMsg,
+    JobKey, KeywordKind, Label, LinkError, MAX_TEXT, ModemStatus, PROTOCOL, Registration, Settings,
     bounded,
 };
 use relais_core::link::session::{self, Role, Session, SessionId};
@@ -140,7 +155,7 @@ use embedded_hal_nb::serial::{ErrorKind, Read, Write};
 
 pub use buffers::{AgentBuffers, InlineBuffers};
 pub use gate::RecentSends;
-pub use jobs::{REPLY_KEYS, RETRY_DELAYS_MS};
+pub use jobs::{RELEASE_AFTER_S, REPLY_KEYS, RETRY_DELAYS_MS};
 pub use time::TimeSource;
 
 /// Events of room the outbox keeps for work already under way (see the module docs).
@@ -323,6 +338,8 @@ struct Outbox {
     lost: u32,
     /// The id the next event gets.
     next_id: u32,
+    /// The store's event numbering.
+    epoch: EventEpoch,
 }
 
 impl Outbox {
@@ -372,9 +389,6 @@ pub struct Agent<
     modem_status: ModemStatus,
     counters: Counters,
     outbox: Outbox,
-    /// A send's bookkeeping failed in the store: nothing more is sent until restart
-    /// (the journal stays set, so the restart reports the segment as unknown).
-    halted: bool,
     activities: Deque<Activity, ACTIVITY_QUEUE>,
 }
 
@@ -485,6 +499,7 @@ where
                 sim_ready: false,
                 power_cycles: 0,
                 network_time: false,
+                halted: None,
             },
             counters: Counters::default(),
             outbox: Outbox {
@@ -492,8 +507,8 @@ where
                 capacity: None,
                 lost: 0,
                 next_id: 0,
+                epoch: EventEpoch::NONE,
             },
-            halted: false,
             activities: Deque::new(),
         }
     }
@@ -502,6 +517,8 @@ where
     /// a reset interrupted.
     fn start(&mut self) -> Result<(), StoreError> {
         self.buf.clear();
+        // Inbound messages leave the SIM only once stored (`store_inbound`).
+        self.modem.keep_received(true);
         self.boot = self.store.next_boot()?;
         // A different rhythm each boot.
         self.pacer.reseed(self.boot.0);
@@ -510,8 +527,11 @@ where
             capacity: self.store.outbox_capacity(),
             lost: 0,
             next_id: self.store.next_event_id()?.0,
+            epoch: self.store.epoch()?,
         };
-        self.recover_in_flight()
+        self.recover_in_flight()?;
+        self.restore_replies();
+        Ok(())
     }
 
     /// Does what can be done now (see the [module docs](self)) and returns what
@@ -549,6 +569,8 @@ where
                 Err(nb::Error::Other(e)) => return Err(Fault::Modem(e)),
             }
         }
+        // An incomplete message that waited too long for its parts, if any.
+        self.on_received(None, self.clock.now_ms());
         Ok(())
     }
 
@@ -585,7 +607,7 @@ where
 
     /// Free job slots (what the host may submit; 0 while the outbox is nearly full).
     pub fn credits(&self) -> u8 {
-        if self.halted || self.outbox.nearly_full() {
+        if self.is_halted() || self.outbox.nearly_full() {
             return 0;
         }
         u8::try_from(self.buf.jobs.free_slots()).unwrap_or(u8::MAX)
@@ -596,9 +618,11 @@ where
         self.outbox.lost
     }
 
-    /// True once a send's bookkeeping failed in the store: nothing more is sent.
+    /// True once a send's bookkeeping failed in the store: nothing more is sent until
+    /// restart (the journal stays set, so the restart reports the segment as unknown).
+    /// The reason is in [`ModemStatus::halted`], which the host is told at once.
     pub fn is_halted(&self) -> bool {
-        self.halted
+        self.modem_status.halted.is_some()
     }
 
     /// True when no job holds a slot and the modem has no send queued or under way (a
@@ -664,7 +688,7 @@ where
         let field = match event {
             Event::Accepted(_) => &mut c.accepted,
             Event::Refused { .. } => &mut c.refused,
-            Event::Deferred { .. } => &mut c.deferred,
+            Event::Deferred { .. } | Event::Released { .. } => &mut c.deferred,
             Event::SegmentSent { .. } => &mut c.segments_sent,
             Event::Failed { .. } => &mut c.failed,
             Event::Unknown { .. } => &mut c.unknown,
@@ -686,7 +710,7 @@ where
             // Bring-up passed the SIM check.
             modem::Event::Ready => self.modem_status.sim_ready = true,
             modem::Event::Sent(outcome) => self.on_sent(outcome, now),
-            modem::Event::Received(pdu) => self.on_received(&pdu, now),
+            modem::Event::Received(pdu) => self.on_received(Some(&pdu), now),
             modem::Event::StatusReport(pdu) => self.on_status_report(&pdu),
             modem::Event::Unreadable(_) => {}
             modem::Event::Registration { status, .. } => {
@@ -717,31 +741,62 @@ where
         self.activity(Activity::Modem);
     }
 
-    /// An inbound SMS: [`crate::inbound`] decodes and reassembles it, acts on keywords
-    /// (suppression is written before it returns) and hands back events and a reply.
+    /// An inbound SMS (or, for `None`, an incomplete message that waited too long):
+    /// [`crate::inbound`] decodes and reassembles it, acts on keywords (suppression is
+    /// written before it returns) and hands back events and a reply. What it settles is
+    /// deleted from the modem only once stored ([`Agent::store_inbound`]).
     #[inline(never)]
-    fn on_received(&mut self, pdu: &modem::InboundPdu, now: u64) {
+    fn on_received(&mut self, pdu: Option<&modem::InboundPdu>, now: u64) {
         // Filled in place: the outcome is large (events with full texts).
         let mut outcome = InboundOutcome::new();
-        let result =
-            self.buf
-                .inbound
-                .on_pdu_into(pdu, now, &mut self.store, &self.settings, &mut outcome);
-        if result.is_err() {
-            // The driver has already deleted a stored message: it is lost unless the
-            // modem routes it again. Nothing was suppressed half-way.
-            warn!("agent: inbound message dropped on a store error");
+        let (inbound, store) = (&mut self.buf.inbound, &mut self.store);
+        let result = match pdu {
+            Some(pdu) => inbound.on_pdu_into(pdu, now, store, &self.settings, &mut outcome),
+            None => inbound
+                .expire_into(now, store, &self.settings, &mut outcome)
+                .map(drop),
+        };
+        if result.is_err() || !self.store_inbound(&outcome) {
+            // Still in the modem's storage: the next listing reads it again. Nothing was
+            // suppressed half-way.
+            warn!("agent: inbound message kept for later on a store error");
             return;
         }
-        for event in outcome.events.iter() {
-            self.emit_ref(event);
-        }
         if let Some(reply) = &outcome.reply {
-            // A clone, not a move: moving out of `outcome` links `memmove` (1.6 KiB).
-            if !self.buf.jobs.queue_reply(reply.clone()) {
+            if !self.queue_reply(reply) {
                 self.activity(Activity::ReplyDropped);
             }
         }
+    }
+
+    /// Stores the events of an inbound outcome and notes its PDUs
+    /// ([`crate::inbound::remember`]), then has the modem delete those it keeps: false,
+    /// with nothing deleted, when the events could not be stored (the PDUs are read
+    /// again). A failed note only costs the recognition of a repeat after a power cut.
+    fn store_inbound(&mut self, outcome: &InboundOutcome) -> bool {
+        // All of a message's events or none, when the outbox says how much room it has.
+        let events = outcome.events.len();
+        if self
+            .outbox
+            .capacity
+            .is_some_and(|c| self.outbox.len.saturating_add(events) > c)
+        {
+            return false;
+        }
+        for event in outcome.events.iter() {
+            if !self.emit_ref(event) {
+                return false;
+            }
+        }
+        if crate::inbound::remember(&mut self.store, outcome).is_err() {
+            warn!("agent: inbound message stored but not noted");
+        }
+        for &part in &outcome.parts {
+            if let Some(index) = crate::inbound::part_slot(part) {
+                self.modem.delete(index);
+            }
+        }
+        true
     }
 
     #[inline(never)]
@@ -750,8 +805,15 @@ where
             HostMsg::Hello(hello) => {
                 let accepted = hello.protocol == PROTOCOL;
                 if accepted {
+                    // A fresh store takes the host's epoch; a failure leaves it at NONE,
+                    // which the host treats as a numbering it cannot trust.
+                    if let Ok(epoch) = self.store.adopt_epoch(hello.epoch) {
+                        self.outbox.epoch = epoch;
+                    }
                     self.host.handshaken = true;
                     self.host.hello_due = true;
+                    // The host learns at once whether this device halted.
+                    self.host.status_due = true;
                     self.host.events_sent = None;
                     if self.time.is_none_or(|t| t.source != TimeSource::Network) {
                         self.time = Some(time::TimeBase::new(hello.time, now, TimeSource::Host));
@@ -771,11 +833,16 @@ where
             HostMsg::Suppression(op) => self.suppression(op),
             HostMsg::Configure(settings) => {
                 self.options = settings.options();
+                if settings.sim_pin != self.settings.sim_pin {
+                    self.modem.set_pin(settings.sim_pin);
+                }
                 self.settings = settings;
                 // New rules may open or close windows: judge waiting jobs again.
                 self.buf.jobs.wake_all();
             }
-            HostMsg::AckEvents(upto) => {
+            // Ids of another store's numbering say nothing about this outbox.
+            HostMsg::AckEvents(epoch, _) if epoch != self.outbox.epoch => {}
+            HostMsg::AckEvents(_, upto) => {
                 let acked = self
                     .store
                     .ack_events(upto)
@@ -794,8 +861,9 @@ where
         use relais_core::link::msg::SuppressionOp as Op;
         let done = match op {
             Op::Add(number, scope) => self.store.suppress(&number, scope),
+            // A STOP the host has not stored yet is newer than the opt-in it knows of.
+            Op::Remove(number, _) if self.unacknowledged_opt_out(&number) => Ok(()),
             Op::Remove(number, scope) => self.store.unsuppress(&number, scope),
-            Op::Clear => self.store.clear_suppression(),
             Op::Digest => {
                 self.host.suppression_due = true;
                 Ok(())
@@ -804,6 +872,23 @@ where
         if done.is_err() {
             self.host.error(LinkError::Storage);
         }
+    }
+
+    /// True when the outbox holds an opt-out from `number` that the host has not
+    /// acknowledged (an unreadable outbox counts as holding one: the entry stays).
+    fn unacknowledged_opt_out(&self, number: &Msisdn) -> bool {
+        // Read from the stored bytes: decoding whole events here would link the event
+        // decoder into the firmware for this alone (about 3.5 KB).
+        let mut found = false;
+        for id in self.outbox.oldest()..self.outbox.next_id {
+            let read = self.store.event_bytes(EventId(id), &mut |bytes| {
+                found |= Event::keyword_in(bytes) == Some((*number, KeywordKind::OptOut));
+            });
+            if read.is_err() || found {
+                return true;
+            }
+        }
+        false
     }
 
     /// The next message for the host, when one is due.
@@ -832,6 +917,8 @@ where
                 },
                 credits,
                 next_event: EventId(self.outbox.next_id),
+                epoch: self.outbox.epoch,
+                outbox: u16::try_from(self.outbox.len).unwrap_or(u16::MAX),
             }));
         }
         if core::mem::take(&mut self.host.suppression_due) {
@@ -877,19 +964,15 @@ enum Outgoing {
 }
 
 impl Outgoing {
-    /// The message as it goes on the wire. An event the host acknowledged since it was
-    /// queued (a retransmission after `AckEvents`) is gone from the outbox: the host
-    /// has it, and the frame carries the current credits instead to keep its number.
-    fn to_wire<St: Store>(&self, store: &St, credits: u8) -> DeviceMsg {
+    /// The message as it goes on the wire. An event goes as the outbox stored it,
+    /// without being decoded ([`Store::event_bytes`], in `link`); one the host
+    /// acknowledged since it was queued (a retransmission after `AckEvents`) is gone from
+    /// the outbox: the host has it, and the frame carries the current credits instead to
+    /// keep its number.
+    fn to_wire(&self, credits: u8) -> DeviceMsg {
         match self {
             Outgoing::Hello(h) => DeviceMsg::Hello(h.clone()),
-            Outgoing::Event(id) => {
-                let before = id.0.checked_sub(1).map(EventId);
-                match store.next_event(before) {
-                    Ok(Some((found, event))) if found == *id => DeviceMsg::Event(found, event),
-                    _ => DeviceMsg::Credits(credits),
-                }
-            }
+            Outgoing::Event(_) => DeviceMsg::Credits(credits),
             Outgoing::Credits(c) => DeviceMsg::Credits(*c),
             Outgoing::Status(status, counters) => DeviceMsg::Status(status.clone(), *counters),
             Outgoing::Suppression { count, digest } => DeviceMsg::Suppression {

@@ -5,10 +5,31 @@
 //! The rolling windows count segments in fixed buckets (1 s for the minute, 1 min for
 //! the hour, 1 h for the day) and keep one bucket more than the period, so a window
 //! always covers at least the whole period: a cap can be reached a little early (by at
-//! most one bucket width), never exceeded. Counts live in RAM (294 bytes): after a
-//! reboot they start from zero.
+//! most one bucket width), never exceeded.
+//!
+//! A message of several segments is paced whole: its first segment waits until every
+//! cap has room for all of them (`Pacer::wait_ms` with `need`), so a cap never splits
+//! it. A message with more segments than a cap is given the whole empty window.
+//!
+//! The counts live in RAM (294 bytes), and after every segment a summary of them goes to
+//! the store ([`PaceMark`]: the minute's and the hour's counts, the day's in 4-hour
+//! groups, with the UTC instant they were taken at). After a reboot the agent puts them
+//! back once it knows UTC again (`Pacer::restore`), each segment at the latest instant
+//! it can have been sent: a reboot never resets a cap, and at worst holds back for up to
+//! one group's width a segment the exact times would have let go.
 
+use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::msg::Pacing;
+
+use crate::store::PaceMark;
+
+/// Times inside the pacer are the monotonic clock plus this much, so that segments sent
+/// before a reboot (restored from the store) have a place in the windows: more than the
+/// day window and its spare bucket.
+const BASE_MS: u64 = 26 * HOUR_MS;
+const HOUR_MS: u64 = 3_600_000;
+/// Hour buckets per group of [`PaceMark::day`]; the last group takes the spare bucket.
+const GROUP: usize = 4;
 
 /// Counts of one rolling window: `B` buckets of `width_ms`, the newest at absolute
 /// bucket number `newest`.
@@ -58,17 +79,59 @@ impl<const B: usize> Buckets<B> {
         }
     }
 
-    /// When the oldest counted segment leaves the window.
-    fn frees_at(&mut self, now_ms: u64) -> u64 {
+    /// When the `k` oldest counted segments have left the window.
+    fn frees_at(&mut self, now_ms: u64, k: u32) -> u64 {
         self.roll(now_ms);
         let first = self.newest.saturating_sub(B as u64 - 1);
-        (first..=self.newest)
-            .find(|n| {
-                self.counts
-                    .get((n % B as u64) as usize)
-                    .is_some_and(|&c| c > 0)
-            })
-            .map_or(now_ms, |n| (n + B as u64).saturating_mul(self.width_ms))
+        let mut left = k;
+        for n in first..=self.newest {
+            let c = self.counts.get((n % B as u64) as usize).copied();
+            let c = u32::from(c.unwrap_or(0));
+            if c >= left {
+                return (n + B as u64).saturating_mul(self.width_ms);
+            }
+            left -= c;
+        }
+        now_ms
+    }
+
+    /// When `need` more segments fit under `cap` (0: no cap): `now_ms` when they do now.
+    #[inline(never)]
+    fn room_at(&mut self, now_ms: u64, cap: u16, need: u32) -> u64 {
+        if cap == 0 {
+            return now_ms;
+        }
+        let cap = u32::from(cap);
+        // A message longer than the cap gets the whole window, and no more.
+        let need = need.clamp(1, cap);
+        let count = self.count(now_ms);
+        match (count + need).checked_sub(cap) {
+            Some(over) if over > 0 => self.frees_at(now_ms, over),
+            _ => now_ms,
+        }
+    }
+
+    /// Counts `n` segments sent at `at_ms` (in the past), when that is still in the window.
+    fn add_at(&mut self, now_ms: u64, at_ms: u64, n: u16) {
+        self.roll(now_ms);
+        let index = at_ms / self.width_ms.max(1);
+        if index > self.newest || self.newest - index >= B as u64 {
+            return;
+        }
+        if let Some(c) = self.counts.get_mut((index % B as u64) as usize) {
+            *c = c.saturating_add(n);
+        }
+    }
+
+    /// The count of the bucket `back` buckets before the newest.
+    fn bucket(&self, back: usize) -> u16 {
+        let Some(n) = self.newest.checked_sub(back as u64) else {
+            return 0;
+        };
+        self.counts
+            .get((n % B as u64) as usize)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -81,6 +144,10 @@ pub(crate) struct Pacer {
     day: Buckets<25>,
     next_at: u64,
     rng: u32,
+    /// The counts of the last boot have not been read back from the store yet.
+    pub(crate) unrestored: bool,
+    /// The store does not have the counts of the last segment yet.
+    pub(crate) unsaved: bool,
 }
 
 impl Pacer {
@@ -93,6 +160,8 @@ impl Pacer {
             next_at: 0,
             // xorshift needs a non-zero state.
             rng: seed.wrapping_mul(0x9E37_79B9) | 1,
+            unrestored: true,
+            unsaved: false,
         }
     }
 
@@ -102,25 +171,25 @@ impl Pacer {
     }
 
     /// Milliseconds to wait before the next segment may go, `None` when it may go now.
-    pub(crate) fn wait_ms(&mut self, now_ms: u64, pacing: &Pacing) -> Option<u64> {
-        let mut until = self.next_at;
-        if pacing.per_minute > 0 && self.minute.count(now_ms) >= u32::from(pacing.per_minute) {
-            until = until.max(self.minute.frees_at(now_ms));
-        }
-        if pacing.per_hour > 0 && self.hour.count(now_ms) >= u32::from(pacing.per_hour) {
-            until = until.max(self.hour.frees_at(now_ms));
-        }
-        if pacing.per_day > 0 && self.day.count(now_ms) >= u32::from(pacing.per_day) {
-            until = until.max(self.day.frees_at(now_ms));
-        }
-        (until > now_ms).then(|| until - now_ms)
+    /// `need` is the segments the caps must have room for: a message's count before its
+    /// first segment, 1 for the next segment of a message under way.
+    pub(crate) fn wait_ms(&mut self, now_ms: u64, pacing: &Pacing, need: u8) -> Option<u64> {
+        let now = now_ms.saturating_add(BASE_MS);
+        let need = u32::from(need);
+        let until = self
+            .next_at
+            .max(self.minute.room_at(now, pacing.per_minute, need))
+            .max(self.hour.room_at(now, pacing.per_hour, need))
+            .max(self.day.room_at(now, pacing.per_day, need));
+        (until > now).then(|| until - now)
     }
 
     /// Counts a segment handed to the network at `now_ms` and sets the next gap.
     pub(crate) fn record(&mut self, now_ms: u64, pacing: &Pacing) {
-        self.minute.add(now_ms);
-        self.hour.add(now_ms);
-        self.day.add(now_ms);
+        let now = now_ms.saturating_add(BASE_MS);
+        self.minute.add(now);
+        self.hour.add(now);
+        self.day.add(now);
         self.gap(now_ms, pacing);
     }
 
@@ -131,17 +200,58 @@ impl Pacer {
             j => self.next_random() % j.saturating_add(1),
         };
         self.next_at = now_ms
+            .saturating_add(BASE_MS)
             .saturating_add(u64::from(pacing.min_gap_ms))
             .saturating_add(u64::from(jitter));
+    }
+
+    /// The counts at `now_ms`, which is `at` in UTC, for the store.
+    pub(crate) fn mark(&mut self, now_ms: u64, at: UtcInstant) -> PaceMark {
+        let now = now_ms.saturating_add(BASE_MS);
+        let mut day = [0u16; 6];
+        self.day.roll(now);
+        for back in 0..25 {
+            if let Some(g) = day.get_mut((back / GROUP).min(5)) {
+                *g = g.saturating_add(self.day.bucket(back));
+            }
+        }
+        let clamp = |n: u32| u16::try_from(n).unwrap_or(u16::MAX);
+        PaceMark {
+            at,
+            minute: clamp(self.minute.count(now)),
+            hour: clamp(self.hour.count(now)),
+            day,
+        }
+    }
+
+    /// Adds the segments of `mark` (taken before a reboot) at `now_ms`, which is `now` in
+    /// UTC: each at the latest instant it can have been sent, so no cap is exceeded.
+    pub(crate) fn restore(&mut self, mark: &PaceMark, now_ms: u64, now: UtcInstant) {
+        let t = now_ms.saturating_add(BASE_MS);
+        // A clock that went back counts everything as just sent.
+        let ago = u64::try_from(now.0.saturating_sub(mark.at.0)).unwrap_or(0);
+        let Some(at) = t.checked_sub(ago.saturating_mul(1_000)) else {
+            return; // older than every window
+        };
+        self.minute.add_at(t, at, mark.minute);
+        self.hour.add_at(t, at, mark.hour);
+        for (g, &n) in mark.day.iter().enumerate() {
+            // Group g's newest bucket ended at most (4g - 1) hours before `at`.
+            let back = (GROUP * g).saturating_sub(1) as u64 * HOUR_MS;
+            if let Some(when) = at.checked_sub(back) {
+                self.day.add_at(t, when, n);
+            }
+        }
     }
 
     /// Segments counted in the last minute, hour and day.
     #[cfg(test)]
     pub(crate) fn counts(&mut self, now_ms: u64) -> (u32, u32, u32) {
+        let now = now_ms.saturating_add(BASE_MS);
         (
-            self.minute.count(now_ms),
-            self.hour.count(now_ms),
-            self.day.count(now_ms),
+            self.minute.count(now),
+            self.hour.count(now),
+            self.day.count(now),
         )
     }
 
@@ -180,7 +290,7 @@ mod tests {
         let mut sent = Vec::new();
         let mut now = start;
         while now < start + span_ms {
-            if pacer.wait_ms(now, p).is_none() {
+            if pacer.wait_ms(now, p, 1).is_none() {
                 pacer.record(now, p);
                 sent.push(now);
             }
@@ -220,7 +330,7 @@ mod tests {
         let mut gaps = [0u64; 32];
         for g in gaps.iter_mut() {
             pacer.record(0, &p);
-            *g = pacer.wait_ms(0, &p).unwrap();
+            *g = pacer.wait_ms(0, &p, 1).unwrap();
             assert!((3_000..=5_000).contains(g), "{g}");
         }
         assert!(gaps.iter().any(|&g| g != gaps[0]), "jitter varies");
@@ -231,7 +341,7 @@ mod tests {
         let p = pacing(0, 0, 0);
         let mut pacer = Pacer::new(1);
         for i in 0..5_000 {
-            assert_eq!(pacer.wait_ms(i, &p), None);
+            assert_eq!(pacer.wait_ms(i, &p, 1), None);
             pacer.record(i, &p);
         }
         assert_eq!(pacer.counts(5_000).0, 5_000);
@@ -242,10 +352,87 @@ mod tests {
         let p = pacing(1, 1, 1);
         let mut pacer = Pacer::new(3);
         pacer.record(10, &p);
-        let wait = pacer.wait_ms(20, &p).unwrap();
+        let wait = pacer.wait_ms(20, &p, 1).unwrap();
         // The day window holds the send for a day and at most an hour more.
         assert!((86_400_000..=90_000_000).contains(&wait), "{wait}");
-        assert_eq!(pacer.wait_ms(20 + wait, &p), None);
+        assert_eq!(pacer.wait_ms(20 + wait, &p, 1), None);
         assert_eq!(pacer.counts(20 + wait), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_message_waits_until_every_cap_has_room_for_all_its_segments() {
+        for (p, window) in [
+            (pacing(5, 0, 0), 60_000),
+            (pacing(0, 5, 0), 3_600_000),
+            (pacing(0, 0, 5), 86_400_000),
+        ] {
+            let mut pacer = Pacer::new(5);
+            for t in [1_000, 2_000, 3_000] {
+                pacer.record(t, &p);
+            }
+            // Room for 2: one segment may go, a message of 3 waits.
+            assert_eq!(pacer.wait_ms(4_000, &p, 1), None);
+            assert_eq!(pacer.wait_ms(4_000, &p, 2), None);
+            let wait = pacer.wait_ms(4_000, &p, 3).expect("three do not fit");
+            // Until the first segment leaves the window (within one bucket of it).
+            assert!(wait + 4_000 >= 1_000 + window, "{wait}");
+            // A message longer than the cap needs the whole window empty.
+            let longer = pacer.wait_ms(4_000, &p, 9).expect("longer than the cap");
+            assert!(longer + 4_000 >= 3_000 + window, "{longer}");
+            assert_eq!(pacer.wait_ms(4_000 + wait, &p, 3), None);
+        }
+    }
+
+    #[test]
+    fn restored_counts_hold_the_caps_after_a_reboot() {
+        let p = pacing(10, 40, 60);
+        let mut before = Pacer::new(1);
+        let t0 = 50 * HOUR_MS;
+        // 30 segments over 10 hours, then 5 in the last minute.
+        let last = t0 + 10 * HOUR_MS;
+        let sent: Vec<u64> = (0..30)
+            .map(|i| t0 + i * 20 * 60_000)
+            .chain((0..5).map(|i| last + i * 1_000))
+            .collect();
+        for &t in &sent {
+            before.record(t, &p);
+        }
+        let at = UtcInstant(1_000_000);
+        let mark = before.mark(last + 5_000, at);
+        assert_eq!((mark.minute, mark.hour), (5, 8));
+        assert_eq!(mark.day.iter().map(|&n| u32::from(n)).sum::<u32>(), 35);
+        // A new boot: the monotonic clock starts again, 30 s later in UTC.
+        let mut after = Pacer::new(2);
+        after.restore(&mark, 2_000, UtcInstant(1_000_030));
+        let (minute, hour, day) = after.counts(2_000);
+        assert_eq!((minute, hour, day), (5, 8, 35));
+        // The minute cap (10) has room for 5, not 6; the day cap (60) for 25, not 26.
+        assert_eq!(after.wait_ms(2_000, &p, 5), None);
+        assert!(after.wait_ms(2_000, &p, 6).is_some());
+        let p2 = pacing(0, 0, 60);
+        assert_eq!(after.wait_ms(2_000, &p2, 25), None);
+        assert!(after.wait_ms(2_000, &p2, 26).is_some());
+        // At every later instant the restored pacer counts at least the segments really
+        // sent in each window before it (the original's clock: 35 s behind).
+        let mut probe = Pacer::new(3);
+        probe.restore(&mark, 2_000, UtcInstant(1_000_030));
+        let mut a = 2_000;
+        while a < 2_000 + 26 * HOUR_MS {
+            let m = last + 5_000 + 30_000 + (a - 2_000);
+            let within = |w: u64| sent.iter().filter(|&&s| s <= m && m - s < w).count() as u32;
+            let (x, y, z) = probe.counts(a);
+            let real = (within(60_000), within(HOUR_MS), within(24 * HOUR_MS));
+            assert!(
+                x >= real.0 && y >= real.1 && z >= real.2,
+                "{a}: {:?} < {real:?}",
+                (x, y, z)
+            );
+            a += 60_000;
+        }
+        assert_eq!(probe.counts(a), (0, 0, 0));
+        // A mark older than every window adds nothing.
+        let mut late = Pacer::new(4);
+        late.restore(&mark, 2_000, UtcInstant(1_000_000 + 2 * 86_400));
+        assert_eq!(late.counts(2_000), (0, 0, 0));
     }
 }

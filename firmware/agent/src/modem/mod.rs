@@ -23,7 +23,9 @@
 //!    time after Ctrl-Z: ESC, and [`SendOutcome::Unknown`] — never a silent resend.
 //! 3. Receiving: `+CMTI` → `AT+CMGR` → [`Event::Received`] → `AT+CMGD`; `+CMT`/`+CDS`
 //!    are handed up directly; `AT+CMGL=4` every [`Profile::poll_interval`] as a
-//!    fallback and a liveness check.
+//!    fallback and a liveness check. With [`Modem::keep_received`] a received message
+//!    stays stored until the caller deletes it ([`Modem::delete`]) once it is safe
+//!    elsewhere; until then every listing hands it up again.
 //! 4. Time: `AT+CCLK?` again every [`CLOCK_RESYNC_MS`] of the driver's clock, reported
 //!    as [`Event::NetworkTime`] like the bring-up reading, so the caller follows a
 //!    network clock that moved (a NITZ correction, a simulator's clock jump). Like the
@@ -31,14 +33,15 @@
 //!    due, and not while a multi-part message holds its link (`AT+CMMS`): never inside
 //!    a send.
 //! 5. Recovery: a command that times out leads back to `AT` sync and a full bring-up;
-//!    no answer to `AT` → power cycle. A start-up URC that is not the current boot's
-//!    own ([`Event::Rebooted`], below) → bring-up again. Power-down URC, SIM removed,
-//!    or registration lost for longer than the profile allows → power cycle.
+//!    no answer to `AT` (nor to the ESC among the probes, "A prompt left open" below)
+//!    → power cycle. A start-up URC that is not the current boot's own
+//!    ([`Event::Rebooted`], below) → bring-up again. Power-down URC, SIM removed, or
+//!    registration lost for longer than the profile allows → power cycle.
 //!
 //! # Restarts
 //!
 //! A modem that restarts by itself (a SIM800 browns out on its 2 A transmit bursts,
-//! AT-PDU.md §3 item 14) forgets every volatile setting: echo, `+CMEE`, `+CMGF` and
+//! docs/modems.md § Quirk 14) forgets every volatile setting: echo, `+CMEE`, `+CMGF` and
 //! `+CNMI`. Without `+CNMI` it keeps status reports to itself, so the driver must
 //! notice the restart and run bring-up again. The sign is a start-up URC (`RDY`,
 //! `+CFUN: 1`, `+CPIN: READY`, `Call Ready`, `SMS Ready`/`SMS DONE`); the difficulty
@@ -50,7 +53,7 @@
 //! - Once bring-up has completed ([`Event::Ready`]), every start-up URC means a
 //!   restart, however soon it comes. Bring-up only completes when the boot is over:
 //!   `AT+CPIN?` must answer `READY`, and SIM-dependent SMS commands (`AT+CMGF`,
-//!   `AT+CPMS`, `AT+CMGL`) are refused until `SMS Ready` (AT-PDU.md §3 item 5), so
+//!   `AT+CPMS`, `AT+CMGL`) are refused until `SMS Ready` (docs/modems.md § Quirk 5), so
 //!   the notices of that boot are already out. A timer alone cannot tell: a modem that
 //!   browns out on its first send restarts well inside its boot window.
 //! - Later than the boot window, a start-up URC means a restart in any phase.
@@ -59,6 +62,17 @@
 //! the PDU and its Ctrl-Z had been written to the port (the modem may have sent it),
 //! [`SendError::ModemReset`] otherwise (safe to retry). A send accepted by
 //! [`Modem::send`] but not started yet ends as `ModemReset` too.
+//!
+//! # A prompt left open
+//!
+//! A modem keeps its state when the microcontroller resets: one reset between
+//! `AT+CMGS=<n>` and Ctrl-Z leaves it at the `> ` prompt, taking every later `AT` as
+//! PDU text and answering nothing (TS 27.005 §3.5.1: Ctrl-Z ends the PDU and sends it,
+//! ESC cancels it). A power cycle would end it, but many boards cannot switch the
+//! modem ([`NoPowerControl`]). So the second probe of every sync round (after one `AT`
+//! went unanswered) is ESC: at a prompt it cancels the message, which was never
+//! submitted, and the modem answers `OK`; in command mode it is ignored. Ctrl-Z is
+//! never sent for this: it would submit whatever the modem had collected.
 //!
 //! # SIM PIN
 //!
@@ -99,7 +113,7 @@ pub use relais_core::at::command::sms::MessageReference;
 pub use relais_core::at::{
     CmeError, CmsError, Domain, ErrorClass, Memory, RegStatus, SimState, Slot,
 };
-pub use reports::ReportMatcher;
+pub use reports::{ReportMatcher, Submission, in_window, same_number};
 
 /// A monotonic millisecond clock (never goes back; wraps only after 584 million years).
 pub trait Clock {
@@ -236,7 +250,8 @@ pub enum Event {
     /// The send started by [`Modem::send`] ended.
     Sent(SendOutcome),
     /// An inbound SMS (normally an SMS-DELIVER), still encoded. A stored one is deleted
-    /// from the modem by a later `poll()` call: keep it safe before polling again.
+    /// from the modem by a later `poll()` call: keep it safe before polling again. With
+    /// [`Modem::keep_received`], it stays until [`Modem::delete`].
     Received(InboundPdu),
     /// An SMS-STATUS-REPORT, still encoded; see [`InboundPdu::status_report_reference`].
     StatusReport(InboundPdu),
@@ -310,6 +325,9 @@ impl fmt::Display for SerialError {
 
 impl core::error::Error for SerialError {}
 
+/// Marks a deletion the caller asked for in [`Inner::deletes`].
+const CALLER_DELETE: u16 = 0x8000;
+
 /// Bytes [`Modem::poll`] reads at most before returning (more on the next call).
 const BYTES_PER_POLL: usize = 128;
 /// Line buffer: a 352-digit PDU line plus slack.
@@ -317,7 +335,7 @@ const LINE_CAPACITY: usize = 400;
 /// Transmit buffer: a PDU in hex plus Ctrl-Z.
 const TX_CAPACITY: usize = 2 * MAX_PDU + 1;
 /// Retries of a failing bring-up step before power-cycling (SIM800 answers `ERROR` to
-/// `AT+CMGF` until `SMS Ready`, AT-PDU.md §3 item 5).
+/// `AT+CMGF` until `SMS Ready`, docs/modems.md § Quirk 5).
 const STEP_RETRIES: u8 = 10;
 /// Delay before retrying a failed or busy step (python-gsmmodem retries CME 14/515).
 const RETRY_DELAY: Millis = Millis(1000);
@@ -330,6 +348,9 @@ const SIM_RETRY: Millis = Millis::secs(60);
 const PIN_ENTRIES: u8 = 2;
 /// Time allowed for the `OK` after ESC.
 const ESC_TIMEOUT: Millis = Millis::secs(2);
+/// The probe of each sync round (counted from 0) that is ESC instead of `AT`: the one
+/// after the first `AT` went unanswered (module docs, "A prompt left open").
+const ESC_PROBE: u8 = 1;
 /// `AT+CMMS=1` keeps the link 1–5 s after a `+CMGS` result (TS 27.005 §3.5.6); renew
 /// it when more than the lower bound has passed.
 const CMMS_HOLD: Millis = Millis(1000);
@@ -447,7 +468,11 @@ struct Inner<S, P, C> {
     events: Deque<Event, 4>,
     outgoing: Option<Outgoing>,
     reads: Deque<(Slot, Stored), 8>,
+    /// Indexes to delete: the driver's own in the read storage, the caller's
+    /// ([`Modem::delete`], marked [`CALLER_DELETE`]) in the profile's storage.
     deletes: Deque<u16, 16>,
+    /// Received messages stay stored until the caller deletes them.
+    keep_received: bool,
     read_memory: Memory,
     booted_at: u64,
     /// Bring-up has completed since the modem last started (or the driver did): its
@@ -489,8 +514,9 @@ where
     P: ModemPower,
     C: Clock,
 {
-    /// A driver for a modem that may be off, booting or already running: it starts by
-    /// probing with `AT` and power-cycles only if that gets no answer.
+    /// A driver for a modem that may be off, booting or already running (even at the
+    /// SMS prompt of a send a reset interrupted, module docs): it starts by probing
+    /// with `AT` and power-cycles only if that gets no answer.
     pub fn new(serial: S, power: P, clock: C, profile: Profile) -> Self {
         let now = clock.now_ms();
         Modem {
@@ -510,6 +536,7 @@ where
                 outgoing: None,
                 reads: Deque::new(),
                 deletes: Deque::new(),
+                keep_received: false,
                 read_memory: profile.storage,
                 booted_at: now,
                 up: false,
@@ -618,6 +645,24 @@ where
         if inner.phase == Phase::Held {
             inner.phase = Phase::Init(Step::Cpin);
             inner.wake_at = inner.now;
+        }
+    }
+
+    /// With `true`, a received message stays in the modem's storage after
+    /// [`Event::Received`] until [`Modem::delete`] (and every listing hands it up
+    /// again); with `false` (the default) the driver deletes it itself. Messages in
+    /// another storage than the profile's are always deleted by the driver.
+    pub fn keep_received(&mut self, keep: bool) {
+        self.inner.keep_received = keep;
+    }
+
+    /// Deletes the received message at `index` of the profile's storage (the
+    /// [`InboundPdu::slot`] of an [`Event::Received`]), after what is queued before it.
+    /// A deletion that does not fit the queue (16) is dropped, as is an index of 32 768
+    /// or more: the next listing hands the message up again.
+    pub fn delete(&mut self, index: u16) {
+        if index < CALLER_DELETE {
+            let _ = self.inner.deletes.push_back(index | CALLER_DELETE);
         }
     }
 
@@ -736,7 +781,11 @@ where
                         tries: tries.saturating_add(1),
                     };
                     let interval = self.profile.sync_interval;
-                    self.issue_with(Op::Sync, interval, At);
+                    if tries == ESC_PROBE {
+                        self.probe_escape(interval);
+                    } else {
+                        self.issue_with(Op::Sync, interval, At);
+                    }
                 }
                 true
             }
@@ -889,8 +938,15 @@ where
                 return true;
             }
         }
-        if let Some(index) = self.deletes.pop_front() {
-            self.issue(Op::Delete, Cmgd { index });
+        if let Some(&index) = self.deletes.front() {
+            // The caller's deletions are in the profile's storage: select it first.
+            if index >= CALLER_DELETE && self.read_memory != self.profile.storage {
+                self.select(self.profile.storage, None);
+            } else {
+                self.deletes.pop_front();
+                let index = index & !CALLER_DELETE;
+                self.issue(Op::Delete, Cmgd { index });
+            }
             return true;
         }
         let chained = self.cmms_until > self.now;
@@ -981,6 +1037,19 @@ where
         let _ = self.tx.push(CTRL_Z);
     }
 
+    /// A sync probe that is a lone ESC: it ends an SMS prompt left open, and a modem
+    /// in command mode ignores it. Any final result proves the modem answers.
+    fn probe_escape(&mut self, timeout: Millis) {
+        let _ = self.tx.push(ESC);
+        debug!("modem> <esc>");
+        self.claim = None;
+        self.entry = None;
+        self.inflight = Some(InFlight {
+            op: Op::Sync,
+            deadline: self.after(timeout),
+        });
+    }
+
     fn escape(&mut self, after_body: bool) {
         self.tx.clear();
         self.tx_sent = 0;
@@ -993,7 +1062,8 @@ where
 
     fn finish_send(&mut self, outcome: SendOutcome) {
         if self.outgoing.take().is_some() {
-            debug!("modem: send ended: {}", outcome);
+            // Not logged: the outcome reaches the host as an event, and formatting it
+            // (every CMS/CME error name) cost the firmware 0.5 KiB of flash.
             self.push(Event::Sent(outcome));
         }
     }
@@ -1030,6 +1100,7 @@ where
         self.parser_reset = true;
         self.claim = None;
         self.reads.clear();
+        // Kept messages are listed again after bring-up; the caller deletes them then.
         self.deletes.clear();
         self.entry = None;
         self.inbound = None;
@@ -1077,7 +1148,7 @@ where
             // The next probe goes out from next_action (tries counted there).
             Op::Sync => self.wake_at = self.now,
             // Old Wavecom firmware ends `+CPIN: READY` without `OK` (python-gsmmodem
-            // fakemodems.py; AT-PDU.md §3 item 12): the complete line is enough.
+            // fakemodems.py; docs/modems.md § Quirk 12): the complete line is enough.
             Op::Init(Step::Cpin) if self.sim == Some(SimState::Ready) => self.advance(Step::Cpin),
             Op::Prompt => self.escape(false),
             Op::Submit => self.escape(true),
@@ -1199,7 +1270,12 @@ where
             index,
         };
         match self.judge(slot, length, hex) {
-            Verdict::Good(pdu) | Verdict::Bad(Some(pdu)) => self.push(Event::Received(pdu)),
+            Verdict::Good(pdu) | Verdict::Bad(Some(pdu)) => {
+                self.push(Event::Received(pdu));
+                if self.keep_received {
+                    return;
+                }
+            }
             Verdict::Bad(None) => self.push(Event::Unreadable(Some(slot))),
             Verdict::Again => {
                 self.list_requested = true;
@@ -1247,11 +1323,16 @@ where
                 self.entry = None;
                 match self.inbound.take() {
                     Some(Verdict::Good(pdu) | Verdict::Bad(Some(pdu))) if result.is_ok() => {
+                        let kept = stored == Stored::Message
+                            && self.keep_received
+                            && slot.memory == self.profile.storage;
                         self.push(match stored {
                             Stored::Message => Event::Received(pdu),
                             Stored::StatusReport => Event::StatusReport(pdu),
                         });
-                        let _ = self.deletes.push_front(slot.index);
+                        if !kept {
+                            let _ = self.deletes.push_front(slot.index);
+                        }
                     }
                     Some(Verdict::Bad(None)) => {
                         self.push(Event::Unreadable(Some(slot)));

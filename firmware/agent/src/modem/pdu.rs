@@ -134,7 +134,7 @@ impl InboundPdu {
 
     /// True when the PDU is as long as the modem announced: the TPDU length, plus the
     /// SMSC field when there is one. A garbled line usually fails this; a few modems
-    /// announce wrong lengths (gammu tests/at-sms/10.dump, AT-PDU.md §3 item 12).
+    /// announce wrong lengths (gammu tests/at-sms/10.dump, docs/modems.md § Quirk 12).
     pub fn length_matches(&self) -> bool {
         let tpdu = usize::from(self.tpdu_len);
         let with_smsc = self.bytes.first().map(|&n| tpdu + 1 + usize::from(n));
@@ -234,7 +234,7 @@ mod tests {
 
     #[test]
     fn submit_length_excludes_smsc() {
-        // AT-PDU.md §2.4: 07 + 7 SMSC octets, TPDU 25 octets.
+        // docs/modems.md § Sending: AT+CMGS: 07 + 7 SMSC octets, TPDU 25 octets.
         let p = SubmitPdu::from_hex(
             b"07915155000000F011000B915155214365F70000FF0CC8329BFD065DDF72363904",
         )
@@ -251,7 +251,8 @@ mod tests {
 
     #[test]
     fn status_report_reference_from_tpdu() {
-        // +CDS: 25 with TP-MR 0x40 (faucamp/python-gsmmodem#44 shape, AT-PDU.md §1).
+        // +CDS: 25 with TP-MR 0x40 (faucamp/python-gsmmodem#44 shape, docs/modems.md
+        // § Delivery reports).
         let r = InboundPdu::from_hex(
             None,
             25,

@@ -1,6 +1,6 @@
 //! Per-modem timings and quirks, with the manual section each comes from.
 //!
-//! Manuals (stored copies listed in AT-PDU.md §2): SIM800 Series AT Command Manual
+//! Manuals (copies listed in docs/modems.md § Sources): SIM800 Series AT Command Manual
 //! V1.09; SIM7500/SIM7600 Series AT Command Manual V1.07; Quectel EC25&EC21 AT
 //! Commands Manual and Quectel UGxx AT Commands Manual (same command family as
 //! EC2x/BG9x). Values marked "our choice" are budgets we picked, not vendor figures.
@@ -30,14 +30,15 @@ pub struct Profile {
     pub sync_attempts: u8,
     /// Time between `AT` probes (each probe's own timeout).
     pub sync_interval: Millis,
-    /// Wait for the `> ` prompt after `AT+CMGS=<n>` (AT-PDU.md §2.4 recommends 5–10 s).
+    /// Wait for the `> ` prompt after `AT+CMGS=<n>` (docs/modems.md § Sending: AT+CMGS:
+    /// 5–10 s is enough).
     pub prompt_timeout: Millis,
     /// Wait for `+CMGS: <mr>` after Ctrl-Z (network-bound).
     pub submit_timeout: Millis,
     /// Registration wait before power-cycling (our choice).
     pub registration_timeout: Millis,
     /// Also accept LTE (`+CEREG`) registration: CS registration can stay 0 on LTE-only
-    /// networks while SMS over SGs/IMS works (AT-PDU.md §2.2).
+    /// networks while SMS over SGs/IMS works (docs/modems.md § Registration, signal and clock).
     pub eps: bool,
     /// Storage for reading, writing and receiving (`AT+CPMS`).
     pub storage: Memory,
@@ -53,7 +54,7 @@ pub struct Profile {
 
 /// `AT+CNMI=2,1,0,1,0`: buffer URCs while busy, `+CMTI` for stored SMS, direct `+CDS`
 /// status reports (TS 27.005 §3.4.1; SIM800 `AT+CNMI=?` answers
-/// `(0-3),(0-3),(0,2),(0-2),(0,1)`, AT-PDU.md §2.3).
+/// `(0-3),(0-3),(0,2),(0-2),(0,1)`, docs/modems.md § SMS configuration).
 const CNMI_STORE_AND_ROUTE_REPORTS: Cnmi = Cnmi {
     mode: 2,
     mt: 1,
@@ -88,7 +89,7 @@ impl Profile {
     /// - `+CMGS` max response time 60 s (SIM800 manual V1.09 §4.2.5).
     /// - Start-up URCs `RDY` (fixed baud only), `+CFUN: 1`, `+CPIN: READY`,
     ///   `Call Ready`, `SMS Ready`, 2–10 s after power-up (manual V1.09 p.352 URC
-    ///   table; AT-PDU.md §2.9, §3 item 5); `AT+CMGF` answers `ERROR` until
+    ///   table; docs/modems.md § Power-up URCs, § Quirk 5); `AT+CMGF` answers `ERROR` until
     ///   `SMS Ready`, the driver retries it.
     /// - Network time with the vendor `AT+CLTS=1` (manual V1.09 URC table: `*PSUTTZ`,
     ///   `+CTZV`, `DST`); it takes effect after the next restart, so the first
@@ -109,7 +110,7 @@ impl Profile {
     ///
     /// - No `+CMGS` maximum in the stored V1.07 pages: the Quectel 120 s budget.
     /// - Start-up URCs `RDY`, `+CPIN: READY`, `SMS DONE`, `PB DONE` (commonly reported,
-    ///   not in the stored manual pages; AT-PDU.md §2.9).
+    ///   not in the stored manual pages; docs/modems.md § Power-up URCs).
     /// - Storage indexes start at 0 (manual V1.07 `AT+CMGL`, ?p=168): taken from the
     ///   URC, never assumed.
     /// - LTE: registration is checked with `+CEREG` as well as `+CREG`.
@@ -129,9 +130,10 @@ impl Profile {
     /// - `+CMGS` max response time 120 s, "determined by network" (Quectel UGxx manual
     ///   `AT+CMGS`, same command family).
     /// - Start-up URCs `RDY`, `+CFUN: 1`, `+CPIN: READY`, `+QUSIM: 1`,
-    ///   `+QIND: SMS DONE` (commonly reported; AT-PDU.md §2.9).
+    ///   `+QIND: SMS DONE` (commonly reported; docs/modems.md § Power-up URCs).
     /// - Network time: `AT+CTZU=3` also updates the RTC to local time (Quectel forum,
-    ///   AT-PDU.md §2.2); time-zone URCs `+CTZE` (EC25 manual ?p=84).
+    ///   docs/modems.md § Registration, signal and clock); time-zone URCs `+CTZE` (EC25
+    ///   manual ?p=84).
     /// - BG9x (LTE-M/NB-IoT) can take minutes to attach: 300 s registration budget
     ///   (our choice).
     pub const QUECTEL: Profile = Profile {

@@ -8,14 +8,16 @@
 //!
 //! | area | structure | key → value | flash per entry (4-byte words) |
 //! |---|---|---|---|
-//! | meta | map | id → boot counter, acknowledged-event floor, in-flight journal, suppression summary | 12–44 B |
+//! | meta | map | id → boot counter, acknowledged-event floor, in-flight journal, suppression summary, event epoch, pacing counters (id 16, written after every segment); and up to 3 keyword replies waiting ([`JobKey`] → number and text, tag 16) | 12–44 B; a reply ≤ 188 B |
 //! | suppression | map | (number, scope) in 12 bytes → nothing | 20 B |
-//! | jobs | map | [`JobKey`] → sequence, record count, evicted key, [`JobRecord`] | ≤ 56 B per write |
+//! | jobs | map | [`JobKey`] → sequence, record count, evicted key, [`JobRecord`] | ≤ 72 B per write |
 //! | outbox | queue | [`EventId`] and [`Event`] | 12 B (`Accepted`) to 688 B (full `Inbound`) |
 //!
-//! Every value is postcard. [`Layout::packed`] lays the areas out back to back; on 1 KiB
-//! blocks, 500 opt-outs, 64 job records and 32 events of the largest size take
-//! 4 + 12 + 9 + 34 = 59 blocks (59 KiB). The outbox dominates: an inbound message of 640
+//! Every value is postcard, except the pacing counters and the replies (raw little-endian
+//! bytes, no serde code for them). Values are written from the end of the item buffer, so
+//! none is copied through the stack. [`Layout::packed`] lays the areas out back to back;
+//! on 1 KiB blocks, 500 opt-outs, 64 job records and 32 events of the largest size take
+//! 4 + 12 + 11 + 34 = 61 blocks (61 KiB). The outbox dominates: an inbound message of 640
 //! bytes fills a block alone, and the capacity is guaranteed for events of that size.
 //!
 //! # RAM
@@ -25,8 +27,9 @@
 //! (suppression count and digest, job-record count and write sequence, event ids, the
 //! in-flight mark). `size_of::<FlashStore<F>>()` is `size_of::<F>()` + 816 B, on
 //! `thumbv7m-none-eabi` as on a 64-bit host (a test bounds it). Calls also use stack for
-//! sequential-storage's futures and, in `next_event`, a decoded [`Event`] (about 700 B);
-//! the peak is not measured.
+//! sequential-storage's futures and, in `next_event`, a decoded [`Event`] (about 700 B;
+//! the agent sends events from [`Store::event_bytes`], which decodes nothing); the peak
+//! is not measured.
 //!
 //! # Code size
 //!
@@ -72,7 +75,7 @@
 //!   sequential-storage marks removed items by clearing their CRC. Most Cortex-M internal
 //!   flash does (STM32F1/F4, nRF52, LM3S); flash with per-word ECC (STM32L4/H7/G4) does not.
 //! - Lookups scan: `opted_out` reads every suppression entry once (500 entries: 10 KB of
-//!   flash reads); `job` and `put_job` scan the jobs area; `job_by_mr` and evictions scan
+//!   flash reads); `job` and `put_job` scan the jobs area; `job_by_report` and evictions scan
 //!   it once more per superseded candidate.
 //! - Power-cut safety rests on sequential-storage's failure model: an interrupted program
 //!   leaves a prefix of its bytes, an interrupted erase leaves the block erased from its
@@ -92,7 +95,9 @@ use core::ops::Range;
 
 use embedded_storage::nor_flash::{MultiwriteNorFlash, NorFlash};
 use relais_core::compliance::number::Msisdn;
-use relais_core::link::msg::{BootId, BrandId, Event, EventId, JobKey, Scope, digest_entry};
+use relais_core::link::msg::{
+    BootId, BrandId, Event, EventEpoch, EventId, JobKey, Scope, digest_entry,
+};
 use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapStorage};
 use sequential_storage::queue::{QueueConfig, QueueStorage};
@@ -101,13 +106,20 @@ use serde::{Deserialize, Serialize};
 
 use self::io::{Blocking, Slot, complete};
 use self::layout::{BUFFER, MAP_VALUE};
-use super::{InFlight, JobRecord, Store, StoreError};
+use super::{InFlight, JobRecord, MAX_PENDING_REPLIES, PaceMark, PendingReply, Store, StoreError};
+use crate::inbound::MAX_REPLY;
+use relais_core::compliance::tz::UtcInstant;
 
 /// Meta keys.
 const BOOTS: u8 = 1;
 const ACKED: u8 = 2;
 const JOURNAL: u8 = 3;
 const SUPPRESSION: u8 = 4;
+const EPOCH: u8 = 5;
+/// The pacing counters ([`PaceMark`]); ids from 16 up are this store's later additions.
+const PACE: u8 = 16;
+/// Bytes of the pacing counters in flash.
+const PACE_BYTES: usize = 8 + 2 * 8;
 
 type NoCache<K> = Cache<Uncached, Uncached, Uncached, K>;
 type Map<'a, F> = MapStorage<Slot, Blocking<'a, F>, NoCache<Slot>>;
@@ -176,7 +188,11 @@ struct State {
     acked: u32,
     /// Id of the next event.
     next_event: u32,
+    /// The event numbering this store adopted (0: none yet).
+    epoch: u32,
     in_flight: Option<InFlight>,
+    /// Keyword replies kept ([`Slot::Reply`] items in the meta area).
+    replies: u8,
     /// A call failed part-way: reload from flash before the next one.
     stale: bool,
 }
@@ -294,6 +310,13 @@ impl<F: NorFlash + MultiwriteNorFlash> FlashStore<F> {
         &mut self.inner.get_mut().flash
     }
 
+    /// The flash, to look at (e.g. a [`RamFlash`]'s operation count while an agent owns
+    /// the store); `None` while a store call is under way.
+    pub fn flash(&self) -> Option<core::cell::Ref<'_, F>> {
+        let inner = self.inner.try_borrow().ok()?;
+        Some(core::cell::Ref::map(inner, |i| &i.flash))
+    }
+
     /// Runs `f` on the inner store, reloading it first when an earlier call failed and
     /// marking it for reload when this one fails in the medium.
     fn with<T>(
@@ -369,9 +392,19 @@ impl<F: NorFlash + MultiwriteNorFlash> Inner<F> {
         complete(map.fetch_item::<&[u8]>(buf, &key))
     }
 
-    fn store(&mut self, area: Area, key: Slot, value: &[u8]) -> Result<(), StoreError> {
+    /// The end of the item buffer, where a value to store is put ([`MAP_VALUE`] bytes);
+    /// the rest is sequential-storage's working buffer (no stack buffer for values).
+    fn tail(&mut self) -> &mut [u8] {
+        let (_, tail) = self.buf.0.split_at_mut(BUFFER - MAP_VALUE);
+        tail
+    }
+
+    /// Stores the first `len` bytes of [`Inner::tail`] under `key` in `area`.
+    fn store_tail(&mut self, area: Area, key: Slot, len: usize) -> Result<(), StoreError> {
         let (mut map, buf) = self.map(area)?;
-        complete(map.store_item(buf, &key, &value))
+        let (work, tail) = buf.split_at_mut(BUFFER - MAP_VALUE);
+        let value: &[u8] = tail.get(..len).ok_or(StoreError::Corrupt)?;
+        complete(map.store_item(work, &key, &value))
     }
 
     fn remove(&mut self, area: Area, key: Slot) -> Result<(), StoreError> {
@@ -421,9 +454,10 @@ impl<F: NorFlash + MultiwriteNorFlash> Inner<F> {
     }
 
     fn put<V: Serialize>(&mut self, area: Area, key: Slot, value: &V) -> Result<(), StoreError> {
-        let mut bytes = [0; MAP_VALUE];
-        let value = postcard::to_slice(value, &mut bytes).map_err(|_| StoreError::Corrupt)?;
-        self.store(area, key, value)
+        let len = postcard::to_slice(value, self.tail())
+            .map_err(|_| StoreError::Corrupt)?
+            .len();
+        self.store_tail(area, key, len)
     }
 
     fn meta_get<V: DeserializeOwned>(&mut self, id: u8) -> Result<Option<V>, StoreError> {
@@ -443,11 +477,13 @@ impl<F: NorFlash + MultiwriteNorFlash> Inner<F> {
         }
         self.state = State {
             acked: self.meta_get(ACKED)?.unwrap_or(0),
+            epoch: self.meta_get(EPOCH)?.unwrap_or(0),
             in_flight: self.meta_get::<Option<InFlight>>(JOURNAL)?.flatten(),
             ..State::default()
         };
         self.load_suppression()?;
         self.load_jobs()?;
+        self.load_replies()?;
         self.load_outbox()
     }
 
@@ -458,7 +494,7 @@ impl<F: NorFlash + MultiwriteNorFlash> Inner<F> {
             Pending::Add(number, scope) => {
                 let key = suppression_key(&number, scope);
                 if !self.suppression_has(key)? {
-                    match self.store(Area::Suppression, key, &[]) {
+                    match self.store_tail(Area::Suppression, key, 0) {
                         Ok(()) => {}
                         Err(StoreError::Full) => {
                             sup = SuppressionState {
@@ -586,7 +622,7 @@ impl<F: NorFlash + MultiwriteNorFlash> Inner<F> {
             digest.wrapping_add(entry),
             Pending::Add(*number, scope),
         )?;
-        match self.store(Area::Suppression, key, &[]) {
+        match self.store_tail(Area::Suppression, key, 0) {
             Err(StoreError::Full) => {
                 // The layout guarantees the room, so this is a last resort: undo.
                 self.suppression_commit(count, digest, Pending::None)?;
@@ -728,9 +764,13 @@ impl<F: NorFlash + MultiwriteNorFlash> Inner<F> {
         }
     }
 
-    fn job_by_mr(&mut self, mr: u8) -> Result<Option<(JobKey, JobRecord, u8)>, StoreError> {
-        let awaits = |r: &JobRecord| r.report && !r.delivery_reported && r.mrs.contains(&mr);
-        let Some((key, entry)) = self.pick_current(&awaits, |a, b| a > b)? else {
+    fn job_by_report(
+        &mut self,
+        mr: u8,
+        accept: &dyn Fn(&JobRecord) -> bool,
+    ) -> Result<Option<(JobKey, JobRecord, u8)>, StoreError> {
+        let wanted = |r: &JobRecord| r.mrs.contains(&mr) && accept(r);
+        let Some((key, entry)) = self.pick_current(&wanted, |a, b| a > b)? else {
             return Ok(None);
         };
         let part = entry.record.mrs.iter().position(|m| *m == mr).unwrap_or(0);
@@ -745,6 +785,93 @@ impl<F: NorFlash + MultiwriteNorFlash> Inner<F> {
         }
         self.meta_put(JOURNAL, &segment)?;
         self.state.in_flight = segment;
+        Ok(())
+    }
+
+    // --- keyword replies ---
+
+    /// Calls `f` on every reply item, oldest first (each is written once and removed
+    /// once, so the meta area holds no superseded copy of one).
+    fn replies_scan(&mut self, f: &mut dyn FnMut(JobKey, &[u8])) -> Result<(), StoreError> {
+        self.scan(Area::Meta, &mut |key, value| {
+            if let Slot::Reply(key) = key {
+                f(JobKey(key), value);
+            }
+            Ok(Step::Next)
+        })
+    }
+
+    fn load_replies(&mut self) -> Result<(), StoreError> {
+        let mut count = 0u8;
+        self.replies_scan(&mut |_, _| count = count.saturating_add(1))?;
+        self.state.replies = count;
+        Ok(())
+    }
+
+    fn put_reply(&mut self, key: JobKey, to: &Msisdn, text: &str) -> Result<(), StoreError> {
+        if self.fetch(Area::Meta, Slot::Reply(key.0))?.is_some() {
+            return Ok(());
+        }
+        if usize::from(self.state.replies) >= MAX_PENDING_REPLIES {
+            return Err(StoreError::Full);
+        }
+        // Raw bytes, not postcard (no serde code for them): the number's value
+        // (8 bytes, little-endian) and digit count, then the text.
+        let len = 9 + text.len();
+        let tail = self.tail();
+        let Some(out) = tail.get_mut(..len).filter(|_| text.len() <= MAX_REPLY) else {
+            return Err(StoreError::Full);
+        };
+        out[..8].copy_from_slice(&to.value().to_le_bytes());
+        out[8] = to.len() as u8;
+        out[9..].copy_from_slice(text.as_bytes());
+        self.store_tail(Area::Meta, Slot::Reply(key.0), len)?;
+        self.state.replies += 1;
+        Ok(())
+    }
+
+    // --- pace ---
+
+    /// The pacing counters, as raw little-endian bytes (no serde code for them): `at`
+    /// (8), minute and hour (2 each), the day's six groups (2 each).
+    fn pace(&mut self) -> Result<Option<PaceMark>, StoreError> {
+        let Some(bytes) = self.fetch(Area::Meta, Slot::Meta(PACE))? else {
+            return Ok(None);
+        };
+        let mut words = [0u16; 8];
+        let (at, rest) = bytes.split_first_chunk::<8>().ok_or(StoreError::Corrupt)?;
+        for (w, b) in words.iter_mut().zip(rest.chunks_exact(2)) {
+            *w = u16::from_le_bytes([b[0], b[1]]);
+        }
+        let [minute, hour, day @ ..] = words;
+        Ok(Some(PaceMark {
+            at: UtcInstant(i64::from_le_bytes(*at)),
+            minute,
+            hour,
+            day,
+        }))
+    }
+
+    fn put_pace(&mut self, mark: &PaceMark) -> Result<(), StoreError> {
+        let [d0, d1, d2, d3, d4, d5] = mark.day;
+        let words = [mark.minute, mark.hour, d0, d1, d2, d3, d4, d5];
+        let tail = self.tail();
+        let (at, rest) = tail
+            .split_first_chunk_mut::<8>()
+            .ok_or(StoreError::Corrupt)?;
+        *at = mark.at.0.to_le_bytes();
+        for (b, w) in rest.chunks_exact_mut(2).zip(words) {
+            b.copy_from_slice(&w.to_le_bytes());
+        }
+        self.store_tail(Area::Meta, Slot::Meta(PACE), PACE_BYTES)
+    }
+
+    fn remove_reply(&mut self, key: JobKey) -> Result<(), StoreError> {
+        if self.fetch(Area::Meta, Slot::Reply(key.0))?.is_none() {
+            return Ok(());
+        }
+        self.remove(Area::Meta, Slot::Reply(key.0))?;
+        self.state.replies = self.state.replies.saturating_sub(1);
         Ok(())
     }
 
@@ -810,6 +937,16 @@ impl<F: NorFlash + MultiwriteNorFlash> Inner<F> {
     }
 }
 
+/// A kept reply read back from flash (see [`Inner::put_reply`]).
+fn decode_reply(bytes: &[u8]) -> Option<PendingReply> {
+    let (value, rest) = bytes.split_first_chunk::<8>()?;
+    let (&len, text) = rest.split_first()?;
+    Some(PendingReply {
+        to: Msisdn::from_parts(u64::from_le_bytes(*value), usize::from(len))?,
+        text: heapless::String::try_from(core::str::from_utf8(text).ok()?).ok()?,
+    })
+}
+
 /// A postcard value read back from flash.
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     postcard::from_bytes(bytes).map_err(|_| StoreError::Corrupt)
@@ -833,6 +970,20 @@ impl<F: NorFlash + MultiwriteNorFlash> Store for FlashStore<F> {
             let boots = s.meta_get::<u32>(BOOTS)?.unwrap_or(0).wrapping_add(1);
             s.meta_put(BOOTS, &boots)?;
             Ok(BootId(boots))
+        })
+    }
+
+    fn epoch(&self) -> Result<EventEpoch, StoreError> {
+        self.with(|s| Ok(EventEpoch(s.state.epoch)))
+    }
+
+    fn adopt_epoch(&mut self, epoch: EventEpoch) -> Result<EventEpoch, StoreError> {
+        self.with_mut(|s| {
+            if s.state.epoch == 0 && epoch != EventEpoch::NONE {
+                s.meta_put(EPOCH, &epoch.0)?;
+                s.state.epoch = epoch.0;
+            }
+            Ok(EventEpoch(s.state.epoch))
         })
     }
 
@@ -870,8 +1021,12 @@ impl<F: NorFlash + MultiwriteNorFlash> Store for FlashStore<F> {
         self.with_mut(|s| s.put_job(key, record, capacity))
     }
 
-    fn job_by_mr(&self, mr: u8) -> Result<Option<(JobKey, JobRecord, u8)>, StoreError> {
-        self.with(|s| s.job_by_mr(mr))
+    fn job_by_report(
+        &self,
+        mr: u8,
+        accept: &dyn Fn(&JobRecord) -> bool,
+    ) -> Result<Option<(JobKey, JobRecord, u8)>, StoreError> {
+        self.with(|s| s.job_by_report(mr, accept))
     }
 
     fn begin_send(&mut self, segment: InFlight) -> Result<(), StoreError> {
@@ -895,6 +1050,24 @@ impl<F: NorFlash + MultiwriteNorFlash> Store for FlashStore<F> {
         self.with(|s| s.next_event(after))
     }
 
+    fn event_bytes(&self, id: EventId, f: &mut dyn FnMut(&[u8])) -> Result<bool, StoreError> {
+        self.with(|s| {
+            let mut found = false;
+            if id.0 <= s.state.acked {
+                return Ok(false);
+            }
+            s.queue_scan(&mut |item| {
+                let this = event_id(item)?;
+                if this == id.0 {
+                    f(item);
+                    found = true;
+                }
+                Ok(if this >= id.0 { Step::Stop } else { Step::Next })
+            })?;
+            Ok(found)
+        })
+    }
+
     fn ack_events(&mut self, upto: EventId) -> Result<(), StoreError> {
         self.with_mut(|s| s.ack_events(upto))
     }
@@ -910,13 +1083,44 @@ impl<F: NorFlash + MultiwriteNorFlash> Store for FlashStore<F> {
     fn outbox_capacity(&self) -> Option<usize> {
         Some(usize::from(self.capacity.outbox))
     }
+
+    fn pace(&self) -> Result<Option<PaceMark>, StoreError> {
+        self.with(|s| s.pace())
+    }
+
+    fn put_pace(&mut self, mark: &PaceMark) -> Result<(), StoreError> {
+        self.with_mut(|s| s.put_pace(mark))
+    }
+
+    fn put_reply(&mut self, key: JobKey, to: &Msisdn, text: &str) -> Result<(), StoreError> {
+        self.with_mut(|s| s.put_reply(key, to, text))
+    }
+
+    fn remove_reply(&mut self, key: JobKey) -> Result<(), StoreError> {
+        self.with_mut(|s| s.remove_reply(key))
+    }
+
+    fn replies(&self, f: &mut dyn FnMut(JobKey, PendingReply)) -> Result<(), StoreError> {
+        self.with(|s| {
+            let mut bad = false;
+            s.replies_scan(&mut |key, value| match decode_reply(value) {
+                Some(reply) => f(key, reply),
+                None => bad = true,
+            })?;
+            if bad {
+                Err(StoreError::Corrupt)
+            } else {
+                Ok(())
+            }
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     extern crate std;
 
-    use super::layout::{JOB_ENTRY_MAX, META_ITEM};
+    use super::layout::{JOB_ENTRY_MAX, META_ITEM, REPLY_ENTRY_MAX};
     use super::*;
     use crate::store::JobState;
     use heapless::{String, Vec};
@@ -993,6 +1197,18 @@ mod tests {
                 scope: Some(Scope::Brand(BrandId(u32::MAX))),
                 confirmed: true,
             },
+            Event::UnmatchedReport {
+                to: full::<MAX_ADDRESS>('9'),
+                mr: u8::MAX,
+                st: u8::MAX,
+                submitted: at,
+                at,
+            },
+            Event::Released {
+                key,
+                until: at,
+                rule: full('x'),
+            },
         ]
     }
 
@@ -1013,6 +1229,8 @@ mod tests {
         record.mrs = Vec::from_slice(&[u8::MAX; crate::store::MAX_PARTS]).unwrap();
         record.delivered = u16::MAX;
         record.delivery_reported = true;
+        record.to = u64::MAX;
+        record.sent_at = u32::MAX;
         let entry = JobEntry {
             seq: u32::MAX,
             count: u16::MAX,
@@ -1032,6 +1250,38 @@ mod tests {
             part: u8::MAX,
         });
         assert!(2 + encoded_len(&journal) <= META_ITEM);
+        // The pacing counters and a reply, raw.
+        const { assert!(2 + PACE_BYTES <= META_ITEM) };
+        let mut inner = FlashStore::open(
+            RamFlash::<{ 16 * 1024 }>::new(),
+            Layout::packed(
+                0,
+                super::Capacity {
+                    suppression: 4,
+                    jobs: 4,
+                    outbox: 4,
+                },
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let text: String<MAX_REPLY> = full('x');
+        inner.put_reply(JobKey(u64::MAX), &far, &text).unwrap();
+        let mut lens = std::vec::Vec::new();
+        inner
+            .inner
+            .get_mut()
+            .replies_scan(&mut |_, value| lens.push(value.len()))
+            .unwrap();
+        assert_eq!(lens, [REPLY_ENTRY_MAX]);
+        let mark = PaceMark {
+            at: UtcInstant(i64::MIN),
+            minute: u16::MAX,
+            hour: 1,
+            day: [2, 3, 4, 5, 6, u16::MAX],
+        };
+        inner.put_pace(&mark).unwrap();
+        assert_eq!(inner.pace().unwrap(), Some(mark));
     }
 
     #[test]

@@ -3,20 +3,26 @@
 
 use heapless::{Deque, Vec};
 use relais_core::compliance::number::Msisdn;
-use relais_core::link::msg::{BootId, BrandId, Event, EventId, JobKey, Scope, digest_entry};
+use relais_core::link::msg::{
+    BootId, BrandId, Event, EventEpoch, EventId, JobKey, Scope, digest_entry,
+};
 
-use super::{InFlight, JobRecord, Store, StoreError};
+use super::{InFlight, JobRecord, MAX_PENDING_REPLIES, PaceMark, PendingReply, Store, StoreError};
 
 /// A RAM store with room for `S` opt-outs, `J` job records and `E` outbox events.
 #[derive(Debug)]
 pub struct MemStore<const S: usize, const J: usize, const E: usize> {
     boots: u32,
+    epoch: EventEpoch,
     suppression: Vec<(Msisdn, Scope), S>,
     /// Oldest first.
     jobs: Vec<(JobKey, JobRecord), J>,
     in_flight: Option<InFlight>,
     outbox: Deque<(EventId, Event), E>,
     next_event: u32,
+    pace: Option<PaceMark>,
+    /// Oldest first.
+    replies: Vec<(JobKey, PendingReply), MAX_PENDING_REPLIES>,
 }
 
 impl<const S: usize, const J: usize, const E: usize> Default for MemStore<S, J, E> {
@@ -30,11 +36,14 @@ impl<const S: usize, const J: usize, const E: usize> MemStore<S, J, E> {
     pub const fn new() -> Self {
         MemStore {
             boots: 0,
+            epoch: EventEpoch::NONE,
             suppression: Vec::new(),
             jobs: Vec::new(),
             in_flight: None,
             outbox: Deque::new(),
             next_event: 1,
+            pace: None,
+            replies: Vec::new(),
         }
     }
 }
@@ -48,6 +57,17 @@ impl<const S: usize, const J: usize, const E: usize> Store for MemStore<S, J, E>
     fn next_boot(&mut self) -> Result<BootId, StoreError> {
         self.boots = self.boots.wrapping_add(1);
         Ok(BootId(self.boots))
+    }
+
+    fn epoch(&self) -> Result<EventEpoch, StoreError> {
+        Ok(self.epoch)
+    }
+
+    fn adopt_epoch(&mut self, epoch: EventEpoch) -> Result<EventEpoch, StoreError> {
+        if self.epoch == EventEpoch::NONE {
+            self.epoch = epoch;
+        }
+        Ok(self.epoch)
     }
 
     fn suppress(&mut self, number: &Msisdn, scope: Scope) -> Result<(), StoreError> {
@@ -118,12 +138,15 @@ impl<const S: usize, const J: usize, const E: usize> Store for MemStore<S, J, E>
             .map_err(|_| StoreError::Full)
     }
 
-    fn job_by_mr(&self, mr: u8) -> Result<Option<(JobKey, JobRecord, u8)>, StoreError> {
+    fn job_by_report(
+        &self,
+        mr: u8,
+        accept: &dyn Fn(&JobRecord) -> bool,
+    ) -> Result<Option<(JobKey, JobRecord, u8)>, StoreError> {
         for (key, record) in self.jobs.iter().rev() {
-            if !record.report || record.delivery_reported {
-                continue;
-            }
-            if let Some(i) = record.mrs.iter().position(|m| *m == mr) {
+            if let Some(i) = record.mrs.iter().position(|m| *m == mr)
+                && accept(record)
+            {
                 return Ok(Some((*key, record.clone(), i as u8 + 1)));
             }
         }
@@ -161,6 +184,17 @@ impl<const S: usize, const J: usize, const E: usize> Store for MemStore<S, J, E>
             .cloned())
     }
 
+    fn event_bytes(&self, id: EventId, f: &mut dyn FnMut(&[u8])) -> Result<bool, StoreError> {
+        let Some((_, event)) = self.outbox.iter().find(|(i, _)| *i == id) else {
+            return Ok(false);
+        };
+        // Encoded as the flash store keeps it.
+        let mut buf = [0u8; super::flash::EVENT_MAX + 5];
+        let bytes = postcard::to_slice(&(id.0, event), &mut buf).map_err(|_| StoreError::Full)?;
+        f(bytes);
+        Ok(true)
+    }
+
     fn ack_events(&mut self, upto: EventId) -> Result<(), StoreError> {
         while self.outbox.front().is_some_and(|(id, _)| *id <= upto) {
             self.outbox.pop_front();
@@ -178,6 +212,37 @@ impl<const S: usize, const J: usize, const E: usize> Store for MemStore<S, J, E>
 
     fn outbox_capacity(&self) -> Option<usize> {
         Some(E)
+    }
+
+    fn pace(&self) -> Result<Option<PaceMark>, StoreError> {
+        Ok(self.pace.clone())
+    }
+
+    fn put_pace(&mut self, mark: &PaceMark) -> Result<(), StoreError> {
+        self.pace = Some(mark.clone());
+        Ok(())
+    }
+
+    fn put_reply(&mut self, key: JobKey, to: &Msisdn, text: &str) -> Result<(), StoreError> {
+        if self.replies.iter().any(|(k, _)| *k == key) {
+            return Ok(());
+        }
+        let text = heapless::String::try_from(text).map_err(|_| StoreError::Full)?;
+        self.replies
+            .push((key, PendingReply { to: *to, text }))
+            .map_err(|_| StoreError::Full)
+    }
+
+    fn remove_reply(&mut self, key: JobKey) -> Result<(), StoreError> {
+        self.replies.retain(|(k, _)| *k != key);
+        Ok(())
+    }
+
+    fn replies(&self, f: &mut dyn FnMut(JobKey, PendingReply)) -> Result<(), StoreError> {
+        for (key, reply) in self.replies.iter() {
+            f(*key, reply.clone());
+        }
+        Ok(())
     }
 }
 

@@ -14,6 +14,11 @@
 //!   out: reported [`Event::Unknown`], never resent.
 //! - **Event outbox**: every event, numbered, until the host acknowledges it.
 //! - **Boot counter**: a new [`BootId`] per boot.
+//! - **Pace** ([`PaceMark`]): the segments sent in the rolling minute, hour and day,
+//!   written after every segment, so a reboot never resets a cap.
+//! - **Keyword replies waiting** ([`PendingReply`]): an opt-out confirmation queued
+//!   before a reboot is still sent after it, once (its job record and the in-flight
+//!   journal decide, as for a host job).
 //!
 //! Writes are atomic per call: after a power cut during a call, the store holds either
 //! the state before it or after it (the flash store is tested by cutting power at every
@@ -27,7 +32,8 @@ pub use mem::MemStore;
 
 use heapless::Vec;
 use relais_core::compliance::number::Msisdn;
-use relais_core::link::msg::{BootId, BrandId, Event, EventId, JobKey, Scope};
+use relais_core::compliance::tz::UtcInstant;
+use relais_core::link::msg::{BootId, BrandId, Event, EventEpoch, EventId, JobKey, Scope};
 use serde::{Deserialize, Serialize};
 
 /// Most segments one job may have: [`relais_core::link::msg::MAX_TEXT`] bytes of ASCII
@@ -52,6 +58,9 @@ pub enum JobState {
     Expired,
     /// Cancelled by the host before it was sent.
     Cancelled,
+    /// Given back to the host unsent ([`Event::Released`]): nothing was sent under this
+    /// key and nothing will be (the host sends the job again under a new key).
+    Released,
 }
 
 impl JobState {
@@ -60,6 +69,36 @@ impl JobState {
         !matches!(self, JobState::Open)
     }
 }
+
+/// The pacing counters as the store keeps them: the segments handed to the network in
+/// the rolling minute, hour and day up to `at` (see `agent::pacing`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct PaceMark {
+    /// When the counts were taken (UTC).
+    pub at: UtcInstant,
+    /// Segments in the minute window.
+    pub minute: u16,
+    /// Segments in the hour window.
+    pub hour: u16,
+    /// Segments in the day window, by hour buckets before the one holding `at`:
+    /// `day[g]` holds buckets `4g..4g+3` back (the last group also the spare 25th).
+    pub day: [u16; 6],
+}
+
+/// A keyword reply (an opt-out confirmation, a help text) queued to be sent, as the store
+/// keeps it until its job record says how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct PendingReply {
+    /// The number that sent the keyword.
+    pub to: Msisdn,
+    /// The text.
+    pub text: heapless::String<{ crate::inbound::MAX_REPLY }>,
+}
+
+/// Keyword replies the store keeps at most: the agent's queue and the one being sent.
+pub const MAX_PENDING_REPLIES: usize = 3;
 
 /// What the store remembers of a job.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +120,14 @@ pub struct JobRecord {
     pub delivered: u16,
     /// True once the rolled-up delivery result was reported.
     pub delivery_reported: bool,
+    /// The recipient's E.164 digits as one value ([`Msisdn::value`]), noted when the
+    /// job is accepted (0 for the device's own replies): a status report's TP-RA must
+    /// name it.
+    pub to: u64,
+    /// When the network accepted the first segment, in UTC seconds since 1970 (device
+    /// time; 0 until then, or without time): a status report's TP-SCTS must not precede
+    /// it, and a week later the job waits for no report any more.
+    pub sent_at: u32,
 }
 
 impl JobRecord {
@@ -94,7 +141,25 @@ impl JobRecord {
             report,
             delivered: 0,
             delivery_reported: false,
+            to: 0,
+            sent_at: 0,
         }
+    }
+
+    /// Notes that the network accepted the next segment under `mr` at `at`; the first
+    /// segment's time is kept.
+    pub fn note_sent(&mut self, mr: u8, at: Option<UtcInstant>) {
+        if self.mrs.is_empty() {
+            // Device time is past 1970 and before 2106.
+            self.sent_at = at.map_or(0, |t| t.0 as u32);
+        }
+        // Cannot fail: `parts` is at most MAX_PARTS and one segment is sent at a time.
+        let _ = self.mrs.push(mr);
+    }
+
+    /// When the first segment was accepted, if noted.
+    pub fn first_sent(&self) -> Option<UtcInstant> {
+        (self.sent_at != 0).then_some(UtcInstant(i64::from(self.sent_at)))
     }
 
     /// Segments the network accepted.
@@ -142,6 +207,12 @@ pub trait Store {
     /// Counts a boot and returns its id (different from every earlier one).
     fn next_boot(&mut self) -> Result<BootId, StoreError>;
 
+    /// This store's event numbering: [`EventEpoch::NONE`] until it adopts one.
+    fn epoch(&self) -> Result<EventEpoch, StoreError>;
+    /// Keeps `epoch` for good when the store has none yet (and `epoch` is not
+    /// [`EventEpoch::NONE`]); returns the store's epoch, the old one if it had one.
+    fn adopt_epoch(&mut self, epoch: EventEpoch) -> Result<EventEpoch, StoreError>;
+
     /// Adds an opt-out (no-op when present). [`StoreError::Full`] at capacity.
     fn suppress(&mut self, number: &Msisdn, scope: Scope) -> Result<(), StoreError>;
     /// Removes an opt-out (no-op when absent).
@@ -162,9 +233,20 @@ pub trait Store {
     /// delivery is settled (reported, or not requested) is forgotten; open records are
     /// never evicted ([`StoreError::Full`] instead).
     fn put_job(&mut self, key: JobKey, record: &JobRecord) -> Result<(), StoreError>;
+    /// The most recently written record with a segment sent under `mr` that `accept`
+    /// takes, and that segment's number (from 1).
+    fn job_by_report(
+        &self,
+        mr: u8,
+        accept: &dyn Fn(&JobRecord) -> bool,
+    ) -> Result<Option<(JobKey, JobRecord, u8)>, StoreError>;
     /// The most recently written record with a segment sent under `mr` whose delivery
-    /// is not yet reported, and that segment's number (from 1).
-    fn job_by_mr(&self, mr: u8) -> Result<Option<(JobKey, JobRecord, u8)>, StoreError>;
+    /// is requested and not yet reported, and that segment's number (from 1). The
+    /// reference alone says little: it repeats every 256 segments, so the agent also
+    /// checks the recipient and the time ([`Store::job_by_report`]).
+    fn job_by_mr(&self, mr: u8) -> Result<Option<(JobKey, JobRecord, u8)>, StoreError> {
+        self.job_by_report(mr, &|r| r.report && !r.delivery_reported)
+    }
 
     /// Marks `segment` as being handed to the modem (before `AT+CMGS`).
     fn begin_send(&mut self, segment: InFlight) -> Result<(), StoreError>;
@@ -180,12 +262,30 @@ pub trait Store {
     /// The oldest event in the outbox with an id greater than `after` (the oldest of
     /// all for `None`).
     fn next_event(&self, after: Option<EventId>) -> Result<Option<(EventId, Event)>, StoreError>;
+    /// Calls `f` with event `id` as the outbox keeps it: the postcard bytes of
+    /// `(id, event)`, which the agent sends after a `DeviceMsg::Event` head without
+    /// decoding them. False (and `f` not called) when the outbox does not hold it.
+    fn event_bytes(&self, id: EventId, f: &mut dyn FnMut(&[u8])) -> Result<bool, StoreError>;
     /// Drops every event up to and including `upto`.
     fn ack_events(&mut self, upto: EventId) -> Result<(), StoreError>;
     /// Events in the outbox.
     fn outbox_len(&self) -> Result<usize, StoreError>;
     /// The id the next event will get.
     fn next_event_id(&self) -> Result<EventId, StoreError>;
+    /// The pacing counters last written, if any.
+    fn pace(&self) -> Result<Option<PaceMark>, StoreError>;
+    /// Replaces the pacing counters.
+    fn put_pace(&mut self, mark: &PaceMark) -> Result<(), StoreError>;
+
+    /// Keeps a keyword reply to `to` queued under `key` (the agent keeps at most
+    /// [`MAX_PENDING_REPLIES`]; [`StoreError::Full`] beyond). Stored as a
+    /// [`PendingReply`].
+    fn put_reply(&mut self, key: JobKey, to: &Msisdn, text: &str) -> Result<(), StoreError>;
+    /// Forgets the reply under `key` (no-op when absent).
+    fn remove_reply(&mut self, key: JobKey) -> Result<(), StoreError>;
+    /// Calls `f` on every reply kept, in the order they were put.
+    fn replies(&self, f: &mut dyn FnMut(JobKey, PendingReply)) -> Result<(), StoreError>;
+
     /// Events the outbox holds at most, when the store knows (the agent stops taking
     /// new work a little before). `None` by default: the agent then learns it from the
     /// first [`StoreError::Full`].

@@ -15,8 +15,8 @@ use relais_agent::core::compliance::number::Msisdn;
 use relais_agent::core::compliance::tz::UtcInstant;
 use relais_agent::core::link::frame::{Feed, FrameDecoder, encode};
 use relais_agent::core::link::msg::{
-    DeviceMsg, Event, EventId, HostHello, HostMsg, Identity, Job, JobKey, MAX_FRAME, PROTOCOL,
-    Sender, bounded,
+    DeviceMsg, Event, EventEpoch, EventId, HostHello, HostMsg, Identity, Job, JobKey, MAX_FRAME,
+    PROTOCOL, Sender, bounded,
 };
 use relais_agent::core::link::session::{
     Config as SessionConfig, Envelope, Role, Session, SessionId,
@@ -30,6 +30,9 @@ use relais_agent::modem::{Clock, Modem, NoPowerControl, Profile};
 use relais_agent::store::MemStore;
 
 /// The store used by the tests: 32 opt-outs, 32 job records, `E` outbox events.
+/// The epoch the test host proposes in its hellos.
+pub const HOST_EPOCH: EventEpoch = EventEpoch(0x5eed);
+
 pub type Store<const E: usize = 64> = MemStore<32, 32, E>;
 pub type TestAgent<St = Store, B = InlineBuffers<4>> =
     Agent<LinkPort, FakeModem, NoPowerControl, TestClock, St, 4, 4, B>;
@@ -126,6 +129,12 @@ pub struct ModemState {
     /// Network time: UTC (seconds) at clock 0, and the offset in quarter hours.
     pub network_time: Option<(i64, i8)>,
     pub clock: TestClock,
+    /// Messages stored in "SM": index → (TPDU length, PDU hex).
+    pub sim: BTreeMap<u16, (usize, String)>,
+    /// `AT+CMGD` answers OK and deletes nothing (the power goes before it).
+    pub ignore_deletes: bool,
+    /// Every index `AT+CMGD` named.
+    pub deletes: Vec<u16>,
 }
 
 /// A SIM800-like modem answering instantly; shared with the test through `Rc`.
@@ -206,6 +215,9 @@ impl ModemState {
         }
         let line = String::from_utf8_lossy(&std::mem::take(&mut self.line)).into_owned();
         let line = line.trim();
+        if self.storage_command(line) {
+            return;
+        }
         if line.starts_with("AT+CMGS=") {
             self.in_pdu = true;
             self.reply("\r\n> ");
@@ -423,7 +435,20 @@ impl Host {
         self.send(HostMsg::Hello(HostHello {
             protocol: PROTOCOL,
             time,
+            epoch: HOST_EPOCH,
         }));
+    }
+
+    /// The epoch the device gave in its last hello.
+    pub fn device_epoch(&self) -> EventEpoch {
+        self.received
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                DeviceMsg::Hello(h) => Some(h.epoch),
+                _ => None,
+            })
+            .expect("the device has said hello")
     }
 
     /// Moves frames both ways.
@@ -475,7 +500,8 @@ impl Host {
 
     pub fn ack_all(&mut self) {
         if let Some(id) = self.last_event_id() {
-            self.send(HostMsg::AckEvents(id));
+            let epoch = self.device_epoch();
+            self.send(HostMsg::AckEvents(epoch, id));
         }
     }
 
@@ -503,6 +529,7 @@ pub fn job(key: u64, to: &str, text: &str) -> Job {
         },
         consent: ConsentStatus::OptedIn,
         fr_department: None,
+        zone: None,
         not_before: None,
         expires: None,
         report: false,
@@ -734,5 +761,54 @@ impl JobExt for Job {
     fn with_expires(mut self, at: UtcInstant) -> Job {
         self.expires = Some(at);
         self
+    }
+}
+
+impl ModemState {
+    /// `AT+CMGR`, `AT+CMGL=4` and `AT+CMGD` on the "SM" storage; false for other lines.
+    fn storage_command(&mut self, line: &str) -> bool {
+        let entry = |(len, hex): &(usize, String)| format!("{len}\r\n{hex}\r\n");
+        if let Some(index) = line.strip_prefix("AT+CMGR=") {
+            let found = index.parse().ok().and_then(|i: u16| self.sim.get(&i));
+            let text = match found {
+                Some(stored) => format!("\r\n+CMGR: 0,,{}\r\nOK\r\n", entry(stored)),
+                None => "\r\n+CMS ERROR: 321\r\n".to_string(),
+            };
+            self.reply(&text);
+        } else if line == "AT+CMGL=4" {
+            let mut text = String::from("\r\n");
+            for (i, stored) in &self.sim {
+                text.push_str(&format!("+CMGL: {i},1,,{}", entry(stored)));
+            }
+            text.push_str("\r\nOK\r\n");
+            self.reply(&text);
+        } else if let Some(index) = line.strip_prefix("AT+CMGD=") {
+            let index: u16 = index.parse().unwrap();
+            self.deletes.push(index);
+            if !self.ignore_deletes {
+                self.sim.remove(&index);
+            }
+            self.reply("\r\nOK\r\n");
+        } else {
+            return false;
+        }
+        true
+    }
+}
+
+impl FakeModem {
+    /// Stores an SMS-DELIVER (`pdu`: SMSC field first) in the first free "SM" slot and
+    /// announces it with `+CMTI`; returns the slot.
+    pub fn store(&self, pdu: &[u8], tpdu_len: usize) -> u16 {
+        let mut m = self.0.borrow_mut();
+        let index = (1..).find(|i| !m.sim.contains_key(i)).unwrap();
+        m.sim.insert(index, (tpdu_len, hex(pdu)));
+        m.reply(&format!("\r\n+CMTI: \"SM\",{index}\r\n"));
+        index
+    }
+
+    /// The slots holding a message.
+    pub fn stored(&self) -> Vec<u16> {
+        self.0.borrow().sim.keys().copied().collect()
     }
 }

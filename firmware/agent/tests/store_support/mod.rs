@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use relais_agent::store::{InFlight, JobRecord, Store, StoreError};
+use relais_agent::store::{InFlight, JobRecord, PaceMark, PendingReply, Store, StoreError};
 use relais_core::compliance::number::Msisdn;
 use relais_core::link::msg::{BootId, BrandId, Event, EventId, JobKey, Scope};
 
@@ -42,6 +42,10 @@ pub enum Op {
     End,
     Push(Event),
     Ack(u32),
+    Pace(PaceMark),
+    /// A keyword reply under reserved key `REPLY_KEYS | i`, to number `n`.
+    PutReply(u64, u32, String),
+    RemoveReply(u64),
     // Reads, compared like the rest.
     OptedOut(u32, u32),
     Job(u64),
@@ -97,11 +101,28 @@ pub fn apply(s: &mut impl Store, op: &Op) -> Result<Outcome, StoreError> {
             s.ack_events(EventId(*upto))?;
             Outcome::Done
         }
+        Op::Pace(mark) => {
+            s.put_pace(mark)?;
+            Outcome::Done
+        }
+        Op::PutReply(i, n, text) => {
+            s.put_reply(reply_key(*i), &number(*n), text)?;
+            Outcome::Done
+        }
+        Op::RemoveReply(i) => {
+            s.remove_reply(reply_key(*i))?;
+            Outcome::Done
+        }
         Op::OptedOut(n, b) => Outcome::OptedOut(s.opted_out(&number(*n), brand(*b))?),
         Op::Job(k) => Outcome::Job(s.job(JobKey(*k))?),
         Op::ByMr(mr) => Outcome::ByMr(s.job_by_mr(*mr)?),
         Op::NextEvent(after) => Outcome::NextEvent(s.next_event(after.map(EventId))?),
     })
+}
+
+/// The key of keyword reply `i`.
+pub fn reply_key(i: u64) -> JobKey {
+    JobKey(0xFFFF_0000_0000_0000 | i)
 }
 
 /// Everything a store shows through the trait's read methods, over the numbers, brands,
@@ -116,6 +137,8 @@ pub struct Snapshot {
     pub outbox: Vec<(EventId, Event)>,
     pub outbox_len: usize,
     pub next_event_id: EventId,
+    pub pace: Option<PaceMark>,
+    pub replies: Vec<(JobKey, PendingReply)>,
 }
 
 pub fn observe(s: &impl Store) -> Snapshot {
@@ -145,6 +168,12 @@ pub fn observe(s: &impl Store) -> Snapshot {
         outbox,
         outbox_len: s.outbox_len().unwrap(),
         next_event_id: s.next_event_id().unwrap(),
+        pace: s.pace().unwrap(),
+        replies: {
+            let mut replies = Vec::new();
+            s.replies(&mut |k, r| replies.push((k, r))).unwrap();
+            replies
+        },
     }
 }
 

@@ -3,8 +3,8 @@
 //! Codes and meanings: 3GPP TS 27.005 §3.2.5 (`+CMS ERROR`: 0–127 RP-cause from
 //! TS 24.011 Annex E-2, 128–255 TP-FCS from TS 23.040 §9.2.3.22, 300–511 TS 27.005,
 //! 512+ manufacturer specific) and TS 27.007 §9.2 (`+CME ERROR`), as tabulated in
-//! AT-PDU.md §2.8 (gammu's `CMSErrorCodes[]`/`CMEErrorCodes[]`). Codes without a named
-//! variant are kept as `Unknown(code)`, never dropped.
+//! docs/modems.md § Error codes (gammu's `CMSErrorCodes[]`/`CMEErrorCodes[]`). Codes
+//! without a named variant are kept as `Unknown(code)`, never dropped.
 
 use core::fmt;
 
@@ -408,7 +408,7 @@ impl CmeError {
     }
 
     /// Whether the same command can succeed later: busy, SIM, network and unknown
-    /// conditions retry (python-gsmmodem retries 14 and 515, AT-PDU.md §3 item 6);
+    /// conditions retry (python-gsmmodem retries 14 and 515, docs/modems.md § Quirk 6);
     /// "not allowed", "not supported", wrong passwords and bad indexes are permanent.
     pub fn class(self) -> ErrorClass {
         use CmeError::*;

@@ -1,6 +1,6 @@
 //! Lenient splitting of information-response parameters.
 //!
-//! Modems disagree on spaces, quotes and optional fields (AT-PDU.md §3 item 12:
+//! Modems disagree on spaces, quotes and optional fields (docs/modems.md § Quirk 12:
 //! `+CREG: 1, E006B, ABE0016`, `+CMGR: 0,23`, single quotes). These helpers trim,
 //! drop quotes and never fail on odd input: a missing or malformed field is `None`.
 

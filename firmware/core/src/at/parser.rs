@@ -116,7 +116,7 @@ impl<const N: usize> Parser<N> {
 
     /// Lines starting with `prefix` (e.g. `b"+CREG"`) are responses to the command in
     /// flight, not URCs: `+CREG: 0,1` answers `AT+CREG?` even though `+CREG: 1` is
-    /// also a URC (AT-PDU.md §3 item 2). `None` when no command claims a prefix.
+    /// also a URC (docs/modems.md § Quirk 2). `None` when no command claims a prefix.
     pub fn claim(&mut self, prefix: Option<&'static [u8]>) {
         self.claim = prefix;
     }

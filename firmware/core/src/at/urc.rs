@@ -2,7 +2,8 @@
 //!
 //! Shapes from TS 27.005 §3.4.1 (`+CMTI`, `+CMT`, `+CDS`, `+CDSI`), TS 27.007 §7.2,
 //! §10.1.19, §10.1.22 (`+CREG`, `+CGREG`, `+CEREG`), V.250 (`RING`) and the vendor
-//! power-up and power-down notices listed in AT-PDU.md §2.9 and §3 items 5 and 14.
+//! power-up and power-down notices listed in docs/modems.md § Power-up URCs, § Quirk 5
+//! and § Quirk 14.
 
 use super::fields::{self, Fields};
 
@@ -305,7 +306,7 @@ pub(crate) fn parse(line: &[u8]) -> Option<Parsed<'_>> {
     ] {
         if let Some(p) = fields::after_prefix(line, prefix) {
             // The URC starts with <stat>; the read response (`<n>,<stat>,…`) is claimed
-            // by the command in flight before URC parsing (AT-PDU.md §3 item 2).
+            // by the command in flight before URC parsing (docs/modems.md § Quirk 2).
             let status = Fields::new(p).next().and_then(fields::parse_u8)?;
             return Some(Parsed::Done(Urc::Registration {
                 domain,

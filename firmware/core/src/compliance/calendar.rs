@@ -2,10 +2,11 @@
 //!
 //! Dates use proleptic Gregorian arithmetic (days-from-civil, after Howard Hinnant's
 //! public-domain algorithms). Holidays are computed from rules — fixed dates, Easter
-//! offsets (anonymous Gregorian computus, SOURCES.md §3.1), n-th weekdays, observed-day
-//! moves — plus tables for lunar or gazetted days with the years they cover. A date in
-//! a year a table does not cover is [`CalendarError::Missing`]: callers fail closed
-//! (rules/README.md decision 7). Computed calendars never expire.
+//! offsets (anonymous Gregorian computus, docs/compliance.md § Easter and the movable
+//! feasts), n-th weekdays, observed-day moves — plus tables for lunar or gazetted days
+//! with the span they cover. A date a table does not cover is
+//! [`CalendarError::Missing`]: callers fail closed (docs/compliance.md § Decision 7).
+//! Computed calendars never expire; [`Calendar::covered_until`] says when a table does.
 
 use core::fmt;
 
@@ -192,7 +193,8 @@ impl fmt::Display for Date {
 }
 
 /// Easter Sunday of `year` (Gregorian), by the anonymous Gregorian algorithm
-/// (Meeus/Jones/Butcher; SOURCES.md §3.1). Identical to dateutil's `easter()` for 1583–4999.
+/// (Meeus/Jones/Butcher; docs/compliance.md § Easter and the movable feasts). Identical
+/// to dateutil's `easter()` for 1583–4999.
 pub const fn easter(year: i32) -> Date {
     let y = year;
     let a = y.rem_euclid(19);
@@ -289,16 +291,30 @@ pub enum Observed {
     WeekendToNextFree,
 }
 
-/// Dates that cannot be computed (lunar or gazetted), with the years the list covers.
+/// Dates that cannot be computed (lunar or gazetted), with the span the list covers
+/// (docs/compliance.md § Lunar and gazetted tables).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HolidayTable {
-    /// First year the table is complete for.
+    /// First year the table is complete for, from 1 January.
     pub first_year: i32,
-    /// Last year the table is complete for; later years fail closed.
-    pub last_year: i32,
+    /// The last day the table is complete up to: every lunar or gazetted holiday on or
+    /// before it is listed. It is the last day the published declarations settle, so it
+    /// may fall inside a year; later days fail closed.
+    pub last_day: Date,
     /// The dates: (year, month, day, name).
     pub dates: &'static [(i16, u8, u8, &'static str)],
 }
+
+impl HolidayTable {
+    /// Whether the table answers for `date`.
+    pub fn covers(&self, date: Date) -> bool {
+        date.year >= self.first_year && date <= self.last_day
+    }
+}
+
+/// How many days before a table's last covered day `relais policy show` and `relais
+/// status` start to warn.
+pub const WARN_DAYS: i64 = 90;
 
 /// A country's (or subdivision's) public-holiday calendar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,6 +353,22 @@ impl fmt::Display for CalendarError {
 impl core::error::Error for CalendarError {}
 
 impl Calendar {
+    /// The last day this calendar can answer for: its table's last covered day, or
+    /// `None` when every holiday is computed and the calendar never runs out.
+    pub const fn covered_until(&self) -> Option<Date> {
+        match self.table {
+            Some(t) => Some(t.last_day),
+            None => None,
+        }
+    }
+
+    /// The last covered day when it is at most [`WARN_DAYS`] days after `today` (or
+    /// already past): the calendar is about to run out, or has.
+    pub fn runs_out_soon(&self, today: Date) -> Option<Date> {
+        let last = self.covered_until()?;
+        (last.days_since_epoch() - today.days_since_epoch() <= WARN_DAYS).then_some(last)
+    }
+
     /// The holiday on `date`, if any (`None` for an ordinary day).
     pub fn holiday(&self, date: Date) -> Result<Option<&'static str>, CalendarError> {
         if let Some(name) = self.actual(date)? {
@@ -397,7 +429,7 @@ impl Calendar {
     /// A holiday by rule or table on `date` (declared days excluded: they never move).
     fn regular(&self, date: Date) -> Result<Option<&'static str>, CalendarError> {
         if let Some(t) = self.table {
-            if !(t.first_year..=t.last_year).contains(&date.year) {
+            if !t.covers(date) {
                 return Err(CalendarError::Missing { year: date.year });
             }
             if let Some(name) = find(t.dates, date) {
@@ -620,10 +652,11 @@ pub mod calendars {
         ],
     };
 
-    /// Kenya (Public Holidays Act, Cap. 110). Eid al-Fitr is gazetted after moon
-    /// sighting: the table holds the gazetted dates (as python-holidays `islamic.py`
-    /// lists them), and later years fail closed. 10 October was Moi Day, then
-    /// Utamaduni Day (2021–2023), then Mazingira Day (2024–).
+    /// Kenya (Public Holidays Act, Cap. 110). Idd-ul-Fitr and Idd-ul-Azha are declared
+    /// each year by a Kenya Gazette notice of the Cabinet Secretary for Interior, a few
+    /// days ahead, after moon sighting: the table holds the gazetted dates, and days
+    /// after its last covered day fail closed. 10 October was Moi Day, then Utamaduni
+    /// Day (2021–2023), then Mazingira Day (2024–).
     pub const KE: Calendar = Calendar {
         id: "KE",
         holidays: &[
@@ -651,18 +684,51 @@ pub mod calendars {
             h("Boxing Day", Fixed(12, 26)),
         ],
         observed: Observed::SundayToNextFree,
+        // Each row is a Kenya Gazette notice (CS Interior, Public Holidays Act s.2(1) or
+        // s.3), as quoted in the press on the day; the 2025 and 2026 notices are on
+        // new.kenyalaw.org/akn/ke/officialGazette/<date>/<no>. python-holidays 0.109
+        // (`kenya.py`, categories public + islamic) agrees on every date. Idd-ul-Fitr
+        // 2027 is not gazetted yet (December 2026): the table ends with 2026.
         table: Some(&HolidayTable {
             first_year: 2019,
-            last_year: 2026,
+            last_day: Date {
+                year: 2026,
+                month: 12,
+                day: 31,
+            },
             dates: &[
+                // Gazette notice of 3 June 2019 (Matiang'i).
                 (2019, 6, 5, "Eid al-Fitr"),
+                // Notice of 8 August 2019, s.3.
+                (2019, 8, 12, "Eid al-Adha"),
+                // Gazette Notice 3651 of 20 May 2020.
                 (2020, 5, 25, "Eid al-Fitr"),
+                // Notice of 29 July 2020, s.2(2) with s.3.
+                (2020, 7, 31, "Eid al-Adha"),
+                // Notice of 5 May 2021.
                 (2021, 5, 14, "Eid al-Fitr"),
+                // Gazette Notice 7147 of 16 July 2021.
+                (2021, 7, 20, "Eid al-Adha"),
+                // Special notice of 26 April 2022.
                 (2022, 5, 3, "Eid al-Fitr"),
+                // Notice of 8 July 2022, s.3.
+                (2022, 7, 11, "Eid al-Adha"),
+                // Gazette Notice 5045 of 19 April 2023 (Kindiki).
                 (2023, 4, 21, "Eid al-Fitr"),
+                // Special notice of 26 June 2023.
+                (2023, 6, 28, "Eid al-Adha"),
+                // Special notice of 9 April 2024.
                 (2024, 4, 10, "Eid al-Fitr"),
+                // Notice of June 2024, s.2(1).
+                (2024, 6, 17, "Eid al-Adha"),
+                // Kenya Gazette 2025-03-28 no. 62.
                 (2025, 3, 31, "Eid al-Fitr"),
+                // Kenya Gazette 2025-06-04 no. 116 (Murkomen), s.2(1).
+                (2025, 6, 6, "Eid al-Adha"),
+                // Kenya Gazette 2026-03-18 no. 50.
                 (2026, 3, 20, "Eid al-Fitr"),
+                // Kenya Gazette 2026-05-25 no. 90.
+                (2026, 5, 27, "Eid al-Adha"),
             ],
         }),
         declared: &[
@@ -691,8 +757,9 @@ pub mod calendars {
     };
 
     /// Nigeria (Public Holidays Act). Eid al-Fitr, Eid al-Adha (each with the following
-    /// day) and the Prophet's Birthday are declared after moon sighting: the table
-    /// covers the years with confirmed dates; later years fail closed.
+    /// day) and the Prophet's Birthday are declared by the Federal Government (a Ministry
+    /// of Interior statement, days ahead, after moon sighting): the table holds the
+    /// declared dates up to the last one published, and later days fail closed.
     pub const NG: Calendar = Calendar {
         id: "NG",
         holidays: &[
@@ -706,10 +773,23 @@ pub mod calendars {
             h("Boxing Day", Fixed(12, 26)),
         ],
         observed: Observed::WeekendToNextFree,
+        // Each year follows the Federal Government's declarations (Minister of Interior
+        // statements, as reported the same day by NAN, Punch, Channels, BusinessDay...);
+        // a holiday declared on a weekend moves by `WeekendToNextFree`, which reproduces
+        // the declared Mondays (2020, 2022-2025). python-holidays 0.109 (`nigeria.py`,
+        // citing timeanddate.com and the Nigeria High Commission in Ottawa) agrees except
+        // on the two days the oracle test lists. The 2026 Eid al-Adha and Prophet's
+        // Birthday declarations were not in the sources at hand (December 2026): the
+        // table ends after Eid al-Fitr 2026.
         table: Some(&HolidayTable {
             first_year: 2019,
-            last_year: 2025,
+            last_day: Date {
+                year: 2026,
+                month: 3,
+                day: 20,
+            },
             dates: &[
+                // Declared 31 May 2019 (Perm. Sec. Ehuriah): Tue 4 and Wed 5 June.
                 (2019, 6, 4, "Eid al-Fitr"),
                 (2019, 6, 5, "Eid al-Fitr Holiday"),
                 (2019, 8, 12, "Eid al-Adha"),
@@ -720,6 +800,10 @@ pub mod calendars {
                 (2020, 7, 31, "Eid al-Adha"),
                 (2020, 8, 1, "Eid al-Adha Holiday"),
                 (2020, 10, 29, "Prophet's Birthday"),
+                // Declared 10 May 2021 (Aregbesola): Wed 12 and Thu 13 May; the Eid
+                // itself fell on the 13th. The 14th, python-holidays' second day, is
+                // kept (it can only block, never send).
+                (2021, 5, 12, "Eid al-Fitr Holiday"),
                 (2021, 5, 13, "Eid al-Fitr"),
                 (2021, 5, 14, "Eid al-Fitr Holiday"),
                 (2021, 7, 20, "Eid al-Adha"),
@@ -727,24 +811,40 @@ pub mod calendars {
                 (2021, 10, 19, "Prophet's Birthday"),
                 (2022, 5, 2, "Eid al-Fitr"),
                 (2022, 5, 3, "Eid al-Fitr Holiday"),
+                // Declared 7 July 2022: Mon 11 and Tue 12 July (the weekend moves).
                 (2022, 7, 9, "Eid al-Adha"),
                 (2022, 7, 10, "Eid al-Adha Holiday"),
                 (2022, 10, 8, "Prophet's Birthday"),
+                // Declared 19 April 2023: Fri 21 and Mon 24 April.
                 (2023, 4, 21, "Eid al-Fitr"),
                 (2023, 4, 22, "Eid al-Fitr Holiday"),
+                // Declared 26 June 2023 (Perm. Sec. Akinlade): Wed 28 and Thu 29 June.
                 (2023, 6, 28, "Eid al-Adha"),
                 (2023, 6, 29, "Eid al-Adha Holiday"),
+                // Declared 25 September 2023 (Tunji-Ojo).
                 (2023, 9, 27, "Prophet's Birthday"),
+                // Declared 7 April 2024: Tue 9 and Wed 10 April; Thu 11 added on 9 April
+                // (Perm. Sec. Ndayako).
+                (2024, 4, 9, "Eid al-Fitr Holiday"),
                 (2024, 4, 10, "Eid al-Fitr"),
                 (2024, 4, 11, "Eid al-Fitr Holiday"),
+                // Declared 14 June 2024: Mon 17 and Tue 18 June.
                 (2024, 6, 16, "Eid al-Adha"),
                 (2024, 6, 17, "Eid al-Adha Holiday"),
+                // Declared 13 September 2024 (Perm. Sec. Ajani).
                 (2024, 9, 16, "Prophet's Birthday"),
+                // Declared: Mon 31 March and Tue 1 April 2025.
                 (2025, 3, 30, "Eid al-Fitr"),
                 (2025, 3, 31, "Eid al-Fitr Holiday"),
+                // Declared: Fri 6 and Mon 9 June 2025.
                 (2025, 6, 6, "Eid al-Adha"),
                 (2025, 6, 7, "Eid al-Adha Holiday"),
+                // Declared 3 September 2025 (Perm. Sec. Ajani).
                 (2025, 9, 5, "Prophet's Birthday"),
+                // Declared 17 March 2026 (Tunji-Ojo, Perm. Sec. Ajani): Thu 19 and Fri
+                // 20 March; listed at https://nigeriahcottawa.ca/public-holidays/.
+                (2026, 3, 19, "Eid al-Fitr"),
+                (2026, 3, 20, "Eid al-Fitr Holiday"),
             ],
         }),
         declared: &[
@@ -812,7 +912,7 @@ mod tests {
 
     #[test]
     fn easter_matches_sources_vectors() {
-        // SOURCES.md §3.1 test vectors.
+        // docs/compliance.md § Easter and the movable feasts: test vectors.
         let expected = [
             (2025, 4, 20),
             (2026, 4, 5),
@@ -884,13 +984,57 @@ mod tests {
     #[test]
     fn tables_fail_closed_outside_coverage() {
         assert_eq!(KE.holiday(d(2026, 3, 20)).unwrap(), Some("Eid al-Fitr"));
+        assert_eq!(KE.holiday(d(2026, 5, 27)).unwrap(), Some("Eid al-Adha"));
+        assert_eq!(KE.holiday(d(2026, 12, 31)).unwrap(), None);
         assert_eq!(
-            KE.holiday(d(2027, 6, 1)),
+            KE.holiday(d(2027, 1, 1)),
             Err(CalendarError::Missing { year: 2027 })
         );
         assert_eq!(
-            NG.holiday(d(2026, 1, 5)),
+            KE.holiday(d(2018, 12, 31)),
+            Err(CalendarError::Missing { year: 2018 })
+        );
+        // Nigeria: covered up to Eid al-Fitr 2026, the last declaration published.
+        assert_eq!(NG.holiday(d(2026, 1, 5)).unwrap(), None);
+        assert_eq!(NG.holiday(d(2026, 3, 19)).unwrap(), Some("Eid al-Fitr"));
+        assert_eq!(
+            NG.holiday(d(2026, 3, 20)).unwrap(),
+            Some("Eid al-Fitr Holiday")
+        );
+        assert_eq!(
+            NG.holiday(d(2026, 3, 23)),
             Err(CalendarError::Missing { year: 2026 })
         );
+        assert_eq!(
+            NG.holiday(d(2027, 1, 5)),
+            Err(CalendarError::Missing { year: 2027 })
+        );
+    }
+
+    #[test]
+    fn coverage_ends_and_warnings() {
+        assert_eq!(KE.covered_until(), Some(d(2026, 12, 31)));
+        assert_eq!(NG.covered_until(), Some(d(2026, 3, 20)));
+        assert_eq!(FR.covered_until(), None);
+        assert_eq!(FR.runs_out_soon(d(2100, 1, 1)), None);
+        // Kenya: the warning starts WARN_DAYS (90) days before 2026-12-31.
+        assert_eq!(KE.runs_out_soon(d(2026, 10, 1)), None);
+        assert_eq!(KE.runs_out_soon(d(2026, 10, 2)), Some(d(2026, 12, 31)));
+        assert_eq!(KE.runs_out_soon(d(2027, 2, 1)), Some(d(2026, 12, 31)));
+        // Nigeria has already run out on 2026-12-07.
+        assert_eq!(NG.runs_out_soon(d(2026, 12, 7)), Some(d(2026, 3, 20)));
+        assert_eq!(NG.runs_out_soon(d(2025, 12, 19)), None);
+        assert_eq!(NG.runs_out_soon(d(2025, 12, 20)), Some(d(2026, 3, 20)));
+        // Every table's dates lie inside what it claims to cover, in order.
+        for cal in ALL {
+            let Some(t) = cal.table else { continue };
+            let mut prev = None;
+            for &(y, m, day, _) in t.dates {
+                let date = Date::new(i32::from(y), m, day).expect("valid table date");
+                assert!(t.covers(date), "{} {date} outside its table", cal.id);
+                assert!(prev < Some(date), "{} {date} out of order", cal.id);
+                prev = Some(date);
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The decision: send, defer or refuse one outgoing message, with the rule and source.
 //!
 //! [`evaluate`] applies, in order: the number (country, zones), the class (a
-//! transactional text carrying a STOP mention is marketing), suppression (opt-outs per
+//! transactional text carrying an opt-out instruction, as [`super::mention`] reads it,
+//! is marketing), suppression (opt-outs per
 //! brand, STOPALL), banned content categories, sender kinds, consent, the opt-out
 //! mention (appended when missing and allowed), the segment limit, and finally time:
 //! every applicable window in every candidate zone, public holidays and rate caps. A
@@ -11,7 +12,8 @@
 use core::fmt;
 
 use super::calendar::{Calendar, CalendarError, Weekday, calendars};
-use super::keywords;
+use super::lang::Lang;
+use super::mention;
 use super::number::{Msisdn, Region, lookup};
 use super::packs::{
     self, DayWindow, FrProfile, Mention, Pack, Rule, RuleKind, SenderAllow, Source, Topic, sources,
@@ -19,231 +21,8 @@ use super::packs::{
 use super::tz::{LocalTime, UtcInstant, Zone, ZoneSet};
 use crate::sms::SegmentCount;
 
-/// The class of a message (rules/README.md decision 1). Undeclared means marketing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[derive(serde::Serialize, serde::Deserialize)]
-pub enum Class {
-    /// Alerts, reminders, OTP, account notices.
-    Transactional,
-    /// Promotion; the default.
-    #[default]
-    Marketing,
-    /// A reply inside a conversation the recipient started.
-    Conversational,
-}
-
-impl Class {
-    /// The name used on the command line and in JSON.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Class::Transactional => "transactional",
-            Class::Marketing => "marketing",
-            Class::Conversational => "conversational",
-        }
-    }
-
-    /// Parses a class name.
-    pub fn parse(text: &str) -> Option<Class> {
-        [
-            Class::Transactional,
-            Class::Marketing,
-            Class::Conversational,
-        ]
-        .into_iter()
-        .find(|c| c.name() == text)
-    }
-}
-
-/// A set of classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct ClassSet(u8);
-
-impl ClassSet {
-    /// Every class.
-    pub const ALL: ClassSet = ClassSet(0b111);
-
-    /// Just `class`.
-    pub const fn only(class: Class) -> ClassSet {
-        ClassSet(1 << class as u8)
-    }
-
-    /// The set plus `class`.
-    pub const fn with(self, class: Class) -> ClassSet {
-        ClassSet(self.0 | 1 << class as u8)
-    }
-
-    /// True if `class` is in the set.
-    pub const fn contains(self, class: Class) -> bool {
-        self.0 & (1 << class as u8) != 0
-    }
-}
-
-/// A content category a pack may refuse (rules/README.md decision 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Category {
-    /// Political campaigns, parties, candidates.
-    Political,
-    /// Alcohol.
-    Alcohol,
-    /// Tobacco.
-    Tobacco,
-    /// Gambling.
-    Gambling,
-    /// Adult content.
-    Adult,
-    /// Cannabis and CBD.
-    Cannabis,
-    /// Firearms.
-    Firearms,
-}
-
-impl Category {
-    /// Every category.
-    pub const ALL: [Category; 7] = [
-        Category::Political,
-        Category::Alcohol,
-        Category::Tobacco,
-        Category::Gambling,
-        Category::Adult,
-        Category::Cannabis,
-        Category::Firearms,
-    ];
-
-    /// The name used on the command line.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Category::Political => "political",
-            Category::Alcohol => "alcohol",
-            Category::Tobacco => "tobacco",
-            Category::Gambling => "gambling",
-            Category::Adult => "adult",
-            Category::Cannabis => "cannabis",
-            Category::Firearms => "firearms",
-        }
-    }
-
-    /// Parses a category name.
-    pub fn parse(text: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.name() == text)
-    }
-}
-
-/// A set of content categories.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct CategorySet(u8);
-
-impl CategorySet {
-    /// No category.
-    pub const EMPTY: CategorySet = CategorySet(0);
-
-    /// The set plus `c`.
-    pub const fn with(self, c: Category) -> CategorySet {
-        CategorySet(self.0 | 1 << c as u8)
-    }
-
-    /// True if `c` is in the set.
-    pub const fn contains(self, c: Category) -> bool {
-        self.0 & (1 << c as u8) != 0
-    }
-
-    /// True if the sets share a category.
-    pub const fn intersects(self, other: CategorySet) -> bool {
-        self.0 & other.0 != 0
-    }
-
-    /// The first category in both sets.
-    pub fn first_common(self, other: CategorySet) -> Option<Category> {
-        Category::ALL
-            .into_iter()
-            .find(|&c| self.contains(c) && other.contains(c))
-    }
-}
-
-/// A short code such as `36123`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct ShortCode(u32);
-
-impl ShortCode {
-    /// Parses 3 to 8 digits.
-    pub fn parse(text: &str) -> Option<ShortCode> {
-        let t = text.trim();
-        if !(3..=8).contains(&t.len()) || !t.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        t.parse().ok().map(ShortCode)
-    }
-
-    /// A code from its number (3 to 8 digits), e.g. read back from the link.
-    pub fn new(code: u32) -> Option<ShortCode> {
-        (100..=99_999_999)
-            .contains(&code)
-            .then_some(ShortCode(code))
-    }
-
-    /// The code as a number.
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-}
-
-impl fmt::Display for ShortCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// What kind of identity a sender shows to the recipient (rules/README.md decision 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum SenderKind<'a> {
-    /// A long number: a SIM's MSISDN (the default for a modem).
-    LongNumber(Msisdn),
-    /// A short code.
-    ShortCode(ShortCode),
-    /// An alphanumeric name (at most 11 characters on the wire).
-    Alpha(&'a str),
-}
-
-impl SenderKind<'_> {
-    /// `long number`, `short code` or `alphanumeric sender`.
-    pub const fn kind_name(&self) -> &'static str {
-        match self {
-            SenderKind::LongNumber(_) => "long number",
-            SenderKind::ShortCode(_) => "short code",
-            SenderKind::Alpha(_) => "alphanumeric sender",
-        }
-    }
-}
-
-impl fmt::Display for SenderKind<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SenderKind::LongNumber(n) => write!(f, "{n}"),
-            SenderKind::ShortCode(c) => write!(f, "{c}"),
-            SenderKind::Alpha(a) => f.write_str(a),
-        }
-    }
-}
-
-/// A configured sender identity (a modem or route).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct SenderIdentity<'a> {
-    /// What the recipient sees.
-    pub kind: SenderKind<'a>,
-    /// Declared registered (US 10DLC, toll-free verified, India DLT, AGCOM alias...).
-    pub registered: bool,
-    /// The brand the identity sends for (opt-out scope, consent).
-    pub brand: &'a str,
-    /// The short code recipients can reply STOP to, for alphanumeric senders (FR).
-    pub stop_code: Option<ShortCode>,
-}
+pub use super::class::{Category, CategorySet, Class, ClassSet};
+pub use super::sender::{SenderIdentity, SenderKind, ShortCode};
 
 /// The recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,7 +59,7 @@ pub struct Message<'a> {
     pub categories: CategorySet,
 }
 
-/// Who an opt-out covers (rules/README.md decision 9).
+/// Who an opt-out covers (docs/compliance.md § Decision 9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum OptOutScope {
@@ -296,7 +75,7 @@ pub trait Suppression {
     fn opted_out(&self, number: &Msisdn, brand: &str) -> Option<OptOutScope>;
 }
 
-/// Recorded consent (rules/README.md decision 11). On the device this is the job's flag.
+/// Recorded consent (docs/compliance.md § Decision 11). On the device this is the job's flag.
 pub trait Consent {
     /// The recipient's consent for `brand`.
     fn consent(&self, number: &Msisdn, brand: &str) -> ConsentStatus;
@@ -530,7 +309,7 @@ pub enum Reason {
     },
     /// The text with its mention does not fit the rendering buffer, or cannot be sent.
     TextTooLong,
-    /// A holiday table does not cover the year: fail closed (rules/README.md decision 7).
+    /// A holiday table does not cover the year: fail closed (docs/compliance.md § Decision 7).
     CalendarMissing(i32),
     /// The recipient's time zone is unknown and a time rule applies.
     ZoneUnknown,
@@ -607,7 +386,8 @@ pub struct Decision<'a> {
     pub region: Option<Region>,
     /// The class applied (after reclassification).
     pub class: Class,
-    /// True when a transactional text was treated as marketing for its STOP mention.
+    /// True when a transactional text was treated as marketing for its opt-out
+    /// instruction (see [`super::mention`]).
     pub reclassified: bool,
 }
 
@@ -670,7 +450,7 @@ impl fmt::Display for Decision<'_> {
             Outcome::Refuse(reason) => write!(f, " refused: {reason} ({cite})")?,
         }
         if self.reclassified {
-            f.write_str("; treated as marketing because it carries a STOP mention")?;
+            f.write_str("; treated as marketing because it carries an opt-out instruction")?;
         }
         Ok(())
     }
@@ -746,8 +526,8 @@ pub fn evaluate<'a>(
     };
 
     let pack_and_extra = packs::for_region(info.region, options.fr_profile);
-    let langs = pack_and_extra.map_or(keywords::Lang::ALL, |(p, _)| p.languages);
-    if d.class == Class::Transactional && keywords::mentions_opt_out(message.text, langs) {
+    let langs = pack_and_extra.map_or(Lang::ALL, |(p, _)| p.languages);
+    if d.class == Class::Transactional && mention::instructs_opt_out(message.text, langs) {
         d.class = Class::Marketing;
         d.reclassified = true;
     }
@@ -1046,7 +826,7 @@ fn check_mention(
 ) -> Result<Option<Appended>, Reason> {
     match mention {
         Mention::Keyword { append } => {
-            if keywords::mentions_opt_out(text, pack.languages) {
+            if mention::instructs_opt_out(text, pack.languages) {
                 Ok(None)
             } else {
                 Ok(Some(Appended::Text(append)))
@@ -1057,7 +837,7 @@ fn check_mention(
                 SenderKind::ShortCode(c) => Some(c),
                 _ => sender.stop_code,
             };
-            if ends_with_fr_stop(text) {
+            if mention::ends_with_stop_code(text) {
                 return Ok(None);
             }
             match code {
@@ -1065,22 +845,6 @@ fn check_mention(
                 _ => Err(Reason::NoStopCode),
             }
         }
-    }
-}
-
-/// True when the last words are `STOP [au] <5 digits>`.
-fn ends_with_fr_stop(text: &str) -> bool {
-    let mut w = keywords::words(text).rev();
-    let Some(code) = w.next() else { return false };
-    if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return false;
-    }
-    match w.next() {
-        Some(x) if x.eq_ignore_ascii_case("au") => {
-            w.next().is_some_and(|s| s.eq_ignore_ascii_case("stop"))
-        }
-        Some(x) => x.eq_ignore_ascii_case("stop"),
-        None => false,
     }
 }
 

@@ -1,5 +1,5 @@
-//! Inbound keywords: normalisation and tiered matching (rules/README.md decision 8,
-//! SOURCES.md §5.3).
+//! Inbound keywords: normalisation and tiered matching (docs/compliance.md § Decision 8,
+//! § Normalisation and matching).
 //!
 //! Normalisation is done on the fly, without a buffer: letters with diacritics fold to
 //! their base letter (`É` → `E`, `Œ` → `OE`, `ß` → `SS`), ASCII is uppercased, and every
@@ -19,89 +19,7 @@ use core::fmt;
 use super::number::{Msisdn, lookup};
 use super::packs::{self, FrProfile, RuleKind};
 
-/// A keyword language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Lang {
-    /// English (US, CA, UK, global).
-    En,
-    /// French.
-    Fr,
-    /// Spanish.
-    Es,
-    /// German.
-    De,
-    /// Portuguese (Brazil).
-    Pt,
-    /// Italian.
-    It,
-    /// Dutch (Belgium).
-    Nl,
-    /// Swahili (Kenya).
-    Sw,
-}
-
-impl Lang {
-    /// Every language.
-    pub const ALL: &'static [Lang] = &[
-        Lang::En,
-        Lang::Fr,
-        Lang::Es,
-        Lang::De,
-        Lang::Pt,
-        Lang::It,
-        Lang::Nl,
-        Lang::Sw,
-    ];
-
-    /// ISO 639-1 code.
-    pub const fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Fr => "fr",
-            Lang::Es => "es",
-            Lang::De => "de",
-            Lang::Pt => "pt",
-            Lang::It => "it",
-            Lang::Nl => "nl",
-            Lang::Sw => "sw",
-        }
-    }
-
-    /// The one-time opt-out confirmation, in this language.
-    pub const fn opt_out_confirmation(self) -> &'static str {
-        match self {
-            Lang::Fr => {
-                "Votre demande de désinscription a bien été prise en compte. Répondez START pour vous réabonner."
-            }
-            Lang::Es => {
-                "Se ha dado de baja y no recibirá más mensajes. Responda START para volver a suscribirse."
-            }
-            Lang::Pt => {
-                "Seu pedido foi registrado: você não receberá mais mensagens. Responda START para voltar."
-            }
-            Lang::De => {
-                "Sie sind abgemeldet und erhalten keine weiteren Nachrichten. Antworten Sie START zum Anmelden."
-            }
-            _ => {
-                "You have been unsubscribed and will receive no further messages. Reply START to resubscribe."
-            }
-        }
-    }
-
-    /// The help reply, in this language.
-    pub const fn help_reply(self) -> &'static str {
-        match self {
-            Lang::Fr => {
-                "Aide : répondez STOP pour ne plus recevoir de messages. Coût d'un SMS standard."
-            }
-            Lang::Es => "Ayuda: responda BAJA o STOP para no recibir más mensajes.",
-            Lang::Pt => "Ajuda: responda SAIR para não receber mais mensagens.",
-            Lang::De => "Hilfe: antworten Sie STOP, um keine Nachrichten mehr zu erhalten.",
-            _ => "Help: reply STOP to unsubscribe, START to resubscribe. Msg&data rates may apply.",
-        }
-    }
-}
+pub use super::lang::Lang;
 
 /// What a keyword asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -152,30 +70,73 @@ struct Keyword {
     words: &'static str,
     kind: Kind,
     lang: Lang,
+    /// How the keyword can name the opt-out in an outgoing text (see [`super::mention`]).
+    role: Role,
 }
 
+/// How an opt-out keyword can name the opt-out in an outgoing text: how much context
+/// [`super::mention`] needs before it reads the keyword as an instruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The word means opt-out and little else (`STOP`, `UNSUBSCRIBE`, `SAIR`): an
+    /// instruction after a reply verb, before a number, or with a purpose.
+    Anchor,
+    /// Also a common word (`ARRET`, `BAJA`, `PARAR`): an instruction after a reply verb or
+    /// before a verb of sending, or with an opt-out purpose; never before a bare number
+    /// (`arrêt au 125 rue…`, `precios a la baja 199 €`).
+    Imperative,
+    /// Mostly a common word (`CANCEL`, `END`, `ENDE`): an instruction only with an
+    /// opt-out purpose (`Reply END to opt out`, not `Reply CANCEL to cancel your
+    /// appointment`).
+    Purpose,
+}
+
+/// A keyword that names the opt-out only with an opt-out purpose ([`Role::Purpose`]);
+/// [`Keyword::anchor`] and [`Keyword::imperative`] say otherwise.
 const fn k(words: &'static str, kind: Kind, lang: Lang) -> Keyword {
-    Keyword { words, kind, lang }
+    Keyword {
+        words,
+        kind,
+        lang,
+        role: Role::Purpose,
+    }
+}
+
+impl Keyword {
+    const fn anchor(self) -> Keyword {
+        Keyword {
+            role: Role::Anchor,
+            ..self
+        }
+    }
+
+    const fn imperative(self) -> Keyword {
+        Keyword {
+            role: Role::Imperative,
+            ..self
+        }
+    }
 }
 
 use Kind::{Help, OptIn, OptOut, OptOutAll};
 use Lang::{De, En, Es, Fr, It, Nl, Pt, Sw};
 
-/// SOURCES.md §5.1. Multi-word keywords come first so they win over their first word.
-/// Keywords with only weak sources ([W]: ONDOKA, TOKA, MSAADA) are left out.
+/// docs/compliance.md § Keyword lists. Multi-word keywords come first so they win over
+/// their first word. Keywords with only weak sources ([W]: ONDOKA, TOKA, MSAADA) are left
+/// out.
 const KEYWORDS: &[Keyword] = &[
-    k("STOP ALL", OptOutAll, En),
-    k("OPT OUT", OptOut, En),
-    k("NO MAS", OptOut, Es),
-    k("STOP", OptOut, En),
-    k("STOPALL", OptOutAll, En),
-    k("UNSUBSCRIBE", OptOut, En),
-    k("UNSUB", OptOut, En),
+    k("STOP ALL", OptOutAll, En).anchor(),
+    k("OPT OUT", OptOut, En).anchor(),
+    k("NO MAS", OptOut, Es).imperative(),
+    k("STOP", OptOut, En).anchor(),
+    k("STOPALL", OptOutAll, En).anchor(),
+    k("UNSUBSCRIBE", OptOut, En).anchor(),
+    k("UNSUB", OptOut, En).anchor(),
     k("CANCEL", OptOut, En),
     k("END", OptOut, En),
     k("QUIT", OptOut, En),
     k("REVOKE", OptOut, En),
-    k("OPTOUT", OptOut, En),
+    k("OPTOUT", OptOut, En).anchor(),
     k("REMOVE", OptOut, En),
     k("TD", OptOut, En),
     k("START", OptIn, En),
@@ -183,41 +144,41 @@ const KEYWORDS: &[Keyword] = &[
     k("YES", OptIn, En),
     k("HELP", Help, En),
     k("INFO", Help, En),
-    k("STOP", OptOut, Fr),
-    k("ARRET", OptOut, Fr),
-    k("ARRETE", OptOut, Fr),
-    k("ARRETT", OptOut, Fr),
-    k("DESABONNER", OptOut, Fr),
-    k("DESINSCRIRE", OptOut, Fr),
-    k("DESINSCRIPTION", OptOut, Fr),
-    k("DESABONNEMENT", OptOut, Fr),
+    k("STOP", OptOut, Fr).anchor(),
+    k("ARRET", OptOut, Fr).imperative(),
+    k("ARRETE", OptOut, Fr).imperative(),
+    k("ARRETT", OptOut, Fr).imperative(),
+    k("DESABONNER", OptOut, Fr).anchor(),
+    k("DESINSCRIRE", OptOut, Fr).anchor(),
+    k("DESINSCRIPTION", OptOut, Fr).anchor(),
+    k("DESABONNEMENT", OptOut, Fr).anchor(),
     k("START", OptIn, Fr),
     k("AIDE", Help, Fr),
     k("CONTACT", Help, Fr),
     k("INFO", Help, Fr),
-    k("BAJA", OptOut, Es),
-    k("ALTO", OptOut, Es),
+    k("BAJA", OptOut, Es).imperative(),
+    k("ALTO", OptOut, Es).imperative(),
     k("CANCELAR", OptOut, Es),
-    k("PARAR", OptOut, Es),
-    k("STOP", OptOut, Es),
+    k("PARAR", OptOut, Es).imperative(),
+    k("STOP", OptOut, Es).anchor(),
     k("AYUDA", Help, Es),
-    k("STOP", OptOut, De),
-    k("STOPP", OptOut, De),
+    k("STOP", OptOut, De).anchor(),
+    k("STOPP", OptOut, De).anchor(),
     k("ENDE", OptOut, De),
     k("ANNULLIEREN", OptOut, De),
     k("HILFE", Help, De),
-    k("SAIR", OptOut, Pt),
-    k("PARE", OptOut, Pt),
-    k("PARAR", OptOut, Pt),
+    k("SAIR", OptOut, Pt).anchor(),
+    k("PARE", OptOut, Pt).imperative(),
+    k("PARAR", OptOut, Pt).imperative(),
     k("CANCELAR", OptOut, Pt),
-    k("STOP", OptOut, Pt),
+    k("STOP", OptOut, Pt).anchor(),
     k("AJUDA", Help, Pt),
-    k("STOP", OptOut, It),
-    k("STOP", OptOut, Nl),
-    k("STOP", OptOut, Sw),
+    k("STOP", OptOut, It).anchor(),
+    k("STOP", OptOut, Nl).anchor(),
+    k("STOP", OptOut, Sw).anchor(),
 ];
 
-/// GOF (Belgium): misspellings of STOP that must count (SOURCES.md §2.9).
+/// GOF (Belgium): misspellings of STOP that must count (docs/compliance.md § Belgium).
 const BE_MISSPELLINGS: &[&str] = &["TSOP", "SOTP", "STPO", "SOPT", "OTSP"];
 
 /// The result of classifying an inbound text.
@@ -304,31 +265,28 @@ pub fn classify(text: &str, from: Option<&Msisdn>) -> Classification {
         }
     };
 
-    let n_words = words(text).count();
+    let mut n_words = 0;
+    let mut end = 0;
+    while let Some(w) = word_from(text, end) {
+        n_words += 1;
+        end = end_of(text, w);
+    }
     // Walk the words once; at each position only keywords with the same first letter
     // are compared in full.
-    let at_words = |rest: &Words<'_>, kw: &Keyword| {
-        let mut ws = rest.clone();
-        let initial = ws
-            .clone()
-            .next()
+    let at_words = |from: usize, kw: &Keyword| {
+        let initial = word_from(text, from)
             .and_then(|w| w.chars().next())
             .map_or(0, |c| fold(c).0);
-        kw.words.as_bytes().first() == Some(&initial)
-            && kw
-                .words
-                .split(' ')
-                .all(|p| ws.next().is_some_and(|w| word_eq(w, p)))
+        kw.words.as_bytes().first() == Some(&initial) && words_match(text, from, kw.words)
     };
-    let all = words_iter(text);
     // Tier 1: the whole body.
     if let Some(kw) =
-        candidates().find(|kw| kw.words.split(' ').count() == n_words && at_words(&all, kw))
+        candidates().find(|kw| kw.words.split(' ').count() == n_words && at_words(0, kw))
     {
         return found(kw, Tier::Whole, kw.kind);
     }
     if info.is_some_and(|i| i.region.0 == *b"BE") && n_words == 1 {
-        if let Some(kw) = BE_MISSPELLINGS.iter().find(|m| starts_with(text, 0, m)) {
+        if let Some(kw) = BE_MISSPELLINGS.iter().find(|m| words_match(text, 0, m)) {
             let stop = &KEYWORDS[3];
             return Classification {
                 keyword: Some(kw),
@@ -339,14 +297,15 @@ pub fn classify(text: &str, from: Option<&Msisdn>) -> Classification {
     let is_opt_out = |kw: &&Keyword| matches!(kw.kind, Kind::OptOut | Kind::OptOutAll);
     // Tier 2: the first word.
     let first =
-        candidates().filter(|kw| (is_opt_out(kw) || kw.kind == Kind::Help) && at_words(&all, kw));
+        candidates().filter(|kw| (is_opt_out(kw) || kw.kind == Kind::Help) && at_words(0, kw));
     if let Some(kw) = first.min_by_key(longest) {
         return found(kw, Tier::FirstWord, kw.kind);
     }
     // Tier 3: anywhere as a whole word (from the second word on).
-    let mut at = all;
-    while at.next().is_some() {
-        let here = candidates().filter(|kw| is_opt_out(kw) && at_words(&at, kw));
+    let mut at = 0;
+    while let Some(w) = word_from(text, at) {
+        at = end_of(text, w);
+        let here = candidates().filter(|kw| is_opt_out(kw) && at_words(at, kw));
         if let Some(kw) = here.min_by_key(longest) {
             let kind = if plus_one {
                 kw.kind
@@ -362,16 +321,23 @@ pub fn classify(text: &str, from: Option<&Msisdn>) -> Classification {
 /// The word iterator [`words`] returns.
 type Words<'t> = core::iter::Filter<core::str::Split<'t, fn(char) -> bool>, fn(&&'t str) -> bool>;
 
-/// True when the words of `text` from word `start` on begin with the words of `keyword`.
-fn starts_with(text: &str, start: usize, keyword: &str) -> bool {
-    let mut ws = words(text).skip(start);
-    keyword
-        .split(' ')
-        .all(|kw| ws.next().is_some_and(|w| word_eq(w, kw)))
+/// True when the words of `text` from byte `from` on begin with the words of `keyword`.
+fn words_match(text: &str, mut from: usize, keyword: &str) -> bool {
+    keyword.split(' ').all(|part| {
+        word_from(text, from).is_some_and(|w| {
+            from = end_of(text, w);
+            word_eq(w, part)
+        })
+    })
+}
+
+/// The byte position in `text` just after `word`, a slice of it.
+fn end_of(text: &str, word: &str) -> usize {
+    (word.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize) + word.len()
 }
 
 /// True when `word` normalises to `keyword` (ASCII uppercase).
-fn word_eq(word: &str, keyword: &str) -> bool {
+pub(crate) fn word_eq(word: &str, keyword: &str) -> bool {
     let mut kw = keyword.bytes();
     for c in word.chars().filter(|&c| !is_combining_mark(c)) {
         let (a, b) = fold(c);
@@ -407,13 +373,12 @@ fn is_separator(c: char) -> bool {
 /// combining diacritical marks, so that a decomposed `E` + U+0301 stays inside its
 /// word (the marks are skipped when comparing).
 ///
-/// Every keyword language is written in the Latin script (SOURCES.md §5.1); Greek and
-/// Cyrillic letters stay letters so that a word mixing look-alikes (`SТОP` with a
-/// Cyrillic `Т`) matches nothing rather than leaving a Latin fragment. Other scripts,
-/// punctuation, symbols and emoji separate words (SOURCES.md §5.3, step 3). Own table
-/// instead of `char::is_alphanumeric`: the `core` Unicode tables cost a device 2.6 KiB
-/// of flash.
-/// (ASCII is tested apart.)
+/// Every keyword language is written in the Latin script (docs/compliance.md § Keyword
+/// lists); Greek and Cyrillic letters stay letters so that a word mixing look-alikes
+/// (`SТОP` with a Cyrillic `Т`) matches nothing rather than leaving a Latin fragment.
+/// Other scripts, punctuation, symbols and emoji separate words (docs/compliance.md
+/// § Normalisation and matching, step 3). Own table instead of `char::is_alphanumeric`:
+/// the `core` Unicode tables cost a device 2.6 KiB of flash. (ASCII is tested apart.)
 const WORD_CHARS: &[(char, char)] = &[
     ('\u{AA}', '\u{AA}'),
     ('\u{B2}', '\u{B3}'),
@@ -516,31 +481,36 @@ const LATIN_BASES: &[u8; 192] = b"\
     SSTTTTTTUUUUUUUU\
     UUUUWWYYYZZZZZZS";
 
-/// Whether `text` carries an opt-out keyword of `langs` as a whole word (used to check
-/// and detect opt-out mentions in outgoing texts).
-pub fn mentions_opt_out(text: &str, langs: &[Lang]) -> bool {
-    let mut at = words(text);
-    loop {
-        let rest = at.clone();
-        let Some(word) = at.next() else { return false };
-        let initial = word.chars().next().map_or(0, |c| fold(c).0);
-        for kw in KEYWORDS {
-            if kw.words.as_bytes().first() != Some(&initial)
-                || !matches!(kw.kind, Kind::OptOut | Kind::OptOutAll)
-                || !langs.contains(&kw.lang)
-            {
-                continue;
-            }
-            let mut parts = kw.words.split(' ');
-            // Cheap test on the first word before walking the rest.
-            if parts.next().is_some_and(|first| word_eq(word, first)) {
-                let mut ws = rest.clone().skip(1);
-                if parts.all(|p| ws.next().is_some_and(|w| word_eq(w, p))) {
-                    return true;
-                }
-            }
+/// The first word of `text` that starts at or after byte `from`, as [`words`] cuts
+/// them (a position is cheaper to keep than a cloned iterator).
+pub(crate) fn word_from(text: &str, from: usize) -> Option<&str> {
+    let rest = text.get(from..)?;
+    let mut start = None;
+    for (i, c) in rest.char_indices() {
+        match (start, is_word_char(c)) {
+            (None, true) => start = Some(i),
+            (Some(s), false) => return rest.get(s..i),
+            _ => {}
         }
     }
+    rest.get(start?..)
+}
+
+/// The opt-out keyword of `langs` that begins with `word`, a word of `text` (the words
+/// after it complete a multi-word keyword), with its [`Role`] and how many words it
+/// spans.
+pub(crate) fn opt_out_at(text: &str, word: &str, langs: &[Lang]) -> Option<(Role, usize)> {
+    let initial = word.chars().next().map_or(0, |c| fold(c).0);
+    let start = (word.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    KEYWORDS
+        .iter()
+        .filter(|kw| {
+            matches!(kw.kind, Kind::OptOut | Kind::OptOutAll)
+                && kw.words.as_bytes().first() == Some(&initial)
+                && langs.contains(&kw.lang)
+        })
+        .find(|kw| words_match(text, start, kw.words))
+        .map(|kw| (kw.role, kw.words.split(' ').count()))
 }
 
 #[cfg(test)]
@@ -781,7 +751,5 @@ mod tests {
         assert!(word_eq("ＳＴＯＰ", "STOP"));
         assert!(!word_eq("STOPS", "STOP"));
         assert!(!word_eq("ST", "STOP"));
-        assert!(mentions_opt_out("Promo -20% STOP au 36123", &[Lang::Fr]));
-        assert!(!mentions_opt_out("Promo -20%", &[Lang::Fr]));
     }
 }

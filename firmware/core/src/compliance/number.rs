@@ -1,16 +1,18 @@
 //! E.164 numbers: parsing, country by longest calling-code prefix, candidate zones.
 //!
 //! E.164 numbers have at most 15 digits, country calling code included, and calling
-//! codes are prefix-free, 1 to 3 digits long (SOURCES.md §4.1). The tables in the
-//! `tables` module are generated from libphonenumber's metadata by
-//! `firmware/core/scripts/gen_number_tables.py`: 215 calling codes, the US and Canadian
+//! codes are prefix-free, 1 to 3 digits long (docs/compliance.md § Country from the
+//! number). The tables in the `tables` module are generated from libphonenumber's metadata
+//! by `firmware/core/scripts/gen_number_tables.py`: 215 calling codes, the US and Canadian
 //! area codes with their state and zones, and the zone prefixes of the other
-//! multi-zone countries (+34, +55, +262, +689). About 8 KB of flash in all.
+//! multi-zone countries (+34, +55, +262, +689). The `packed` module packs them at compile
+//! time: about 3.3 KB of flash in all.
 
 use core::fmt;
 
 use super::tz::{Zone, ZoneSet};
 
+mod packed;
 mod tables;
 
 /// An E.164 number: country calling code and national number, at most 15 digits.
@@ -64,7 +66,7 @@ impl Msisdn {
     /// Parses an international number: `+33 6 12 34 56 78`, `0033612345678`,
     /// `+1 (850) 555-0123`. Spaces, `-`, `.`, `(` and `)` are ignored.
     pub fn parse(text: &str) -> Result<Self, NumberError> {
-        let text = text.trim();
+        let text = crate::text::trim(text);
         let rest = if let Some(r) = text.strip_prefix('+') {
             r
         } else if let Some(r) = text.strip_prefix("00") {
@@ -257,7 +259,7 @@ pub struct NumberInfo {
     /// Every zone the recipient may be in (empty when no zone table covers the region).
     pub zones: ZoneSet,
     /// For US numbers, the state presumed from the area code (Fla. Stat. 501.059 and the
-    /// Oklahoma act make that presumption in law; SOURCES.md §1c).
+    /// Oklahoma act make that presumption in law; docs/compliance.md § US state overlays).
     pub us_state: Option<UsState>,
 }
 
@@ -298,62 +300,56 @@ fn calling_code(number: &Msisdn) -> Option<(u16, Region)> {
 fn nanp(number: &Msisdn, info: &mut NumberInfo) {
     // Digits 2..=4 are the area code (NPA).
     let npa = (number.prefix(4) % 1000) as u16;
-    match tables::NANP.binary_search_by_key(&npa, |&(n, ..)| n) {
-        Ok(i) => {
-            let (_, region, state, zones) = tables::NANP[i];
+    match packed::nanp(npa) {
+        Some((region, state, zones)) => {
             info.region = Region(region);
-            info.zones = ZoneSet::from_bits(u64::from(zones));
+            info.zones = zones;
             if region == *b"US" && state != *b"--" {
                 info.us_state = Some(UsState(state));
             }
         }
         // Another NANP region (JM, PR, ...): no pack, no zone table.
-        Err(_) => info.region = Region(*b"X1"),
+        None => info.region = Region(*b"X1"),
     }
 }
 
 fn prefix_zones(number: &Msisdn) -> ZoneSet {
-    // The table's prefixes are 2 to 8 digits long: compute each prefix of the number once.
-    let mut prefixes = [u64::MAX; 9];
-    for (n, p) in prefixes.iter_mut().enumerate().skip(1) {
-        if n <= number.len() {
-            *p = number.prefix(n);
-        }
-    }
-    let mut best: Option<(u8, u64)> = None;
-    for &(prefix, len, zones) in tables::PREFIX_ZONES {
-        let Some(&p) = prefixes.get(usize::from(len)) else {
-            continue;
-        };
-        if p == u64::from(prefix) && best.is_none_or(|(l, _)| len > l) {
-            best = Some((len, zones));
-        }
-    }
-    best.map_or(ZoneSet::EMPTY, |(_, z)| ZoneSet::from_bits(z))
+    packed::prefix_zones(number.len(), |n| number.prefix(n))
 }
 
 /// The one zone of a single-zone region we carry rules for.
 pub fn region_zone(region: Region) -> Option<Zone> {
-    Some(match &region.0 {
-        b"FR" => Zone::EuropeParis,
-        b"DE" => Zone::EuropeBerlin,
-        b"IT" | b"VA" => Zone::EuropeRome,
-        b"BE" => Zone::EuropeBrussels,
-        b"GB" | b"JE" | b"GG" | b"IM" => Zone::EuropeLondon,
-        b"IN" => Zone::AsiaKolkata,
-        b"KE" => Zone::AfricaNairobi,
-        b"NG" => Zone::AfricaLagos,
-        b"ZA" => Zone::AfricaJohannesburg,
-        b"GF" => Zone::AmericaCayenne,
-        b"GP" | b"BL" | b"MF" => Zone::AmericaGuadeloupe,
-        b"MQ" => Zone::AmericaMartinique,
-        b"PM" => Zone::AmericaMiquelon,
-        b"NC" => Zone::PacificNoumea,
-        b"RE" => Zone::IndianReunion,
-        b"YT" => Zone::IndianMayotte,
-        _ => return None,
-    })
+    REGION_ZONES
+        .iter()
+        .find(|&&(r, _)| r == region.0)
+        .map(|&(_, zone)| zone)
 }
+
+/// The single-zone regions and their zone (a table: a `match` took more flash).
+const REGION_ZONES: &[([u8; 2], Zone)] = &[
+    (*b"FR", Zone::EuropeParis),
+    (*b"DE", Zone::EuropeBerlin),
+    (*b"IT", Zone::EuropeRome),
+    (*b"VA", Zone::EuropeRome),
+    (*b"BE", Zone::EuropeBrussels),
+    (*b"GB", Zone::EuropeLondon),
+    (*b"JE", Zone::EuropeLondon),
+    (*b"GG", Zone::EuropeLondon),
+    (*b"IM", Zone::EuropeLondon),
+    (*b"IN", Zone::AsiaKolkata),
+    (*b"KE", Zone::AfricaNairobi),
+    (*b"NG", Zone::AfricaLagos),
+    (*b"ZA", Zone::AfricaJohannesburg),
+    (*b"GF", Zone::AmericaCayenne),
+    (*b"GP", Zone::AmericaGuadeloupe),
+    (*b"BL", Zone::AmericaGuadeloupe),
+    (*b"MF", Zone::AmericaGuadeloupe),
+    (*b"MQ", Zone::AmericaMartinique),
+    (*b"PM", Zone::AmericaMiquelon),
+    (*b"NC", Zone::PacificNoumea),
+    (*b"RE", Zone::IndianReunion),
+    (*b"YT", Zone::IndianMayotte),
+];
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,9 @@
 //! Recipient time: POSIX-TZ-style rules (standard offset + DST transitions), UTC ↔ local.
 //!
-//! Each [`Zone`] carries the rule of its tzdata 2025b POSIX footer string (SOURCES.md
-//! §4.3), which describes the current rule and holds for present and future dates. The
-//! `compliance_tz_oracle` test checks every zone (and every libphonenumber alias we map
-//! onto one) against `chrono-tz` for every hour of 2020–2040.
+//! Each [`Zone`] carries the rule of its tzdata 2025b POSIX footer string
+//! (docs/compliance.md § Time-zone rules), which describes the current rule and holds for
+//! present and future dates. The `compliance_tz_oracle` test checks every zone (and every
+//! libphonenumber alias we map onto one) against `chrono-tz` for every hour of 2020–2040.
 
 use core::fmt;
 
@@ -256,7 +256,11 @@ impl TzRule {
 macro_rules! zones {
     ($($variant:ident = $name:literal => $rule:expr, $posix:literal;)*) => {
         /// A time zone the rule packs use, named by its IANA name.
+        ///
+        /// The variant order is part of the host ↔ device link (a job carries its
+        /// recipient's verified zone as the variant index): append new zones at the end.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(serde::Serialize, serde::Deserialize)]
         #[cfg_attr(feature = "defmt", derive(defmt::Format))]
         #[repr(u8)]
         pub enum Zone { $(#[doc = $name] $variant,)* }

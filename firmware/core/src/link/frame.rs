@@ -6,12 +6,13 @@
 //! (Castagnoli, the iSCSI polynomial) rejects corrupted frames; a frame that fails
 //! its check is reported and dropped, and the session layer retransmits.
 
-use crc::{CRC_32_ISCSI, Crc};
+use crc::{CRC_32_ISCSI, Crc, NoTable};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// The checksum appended to every frame, little-endian.
-pub const CRC: Crc<u32> = Crc::<u32>::new(&CRC_32_ISCSI);
+/// The checksum appended to every frame, little-endian. Computed bit by bit: a lookup
+/// table would cost a device 1 KiB of flash, and the line is far slower than the loop.
+pub const CRC: Crc<u32, NoTable> = Crc::<u32, NoTable>::new(&CRC_32_ISCSI);
 
 /// Bytes a frame adds to a message of `payload` bytes: 4 of CRC, COBS overhead
 /// (one byte per 254, at least one) and the terminating zero.
@@ -62,11 +63,78 @@ pub fn encode<'b, T: Serialize + ?Sized>(
     value: &T,
     buf: &'b mut [u8],
 ) -> Result<&'b mut [u8], FrameError> {
-    use postcard::ser_flavors::{Cobs, Slice, crc::CrcModifier};
-    // CRC over the plain postcard bytes, then COBS over bytes + CRC.
-    let cobs = Cobs::try_new(Slice::new(buf)).map_err(|_| FrameError::BufferFull)?;
-    let flavor = CrcModifier::new(cobs, CRC.digest());
-    postcard::serialize_with_flavor(value, flavor).map_err(|_| FrameError::BufferFull)
+    encode_with_tail(value, &[], buf)
+}
+
+/// [`encode`] with `tail` following `value`'s postcard bytes in the frame, under the
+/// same CRC: for a message whose last fields are postcard bytes already (a device sends
+/// an event as its outbox stored it, without decoding and encoding it again).
+pub fn encode_with_tail<'b, T: Serialize + ?Sized>(
+    value: &T,
+    tail: &[u8],
+    buf: &'b mut [u8],
+) -> Result<&'b mut [u8], FrameError> {
+    // Plain postcard bytes, as the device's store writes them (one serialiser for both),
+    // then the tail and the CRC, then COBS in place.
+    let plain = postcard::to_slice(value, buf)
+        .map_err(|_| FrameError::BufferFull)?
+        .len();
+    let body = plain + tail.len();
+    put(buf, plain, tail)?;
+    let crc = CRC.checksum(buf.get(..body).ok_or(FrameError::BufferFull)?);
+    put(buf, body, &crc.to_le_bytes())?;
+    cobs_in_place(buf, body + 4)
+}
+
+/// Copies `bytes` into `buf` at `at`.
+fn put(buf: &mut [u8], at: usize, bytes: &[u8]) -> Result<(), FrameError> {
+    let slot = buf.get_mut(at..at + bytes.len());
+    slot.ok_or(FrameError::BufferFull)?.copy_from_slice(bytes);
+    Ok(())
+}
+
+/// COBS-encodes the first `len` bytes of `buf` in place and appends the terminating
+/// zero: the same bytes as postcard's `Cobs` flavor (a code byte before each run of
+/// non-zero bytes, a run ending at a zero or after 254 bytes).
+fn cobs_in_place(buf: &mut [u8], len: usize) -> Result<&mut [u8], FrameError> {
+    // The encoding adds one code byte, one more per run of 254 non-zero bytes, and
+    // the zero.
+    let mut extra = 1;
+    let mut run = 0;
+    for &byte in buf.get(..len).ok_or(FrameError::BufferFull)? {
+        run = if byte == 0 { 0 } else { run + 1 };
+        if run == 254 {
+            extra += 1;
+            run = 0;
+        }
+    }
+    let frame = buf
+        .get_mut(..len + extra + 1)
+        .ok_or(FrameError::BufferFull)?;
+    // Move the bytes up by `extra`, last first; then each encoded byte lands at or
+    // before the byte it comes from.
+    for i in (0..len).rev() {
+        frame[i + extra] = frame[i];
+    }
+    let (mut code_at, mut code, mut out) = (0, 1u8, 1);
+    for i in extra..extra + len {
+        let byte = frame[i];
+        if byte != 0 {
+            frame[out] = byte;
+            out += 1;
+            code += 1;
+            if code != 0xFF {
+                continue;
+            }
+        }
+        frame[code_at] = code;
+        code_at = out;
+        out += 1;
+        code = 1;
+    }
+    frame[code_at] = code;
+    frame[out] = 0;
+    Ok(frame)
 }
 
 /// What [`FrameDecoder::feed`] found in its input.
@@ -297,6 +365,68 @@ mod tests {
     fn idle_zeros_are_not_frames() {
         let mut decoder = FrameDecoder::<64>::new();
         assert!(decode_all(&mut decoder, &[0, 0, 0]).is_empty());
+    }
+
+    /// Bytes that postcard writes as they are.
+    struct Raw<'a>(&'a [u8]);
+
+    impl Serialize for Raw<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeTuple;
+            let mut t = s.serialize_tuple(self.0.len())?;
+            for b in self.0 {
+                t.serialize_element(b)?;
+            }
+            t.end()
+        }
+    }
+
+    /// The frame as postcard's own flavors build it: `Cobs` over the postcard bytes and
+    /// their CRC-32C, computed with a table.
+    fn frame_by_flavors(value: &impl Serialize) -> Vec<u8> {
+        let mut buf = [0u8; 2048];
+        let mut plain = postcard::to_slice(value, &mut buf).unwrap().to_vec();
+        let table = Crc::<u32>::new(&CRC_32_ISCSI);
+        plain.extend(table.checksum(&plain).to_le_bytes());
+        postcard::to_slice_cobs(&Raw(&plain), &mut buf)
+            .unwrap()
+            .to_vec()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn frames_are_postcards_cobs_and_crc(
+            head in proptest::prelude::any::<u32>(),
+            tail in proptest::collection::vec(
+                // Mostly non-zero: runs of 254 bytes are common.
+                proptest::prop_oneof![199 => 1u8..=255, 1 => proptest::strategy::Just(0u8)],
+                0..1100,
+            ),
+        ) {
+            let expected = frame_by_flavors(&(head, Raw(&tail)));
+            let mut buf = std::vec![0u8; expected.len()];
+            let frame = encode_with_tail(&head, &tail, &mut buf).unwrap();
+            proptest::prop_assert_eq!(&*frame, &expected[..]);
+            let mut short = std::vec![0u8; expected.len() - 1];
+            proptest::prop_assert_eq!(
+                encode_with_tail(&head, &tail, &mut short),
+                Err(FrameError::BufferFull)
+            );
+        }
+    }
+
+    #[test]
+    fn runs_of_254_non_zero_bytes_get_their_own_code() {
+        // With the CRC, a run is 4 bytes longer than the tail or ends inside the CRC.
+        for len in (0..8).chain(240..270).chain(495..525).chain(750..770) {
+            for filler in [0u8, 1, 0xFF] {
+                let tail = std::vec![filler; len];
+                let expected = frame_by_flavors(&((), Raw(&tail)));
+                let mut buf = std::vec![0u8; expected.len() + 3];
+                let frame = encode_with_tail(&(), &tail, &mut buf).unwrap();
+                assert_eq!(frame, &expected[..], "{len} × {filler}");
+            }
+        }
     }
 
     #[test]

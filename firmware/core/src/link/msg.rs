@@ -29,16 +29,17 @@ use serde::{Deserialize, Serialize};
 
 use super::frame;
 use super::session::{Body, Envelope, Seq, SessionId};
+use crate::at::command::general::SimPin;
 use crate::compliance::decision::{
     CategorySet, Class, ConsentStatus, Contact, Message, SenderIdentity, SenderKind, ShortCode,
 };
 use crate::compliance::number::Msisdn;
-use crate::compliance::packs::FrProfile;
-use crate::compliance::tz::UtcInstant;
+use crate::compliance::packs::{DayWindow, FrProfile};
+use crate::compliance::tz::{UtcInstant, Zone};
 
 /// Version of this message set. A device answers a host of another version with
 /// [`LinkError::Version`].
-pub const PROTOCOL: u16 = 1;
+pub const PROTOCOL: u16 = 2;
 
 /// Longest job or inbound text, in UTF-8 bytes: three full GSM 7-bit segments of
 /// accented Latin text, or a bit more than two UCS-2 segments of 3-byte characters.
@@ -73,6 +74,24 @@ pub struct JobKey(pub u64);
 )]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct EventId(pub u32);
+
+/// Names one device store's event numbering. [`EventId`]s start again at 0 when a
+/// device's store starts empty (fresh flash, a new state file for `relais direct`); the
+/// epoch tells the host that ids it has seen belong to another store, so it neither
+/// drops the new events as replays nor acknowledges them unseen.
+///
+/// The host proposes one in every [`HostHello`]; a store that has none (0) adopts it
+/// and keeps it for good, and the device reports its own in [`DeviceHello`].
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct EventEpoch(pub u32);
+
+impl EventEpoch {
+    /// A store that has not adopted an epoch yet.
+    pub const NONE: EventEpoch = EventEpoch(0);
+}
 
 /// Identifies one run of the firmware: a new value after every reset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -121,14 +140,20 @@ pub type Label = String<MAX_LABEL>;
 
 /// Copies `text` into a bounded string, cutting at the last character that fits.
 pub fn bounded<const N: usize>(text: &str) -> String<N> {
-    let mut end = text.len().min(N);
+    let mut out = String::new();
+    // Cannot fail: the prefix has at most N bytes.
+    let _ = out.push_str(prefix_within(text, N));
+    out
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character
+/// boundary (one copy of the loop for every [`bounded`] capacity).
+fn prefix_within(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let mut out = String::new();
-    // Cannot fail: `end <= N` and falls on a character boundary.
-    let _ = out.push_str(text.get(..end).unwrap_or(""));
-    out
+    text.get(..end).unwrap_or("")
 }
 
 /// What the recipient sees as the sender.
@@ -200,6 +225,9 @@ pub struct Job {
     pub consent: ConsentStatus,
     /// French department of the recipient, when known (Alsace-Moselle holidays).
     pub fr_department: Option<u8>,
+    /// The recipient's verified time zone, when known: it overrides the zones guessed
+    /// from the number (a +1 212 number whose owner lives in Los Angeles).
+    pub zone: Option<Zone>,
     /// Not before this instant.
     pub not_before: Option<UtcInstant>,
     /// Give up (report expired) if not sent by this instant.
@@ -218,11 +246,12 @@ impl Job {
         }
     }
 
-    /// The recipient for the compliance core.
+    /// The recipient for the compliance core. The host's pre-check and the device's
+    /// gate both judge with this, so they decide from the same inputs.
     pub fn contact(&self) -> Contact {
         Contact {
             number: self.to,
-            zone: None,
+            zone: self.zone,
             fr_department: self.fr_department,
         }
     }
@@ -258,7 +287,9 @@ impl Default for Pacing {
     }
 }
 
-/// The deployment's choices the device applies (a subset of the host's overrides).
+/// The deployment's choices the device applies: every rule option of the host's
+/// `[rules]` (the host pre-checks with [`Settings::options`] of the same value), the
+/// pace, and the SIM PIN.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Settings {
@@ -274,10 +305,14 @@ pub struct Settings {
     pub banned_categories: CategorySet,
     /// Farthest deferral, in days; beyond it a job is refused.
     pub horizon_days: u16,
+    /// The house marketing window for countries whose pack has no hours rule.
+    pub house_window: heapless::Vec<DayWindow, 4>,
     /// Send the confirmation replies the packs require after STOP / START.
     pub confirm_keywords: bool,
     /// Sending pace.
     pub pacing: Pacing,
+    /// The PIN to enter when the SIM asks for one (`None`: the SIM must not need one).
+    pub sim_pin: Option<SimPin>,
 }
 
 impl Default for Settings {
@@ -289,8 +324,10 @@ impl Default for Settings {
             alsace_moselle_everywhere: false,
             banned_categories: CategorySet::EMPTY,
             horizon_days: 400,
+            house_window: heapless::Vec::new(),
             confirm_keywords: true,
             pacing: Pacing::default(),
+            sim_pin: None,
         }
     }
 }
@@ -303,7 +340,7 @@ impl Settings {
             alsace_moselle_everywhere: self.alsace_moselle_everywhere,
             append_opt_out: self.append_opt_out,
             holidays_everywhere: self.holidays_everywhere,
-            house_window: heapless::Vec::new(),
+            house_window: self.house_window.clone(),
             banned_categories: self.banned_categories,
             horizon_days: self.horizon_days,
         }
@@ -316,12 +353,17 @@ impl Settings {
 pub enum SuppressionOp {
     /// Add an opt-out.
     Add(Msisdn, Scope),
-    /// Remove an opt-out (the recipient opted in again).
+    /// Remove an opt-out because the recipient opted in again (START, or an opt-out
+    /// removed by hand), as recorded in the host's store. A device that holds an opt-out
+    /// event from that number which the host has not acknowledged yet keeps the entry:
+    /// that STOP came after what the host knows.
     Remove(Msisdn, Scope),
-    /// Empty the list (the first step of a full resync).
-    Clear,
     /// Ask for [`DeviceMsg::Suppression`]: the count and digest of the list, which the
-    /// host compares with its own ([`digest_entry`]) to decide on a full resync.
+    /// host compares with its own ([`digest_entry`]) to decide whether to send the
+    /// entries it has and the device may lack.
+    ///
+    /// There is no way to empty the list from the link: it only ever grows, except by
+    /// an opt-in.
     Digest,
 }
 
@@ -358,6 +400,8 @@ pub struct HostHello {
     pub protocol: u16,
     /// The host's clock, for a device without network time.
     pub time: UtcInstant,
+    /// A fresh epoch the device's store adopts if it has none yet (never 0).
+    pub epoch: EventEpoch,
 }
 
 /// Host → device.
@@ -377,8 +421,9 @@ pub enum HostMsg {
     Suppression(SuppressionOp),
     /// Apply settings.
     Configure(Settings),
-    /// The host stored every event up to and including this one: drop them.
-    AckEvents(EventId),
+    /// The host stored every event of this epoch up to and including this id: drop
+    /// them. A device whose store has another epoch ignores it.
+    AckEvents(EventEpoch, EventId),
     /// Send [`DeviceMsg::Status`].
     Status,
 }
@@ -415,6 +460,11 @@ pub struct DeviceHello {
     pub credits: u8,
     /// The next event id it will assign (events below it may still be in the outbox).
     pub next_event: EventId,
+    /// Its store's event numbering ([`EventEpoch::NONE`] if it could not keep one).
+    pub epoch: EventEpoch,
+    /// Events in its outbox at this handshake (the last of them is `next_event` − 1):
+    /// the host stores them before it changes the suppression list or sends new jobs.
+    pub outbox: u16,
 }
 
 /// Why the device will not send a job.
@@ -593,7 +643,9 @@ pub enum Event {
         text: Text,
         /// Service-centre time stamp.
         at: UtcInstant,
-        /// True when the text was cut.
+        /// True when the text is not the whole message: cut at [`MAX_TEXT`], or what
+        /// arrived of a concatenated message whose other parts never came (the device
+        /// stops waiting when they are an hour late or a newer message needs the room).
         truncated: bool,
     },
     /// An inbound keyword was recognised and acted on.
@@ -604,16 +656,62 @@ pub enum Event {
         kind: KeywordKind,
         /// The keyword matched, normalised.
         keyword: Label,
-        /// The matching tier of rules/README.md (1 = exact).
+        /// The matching tier (docs/compliance.md § Normalisation and matching; 1 = exact).
         tier: u8,
         /// The suppression scope added or removed, for opt-out and opt-in.
         scope: Option<Scope>,
         /// True when a confirmation reply was queued.
         confirmed: bool,
     },
+    /// The device gave the job back unsent: a time rule (or `not_before`) holds it
+    /// longer than the device keeps a slot waiting, and a slot kept would block other
+    /// jobs. Nothing was sent under this key and nothing will be: the key is finished on
+    /// the device (submitted again, it is answered [`Event::Duplicate`]). The host keeps
+    /// the job until `until` and submits it again under a new key.
+    Released {
+        /// Which job.
+        key: JobKey,
+        /// Earliest instant it may go.
+        until: UtcInstant,
+        /// The deciding rule's id.
+        rule: RuleId,
+    },
+    /// A delivery report that matches no job the device remembers: none was sent under
+    /// its TP-MR to its recipient within the time its TP-SCTS allows (docs/link.md,
+    /// "Delivery reports"). Reported so that the host keeps it, unattributed.
+    UnmatchedReport {
+        /// TP-RA as the SC wrote it (`+` and digits, national digits, or a name).
+        to: String<MAX_ADDRESS>,
+        /// TP-MR.
+        mr: u8,
+        /// TP-ST (TS 23.040 §9.2.3.15).
+        st: u8,
+        /// TP-SCTS: when the SC received the SMS-SUBMIT the report is about.
+        submitted: UtcInstant,
+        /// TP-DT: when that status was reached.
+        at: UtcInstant,
+    },
 }
 
+/// Variant index of [`Event::Keyword`] in the postcard encoding (checked by a test).
+const KEYWORD_TAG: u32 = 10;
+
 impl Event {
+    /// The sender and kind of an [`Event::Keyword`], read from the postcard bytes of an
+    /// `(EventId, Event)` as the device's outbox keeps them, without decoding the whole
+    /// event (whose decoder is large: the device only needs this). `None` for any
+    /// other event or bytes that do not decode.
+    pub fn keyword_in(stored: &[u8]) -> Option<(Msisdn, KeywordKind)> {
+        let (_, rest) = postcard::take_from_bytes::<EventId>(stored).ok()?;
+        let (tag, rest) = postcard::take_from_bytes::<u32>(rest).ok()?;
+        if tag != KEYWORD_TAG {
+            return None;
+        }
+        let (from, rest) = postcard::take_from_bytes::<Msisdn>(rest).ok()?;
+        let (kind, _) = postcard::take_from_bytes::<KeywordKind>(rest).ok()?;
+        Some((from, kind))
+    }
+
     /// The job the event is about, if any.
     pub fn job(&self) -> Option<JobKey> {
         match self {
@@ -624,13 +722,14 @@ impl Event {
             | Event::Sent { key, .. }
             | Event::Failed { key, .. }
             | Event::Unknown { key, .. }
-            | Event::Delivery { key, .. } => Some(*key),
-            Event::Inbound { .. } | Event::Keyword { .. } => None,
+            | Event::Delivery { key, .. }
+            | Event::Released { key, .. } => Some(*key),
+            Event::Inbound { .. } | Event::Keyword { .. } | Event::UnmatchedReport { .. } => None,
         }
     }
 
-    /// True for the last event of a job: refused, sent (delivery may follow), failed,
-    /// unknown.
+    /// True for the last event of a job's key: refused, sent (delivery may follow),
+    /// failed, unknown, released.
     pub fn is_final(&self) -> bool {
         matches!(
             self,
@@ -638,6 +737,7 @@ impl Event {
                 | Event::Sent { .. }
                 | Event::Failed { .. }
                 | Event::Unknown { .. }
+                | Event::Released { .. }
         )
     }
 }
@@ -660,7 +760,7 @@ pub enum Registration {
     Unknown,
 }
 
-/// Modem and SIM status.
+/// Device, modem and SIM status.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ModemStatus {
@@ -674,6 +774,31 @@ pub struct ModemStatus {
     pub power_cycles: u16,
     /// Time source the device uses: network time from the modem.
     pub network_time: bool,
+    /// Set when the device stopped taking jobs on its own, and why.
+    pub halted: Option<Halt>,
+}
+
+/// Why a device stopped sending until it restarts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Halt {
+    /// Its store was full when it recorded a send.
+    StoreFull,
+    /// Its flash failed (read, write or erase error) when it recorded a send.
+    StoreMedium,
+    /// Its store held bytes it could not decode when it recorded a send.
+    StoreCorrupt,
+}
+
+impl Halt {
+    /// A short name (`store-full`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Halt::StoreFull => "store-full",
+            Halt::StoreMedium => "store-medium",
+            Halt::StoreCorrupt => "store-corrupt",
+        }
+    }
 }
 
 /// Running totals since boot.
@@ -848,6 +973,7 @@ mod tests {
             },
             consent: ConsentStatus::ExistingCustomer,
             fr_department: Some(255),
+            zone: Zone::ALL.last().copied(),
             not_before: Some(UtcInstant(i64::MIN)),
             expires: Some(UtcInstant(i64::MAX)),
             report: true,
@@ -870,6 +996,36 @@ mod tests {
     }
 
     #[test]
+    fn a_keyword_is_read_from_stored_bytes_and_nothing_else_is() {
+        let from = Msisdn::parse("+33612345678").unwrap();
+        let keyword = Event::Keyword {
+            from,
+            kind: KeywordKind::OptOut,
+            keyword: bounded("STOP"),
+            tier: 1,
+            scope: Some(Scope::All),
+            confirmed: true,
+        };
+        let stored = to_vec(&(EventId(41), keyword));
+        assert_eq!(
+            Event::keyword_in(&stored),
+            Some((from, KeywordKind::OptOut))
+        );
+        for other in [
+            Event::Accepted(JobKey(7)),
+            Event::Inbound {
+                from: bounded("+33612345678"),
+                text: bounded("STOP"),
+                at: UtcInstant(0),
+                truncated: false,
+            },
+        ] {
+            assert_eq!(Event::keyword_in(&to_vec(&(EventId(41), other))), None);
+        }
+        assert_eq!(Event::keyword_in(&stored[..3]), None);
+    }
+
+    #[test]
     fn largest_messages_fit_the_bound() {
         let host = [
             HostMsg::Submit(max_job()),
@@ -882,6 +1038,12 @@ mod tests {
                     min_gap_ms: u32::MAX,
                     jitter_ms: u32::MAX,
                 },
+                house_window: core::iter::repeat_n(
+                    crate::compliance::packs::hours(crate::compliance::packs::Days::ALL, 0, 24),
+                    4,
+                )
+                .collect(),
+                sim_pin: SimPin::new(b"99999999").ok(),
                 ..Settings::default()
             }),
         ];
@@ -916,6 +1078,8 @@ mod tests {
                 },
                 credits: u8::MAX,
                 next_event: EventId(u32::MAX),
+                epoch: EventEpoch(u32::MAX),
+                outbox: u16::MAX,
             }),
         ];
         let mut largest = 0;

@@ -287,7 +287,8 @@ mod tests {
         assert_eq!(seg(&"a".repeat(161)), (Encoding::Gsm7, 2));
         assert_eq!(seg(&"a".repeat(306)), (Encoding::Gsm7, 2));
         assert_eq!(seg(&"a".repeat(307)), (Encoding::Gsm7, 3));
-        // 159 + € (2 septets) = 161: two segments (gammu SMSCounter agrees, AT-PDU.md §6.2).
+        // 159 + € (2 septets) = 161: two segments (gammu SMSCounter agrees, docs/modems.md
+        // § Oracle calls and vectors).
         assert_eq!(
             seg(&(String::from("a").repeat(159) + "€")),
             (Encoding::Gsm7, 2)

@@ -1,7 +1,7 @@
 //! Reassembly of concatenated inbound messages (TS 23.040 §9.2.3.24.1).
 //!
 //! Parts are keyed by originator, concatenation reference, reference width and total
-//! (AT-PDU.md §4.6). They may arrive in any order and more than once; a part that never
+//! (TS 23.040 §9.2.3.24.1). They may arrive in any order and more than once; a part that never
 //! arrives leaves its message pending until the caller expires it. Memory is fixed:
 //! `MESSAGES` messages in flight of up to `PARTS` parts each, about
 //! `MESSAGES × PARTS × 170` bytes. When every slot is taken, the oldest message is
@@ -10,6 +10,19 @@
 //!
 //! There is no clock here: the caller passes `now` (any monotonic unit, e.g. seconds)
 //! to [`Reassembler::push`] and calls [`Reassembler::expire`] when it sees fit.
+//!
+//! # Nothing dropped unseen
+//!
+//! A caller that must act on every part it received (an opt-out in part 1 of a reply
+//! whose part 2 never comes) takes incomplete messages out instead of letting them be
+//! dropped: [`Reassembler::take_expired`] hands over the oldest message past its age,
+//! and [`Reassembler::push_tagged`] shows the one a new part evicts before it goes, each
+//! as an [`Assembled`] with the parts that did arrive ([`Assembled::is_complete`] is
+//! false).
+//! [`Reassembler::push_tagged`] attaches the caller's data to each part (where it is
+//! stored, what identifies it) and a time stamp to the message (the earliest of its
+//! parts'), both given back with the message ([`Assembled::for_each_tag`],
+//! [`Assembled::stamp`]).
 //!
 //! ```
 //! use relais_core::sms::pdu::{self, SmscField, Tpdu};
@@ -90,6 +103,8 @@ struct Part {
     encoding: Encoding,
     /// GSM 7-bit tables this part's header selected.
     shift: Shift,
+    /// The caller's data ([`Reassembler::push_tagged`]).
+    tag: u64,
     units: heapless::Vec<u8, 160>,
 }
 
@@ -97,6 +112,8 @@ struct Part {
 struct Slot<const PARTS: usize> {
     key: Key,
     first_seen: u64,
+    /// The smallest stamp of its parts ([`Reassembler::push_tagged`]).
+    stamp: i64,
     received: u8,
     parts: [Option<Part>; PARTS],
 }
@@ -133,6 +150,11 @@ impl<const MESSAGES: usize, const PARTS: usize> Reassembler<MESSAGES, PARTS> {
         self.evictions
     }
 
+    /// When the oldest message waiting for parts arrived (its `now` at the first push).
+    pub fn oldest_since(&self) -> Option<u64> {
+        self.slots.iter().flatten().map(|s| s.first_seen).min()
+    }
+
     /// Drops incomplete messages whose first part arrived `max_age` or longer before
     /// `now`; returns how many were dropped.
     pub fn expire(&mut self, now: u64, max_age: u64) -> usize {
@@ -156,23 +178,25 @@ impl<const MESSAGES: usize, const PARTS: usize> Reassembler<MESSAGES, PARTS> {
         user_data: &UserData<'_>,
         now: u64,
     ) -> Result<Outcome<'_>, ReassemblyError> {
-        let concat = user_data
-            .udh
-            .concat
-            .ok_or(ReassemblyError::NotConcatenated)?;
-        if concat.part == 0 || concat.part > concat.total {
-            return Err(ReassemblyError::NotConcatenated);
-        }
-        if usize::from(concat.total) > PARTS {
-            return Err(ReassemblyError::TooManyParts);
-        }
-        let key = Key {
-            from: from.clone(),
-            reference: concat.reference,
-            width: concat.width,
-            total: concat.total,
-        };
-        let index = self.slot_for(key, now);
+        self.push_tagged(from, user_data, now, 0, 0, |_| {})
+    }
+
+    /// [`Reassembler::push`], keeping `tag` with the part and `stamp` with the message
+    /// (the smallest of its parts' stamps): see [`Assembled::for_each_tag`] and
+    /// [`Assembled::stamp`]. A duplicate part keeps the first copy's tag. When the part
+    /// needs the room of the oldest message (every slot is taken), `evicted` is shown
+    /// that message first, with the parts it has.
+    pub fn push_tagged(
+        &mut self,
+        from: &Address,
+        user_data: &UserData<'_>,
+        now: u64,
+        tag: u64,
+        stamp: i64,
+        evicted: impl FnOnce(&Assembled<'_>),
+    ) -> Result<Outcome<'_>, ReassemblyError> {
+        let (key, part) = key_of::<PARTS>(from, user_data)?;
+        let index = self.slot_for(key, now, stamp, evicted);
         let Some(slot_ref) = self.slots.get_mut(index) else {
             // MESSAGES == 0: nothing can be held.
             return Err(ReassemblyError::TooManyParts);
@@ -180,25 +204,56 @@ impl<const MESSAGES: usize, const PARTS: usize> Reassembler<MESSAGES, PARTS> {
         let Some(slot) = slot_ref.as_mut() else {
             return Err(ReassemblyError::TooManyParts);
         };
-        let Some(entry) = slot.parts.get_mut(usize::from(concat.part - 1)) else {
+        let Some(entry) = slot.parts.get_mut(usize::from(part - 1)) else {
             return Err(ReassemblyError::TooManyParts);
         };
         if entry.is_some() {
             return Ok(Outcome::Duplicate);
         }
-        *entry = Some(capture(user_data));
+        *entry = Some(capture(user_data, tag));
         slot.received += 1;
-        if slot.received < concat.total {
+        slot.stamp = slot.stamp.min(stamp);
+        let total = slot.key.total;
+        if slot.received < total {
             return Ok(Outcome::Pending {
                 received: slot.received,
-                total: concat.total,
+                total,
             });
         }
         Ok(Outcome::Complete(Assembled { slot: slot_ref }))
     }
 
-    /// The slot holding `key`, or a fresh one (evicting the oldest when full).
-    fn slot_for(&mut self, key: Key, now: u64) -> usize {
+    /// Takes out the oldest message whose first part arrived `max_age` or longer before
+    /// `now`, incomplete; its slot is freed when the value is dropped.
+    pub fn take_expired(&mut self, now: u64, max_age: u64) -> Option<Assembled<'_>> {
+        let index = self.oldest()?;
+        let slot = self.slots.get_mut(index)?;
+        let old = slot
+            .as_ref()
+            .is_some_and(|s| now.saturating_sub(s.first_seen) >= max_age);
+        // Not `then_some`: an `Assembled` frees its slot when dropped.
+        if old { Some(Assembled { slot }) } else { None }
+    }
+
+    /// The taken slot whose message arrived first.
+    fn oldest(&self) -> Option<usize> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s.first_seen)))
+            .min_by_key(|&(_, first_seen)| first_seen)
+            .map(|(i, _)| i)
+    }
+
+    /// The slot holding `key`, or a fresh one (evicting the oldest, shown to `evicted`
+    /// first, when full).
+    fn slot_for(
+        &mut self,
+        key: Key,
+        now: u64,
+        stamp: i64,
+        evicted: impl FnOnce(&Assembled<'_>),
+    ) -> usize {
         if let Some(i) = self
             .slots
             .iter()
@@ -207,18 +262,23 @@ impl<const MESSAGES: usize, const PARTS: usize> Reassembler<MESSAGES, PARTS> {
             return i;
         }
         let free = self.slots.iter().position(Option::is_none);
-        let index = free.unwrap_or_else(|| {
-            self.evictions = self.evictions.saturating_add(1);
-            self.slots
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, s)| s.as_ref().map_or(0, |s| s.first_seen))
-                .map_or(0, |(i, _)| i)
-        });
+        let index = match free {
+            Some(i) => i,
+            None => {
+                self.evictions = self.evictions.saturating_add(1);
+                let i = self.oldest().unwrap_or(0);
+                if let Some(slot) = self.slots.get_mut(i) {
+                    // Freed when the view is dropped, right after.
+                    evicted(&Assembled { slot });
+                }
+                i
+            }
+        };
         if let Some(slot) = self.slots.get_mut(index) {
             *slot = Some(Slot {
                 key,
                 first_seen: now,
+                stamp,
                 received: 0,
                 parts: core::array::from_fn(|_| None),
             });
@@ -227,7 +287,31 @@ impl<const MESSAGES: usize, const PARTS: usize> Reassembler<MESSAGES, PARTS> {
     }
 }
 
-fn capture(ud: &UserData<'_>) -> Part {
+/// The message key of a part and its number, when a reassembler of `PARTS` holds it.
+fn key_of<const PARTS: usize>(
+    from: &Address,
+    user_data: &UserData<'_>,
+) -> Result<(Key, u8), ReassemblyError> {
+    let concat = user_data
+        .udh
+        .concat
+        .ok_or(ReassemblyError::NotConcatenated)?;
+    if concat.part == 0 || concat.part > concat.total {
+        return Err(ReassemblyError::NotConcatenated);
+    }
+    if usize::from(concat.total) > PARTS {
+        return Err(ReassemblyError::TooManyParts);
+    }
+    let key = Key {
+        from: from.clone(),
+        reference: concat.reference,
+        width: concat.width,
+        total: concat.total,
+    };
+    Ok((key, concat.part))
+}
+
+fn capture(ud: &UserData<'_>, tag: u64) -> Part {
     let mut units = heapless::Vec::new();
     match ud.encoding {
         Encoding::Gsm7 => {
@@ -242,20 +326,64 @@ fn capture(ud: &UserData<'_>) -> Part {
     Part {
         encoding: ud.encoding,
         shift: ud.shift(),
+        tag,
         units,
     }
 }
 
-/// A completed message; its slot is freed when this is dropped.
-#[derive(Debug)]
+/// A message taken out of the reassembler: complete from [`Outcome::Complete`], maybe
+/// incomplete from [`Reassembler::take_expired`] and [`Reassembler::push_tagged`]'s
+/// eviction. Its slot is freed when this is dropped.
 pub struct Assembled<'r> {
     slot: &'r mut dyn SlotView,
+}
+
+/// By hand: a `Debug` bound on the slot would put `core::fmt` in every firmware that
+/// hands an `Assembled` around (10 KiB of flash).
+impl fmt::Debug for Assembled<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Assembled")
+            .field("from", &self.from())
+            .field("reference", &self.reference())
+            .field("parts", &self.parts())
+            .field("received", &self.slot.received())
+            .finish()
+    }
 }
 
 impl Assembled<'_> {
     /// The originator.
     pub fn from(&self) -> Option<&Address> {
         self.slot.key().map(|k| &k.from)
+    }
+
+    /// True when every part arrived.
+    pub fn is_complete(&self) -> bool {
+        self.slot.received() == self.parts()
+    }
+
+    /// True when part 1 (the start of the text) arrived.
+    pub fn has_first_part(&self) -> bool {
+        self.slot.first_part()
+    }
+
+    /// True when no part is 8-bit data.
+    pub fn is_text(&self) -> bool {
+        let mut text = true;
+        self.slot
+            .for_each_part(&mut |p: &Part| text &= p.encoding != Encoding::EightBit);
+        text
+    }
+
+    /// The smallest stamp of its parts ([`Reassembler::push_tagged`]; 0 for parts
+    /// pushed without one).
+    pub fn stamp(&self) -> i64 {
+        self.slot.stamp()
+    }
+
+    /// Calls `f` with the tag of every part that arrived, in part order.
+    pub fn for_each_tag(&self, mut f: impl FnMut(u64)) {
+        self.slot.for_each_part(&mut |p: &Part| f(p.tag));
     }
 
     /// The concatenation reference.
@@ -268,9 +396,9 @@ impl Assembled<'_> {
         self.slot.key().map_or(0, |k| k.total)
     }
 
-    /// Calls `sink` with every character of the joined text. A surrogate pair or an
-    /// escape sequence split across two parts is joined; 8-bit parts yield one
-    /// character U+0000..=U+00FF per octet.
+    /// Calls `sink` with every character of the joined text (the parts that arrived,
+    /// in order). A surrogate pair or an escape sequence split across two parts is
+    /// joined; 8-bit parts yield one character U+0000..=U+00FF per octet.
     pub fn for_each_char(&self, mut sink: impl FnMut(char)) {
         let mut high: Option<u16> = None;
         let mut esc = false;
@@ -359,8 +487,11 @@ fn ucs2_unit(high: &mut Option<u16>, u: u16, sink: &mut impl FnMut(char)) {
 }
 
 /// Type-erases the `PARTS` capacity so that [`Assembled`] has no const parameter.
-trait SlotView: fmt::Debug {
+trait SlotView {
     fn key(&self) -> Option<&Key>;
+    fn received(&self) -> u8;
+    fn first_part(&self) -> bool;
+    fn stamp(&self) -> i64;
     fn for_each_part(&self, f: &mut dyn FnMut(&Part));
     fn clear(&mut self);
 }
@@ -368,6 +499,20 @@ trait SlotView: fmt::Debug {
 impl<const PARTS: usize> SlotView for Option<Slot<PARTS>> {
     fn key(&self) -> Option<&Key> {
         self.as_ref().map(|s| &s.key)
+    }
+
+    fn received(&self) -> u8 {
+        self.as_ref().map_or(0, |s| s.received)
+    }
+
+    fn first_part(&self) -> bool {
+        self.as_ref()
+            .and_then(|s| s.parts.first())
+            .is_some_and(Option::is_some)
+    }
+
+    fn stamp(&self) -> i64 {
+        self.as_ref().map_or(0, |s| s.stamp)
     }
 
     fn for_each_part(&self, f: &mut dyn FnMut(&Part)) {
@@ -494,6 +639,80 @@ mod tests {
             push(&mut r, &single[0], 50),
             Err(ReassemblyError::NotConcatenated)
         );
+    }
+
+    #[test]
+    fn incomplete_messages_are_handed_over_with_their_tags() {
+        let from = Address::Number(PhoneNumber::parse("+15550001").unwrap());
+        let other = Address::Number(PhoneNumber::parse("+15550002").unwrap());
+        fn decode(bytes: &[u8]) -> pdu::Deliver<'_> {
+            match pdu::decode(bytes, SmscField::Present) {
+                Ok(Tpdu::Deliver(d)) => d,
+                _ => panic!("decode"),
+            }
+        }
+        let m1 = deliver_parts(&(String::from("STOP ") + &"1".repeat(350)), 1, &from); // 3 parts
+        let m2 = deliver_parts(&"2".repeat(200), 2, &other);
+        let m3 = deliver_parts(&"3".repeat(200), 3, &from);
+        let mut r: Reassembler<2, 4> = Reassembler::new();
+        // Parts 3 and 1 of m1 (part 2 never comes), with tags and stamps.
+        let never = |_: &Assembled<'_>| panic!("nothing to evict");
+        for (bytes, tag, stamp) in [(&m1[2], 13, 50), (&m1[0], 11, 40)] {
+            let d = decode(bytes);
+            assert!(matches!(
+                r.push_tagged(&d.from, &d.user_data, 10, tag, stamp, never),
+                Ok(Outcome::Pending { .. })
+            ));
+        }
+        let d2 = decode(&m2[0]);
+        r.push_tagged(&d2.from, &d2.user_data, 20, 21, 60, never)
+            .unwrap();
+        assert_eq!(r.oldest_since(), Some(10));
+        // Not old enough yet.
+        assert!(r.take_expired(19, 10).is_none());
+        assert_eq!(r.pending(), 2);
+        // m3 evicts m1, the oldest: it is shown with what arrived.
+        let d3 = decode(&m3[0]);
+        let mut seen = None;
+        let pending = r
+            .push_tagged(&d3.from, &d3.user_data, 30, 31, 70, |victim| {
+                assert!(!victim.is_complete() && victim.has_first_part() && victim.is_text());
+                let mut tags = Vec::new();
+                victim.for_each_tag(|t| tags.push(t));
+                let mut text = String::new();
+                victim.write_text(&mut text).unwrap();
+                seen = Some((victim.stamp(), tags, text));
+            })
+            .is_ok_and(|o| matches!(o, Outcome::Pending { .. }));
+        assert!(pending);
+        let (stamp, tags, text) = seen.expect("m1 evicted");
+        assert_eq!((stamp, tags), (40, std::vec![11, 13]));
+        assert!(text.starts_with("STOP 111") && text.len() < 355, "{text}");
+        assert_eq!((r.evictions(), r.pending()), (1, 2));
+        // m2 (first seen at 20) is the first to grow too old.
+        {
+            let old = r.take_expired(30, 10).expect("m2 expired");
+            assert_eq!(old.from(), Some(&other));
+            assert!(!old.has_first_part() || old.parts() == 2);
+            let mut tags = Vec::new();
+            old.for_each_tag(|t| tags.push(t));
+            assert_eq!(tags, [21]);
+        }
+        assert_eq!(r.pending(), 1);
+        assert!(r.take_expired(30, 10).is_none());
+        // A complete message reports itself complete, stamped with its earliest part.
+        let d = decode(&m3[1]);
+        match r
+            .push_tagged(&d.from, &d.user_data, 31, 32, 65, never)
+            .unwrap()
+        {
+            Outcome::Complete(m) => {
+                assert!(m.is_complete() && m.has_first_part());
+                assert_eq!(m.stamp(), 65);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(r.pending(), 0);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Modem profiles: identity, start-up URCs, storage, timings (AT-PDU.md §2.9, §3).
+//! Modem profiles: identity, start-up URCs, storage, timings (docs/modems.md § Power-up
+//! URCs, § Modem quirks).
 
 use super::super::time::SimDuration;
 
@@ -28,11 +29,11 @@ pub struct ModemConfig {
     pub operator_numeric: String,
     /// `AT+CSQ` rssi (0..31).
     pub rssi: u8,
-    /// URCs printed after power-on, in order (AT-PDU.md §2.9).
+    /// URCs printed after power-on, in order (docs/modems.md § Power-up URCs).
     pub boot_urcs: Vec<String>,
     /// Virtual time from power-on to the first URC / first answered command.
     pub boot_time: SimDuration,
-    /// Index of the first storage slot (SIM800: 1, SIM7600: 0; AT-PDU.md §3.10).
+    /// Index of the first storage slot (SIM800: 1, SIM7600: 0; docs/modems.md § Quirk 10).
     pub first_index: usize,
     /// SIM storage slots.
     pub sm_capacity: usize,
@@ -45,12 +46,12 @@ pub struct ModemConfig {
     /// Registered roaming (`+CREG` stat 5) instead of home (1).
     pub roaming: bool,
     /// Chance that URCs waiting while the client types a command come out between the
-    /// command's echo and its answer, as on real modems (AT-PDU.md §3.2).
+    /// command's echo and its answer, as on real modems (docs/modems.md § Quirk 2).
     pub urc_race: f64,
     /// Seed of this modem's own random choices (the URC race).
     pub seed: u64,
     /// After power-on and after PIN entry, SIM commands answer `+CME ERROR: 14` /
-    /// `+CMS ERROR: 314` (SIM busy) for this long (AT-PDU.md §3 item 6).
+    /// `+CMS ERROR: 314` (SIM busy) for this long (docs/modems.md § Quirk 6).
     pub sim_busy: SimDuration,
 }
 

@@ -4,10 +4,10 @@
 //! bytes the modem would send are taken with [`Modem::take_output`]. Submitted messages
 //! go to a [`Network`]; the network hands back inbound messages and status reports.
 //!
-//! Shapes follow shared/reference/AT-PDU.md (§1, §2, §6.4: what gammu sends and
-//! expects). Unknown commands answer plain `ERROR` whatever `+CMEE` says, as SIM800
-//! does and gammu expects (§2.8); failures of known commands answer `+CME ERROR` or
-//! `+CMS ERROR` per `+CMEE`.
+//! Shapes follow docs/modems.md (§ Commands, and § gammu against a scripted modem for
+//! what gammu sends and expects). Unknown commands answer plain `ERROR` whatever `+CMEE`
+//! says, as SIM800 does and gammu expects (§ Error codes); failures of known commands
+//! answer `+CME ERROR` or `+CMS ERROR` per `+CMEE`.
 
 mod charset;
 mod commands;
@@ -220,7 +220,7 @@ impl Charset {
     }
 }
 
-/// Volatile settings, lost on reboot (AT-PDU.md §2.9).
+/// Volatile settings, lost on reboot (docs/modems.md § Power-up URCs).
 #[derive(Clone, Debug)]
 struct Settings {
     echo: bool,

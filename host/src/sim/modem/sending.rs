@@ -76,7 +76,8 @@ impl Modem {
         Ok(Some((SimDuration(0), bytes)))
     }
 
-    /// Hex after the prompt → bytes, checking `<length>` against the TPDU (AT-PDU.md §2.4).
+    /// Hex after the prompt → bytes, checking `<length>` against the TPDU (docs/modems.md
+    /// § Sending: AT+CMGS).
     pub(super) fn parse_pdu(&self, buf: &[u8], len: usize) -> Result<(Vec<u8>, usize), Fail> {
         let pdu = pdu::unhex(buf).ok_or(Fail::Cms(304))?;
         let smsc_len = usize::from(*pdu.first().ok_or(Fail::Cms(304))?) + 1;

@@ -16,7 +16,8 @@ pub(super) enum Op {
     Set(String),
 }
 
-/// TPDU length of SMSC field + TPDU (what `+CMGS`/`+CMGR`/`+CMT` count, AT-PDU.md §2.4).
+/// TPDU length of SMSC field + TPDU (what `+CMGS`/`+CMGR`/`+CMT` count, docs/modems.md
+/// § Sending: AT+CMGS).
 pub(super) fn tpdu_len(pdu: &[u8]) -> usize {
     let smsc = usize::from(pdu.first().copied().unwrap_or(0)) + 1;
     pdu.len().saturating_sub(smsc)

@@ -92,12 +92,16 @@ pub(super) enum Slot {
     Job(u64),
     /// An opt-out: number, digit count and scope in 7 bytes, then the brand (12 bytes).
     Suppression([u8; 11]),
+    /// A keyword reply waiting to be sent, by its job key (9 bytes; meta area).
+    Reply(u64),
 }
 
 impl Slot {
     const META: u8 = 0;
     const JOB: u8 = 1;
     const SUPPRESSION: u8 = 2;
+    /// Tags from 16 up are later additions.
+    const REPLY: u8 = 16;
 
     /// Encoded length for a tag.
     fn len(tag: u8) -> Result<usize, SerializationError> {
@@ -105,6 +109,7 @@ impl Slot {
             Self::META => Ok(2),
             Self::JOB => Ok(9),
             Self::SUPPRESSION => Ok(12),
+            Self::REPLY => Ok(9),
             _ => Err(SerializationError::InvalidFormat),
         }
     }
@@ -116,6 +121,7 @@ impl Key for Slot {
             Slot::Meta(id) => (Self::META, core::slice::from_ref(id)),
             Slot::Job(key) => (Self::JOB, &key.to_le_bytes()),
             Slot::Suppression(key) => (Self::SUPPRESSION, key),
+            Slot::Reply(key) => (Self::REPLY, &key.to_le_bytes()),
         };
         let out = buffer
             .get_mut(..1 + body.len())
@@ -133,6 +139,10 @@ impl Key for Slot {
         let slot = match buffer[0] {
             Self::META => Slot::Meta(body[0]),
             Self::JOB => Slot::Job(u64::from_le_bytes(
+                body.try_into()
+                    .map_err(|_| SerializationError::InvalidFormat)?,
+            )),
+            Self::REPLY => Slot::Reply(u64::from_le_bytes(
                 body.try_into()
                     .map_err(|_| SerializationError::InvalidFormat)?,
             )),

@@ -18,10 +18,21 @@ pub(super) const SUPPRESSION_ITEM: usize = 12;
 pub(super) const JOB_ITEM: usize = 9 + JOB_ENTRY_MAX;
 /// Postcard bound of a job entry: sequence (5) + count (3) + evicted key (11) + record
 /// (state, parts, reference, 11 for the references, report flag, 3 for the delivered
-/// bits, reported flag: 19). Checked by the tests against maximal values.
-pub(super) const JOB_ENTRY_MAX: usize = 5 + 3 + 11 + 19;
-/// Largest map value: a job entry.
-pub(super) const MAP_VALUE: usize = JOB_ENTRY_MAX;
+/// bits, reported flag, 10 for the recipient, 5 for the time sent: 34). Checked by the
+/// tests against maximal values.
+pub(super) const JOB_ENTRY_MAX: usize = 5 + 3 + 11 + 34;
+/// Bytes of a kept keyword reply ([`crate::store::PendingReply`], raw): the number's
+/// value (8) and digit count (1), then at most [`crate::inbound::MAX_REPLY`] of text.
+pub(super) const REPLY_ENTRY_MAX: usize = 9 + crate::inbound::MAX_REPLY;
+/// Reply entry: a 9-byte key (tag, job key) and the reply.
+pub(super) const REPLY_ITEM: usize = 9 + REPLY_ENTRY_MAX;
+/// Largest map value: a kept reply. Values are written from the end of the item buffer,
+/// before sequential-storage's working part.
+pub(super) const MAP_VALUE: usize = if REPLY_ENTRY_MAX > JOB_ENTRY_MAX {
+    REPLY_ENTRY_MAX
+} else {
+    JOB_ENTRY_MAX
+};
 /// Meta entry: a 2-byte key (tag, id) and at most 31 bytes of postcard (the suppression
 /// state).
 pub(super) const META_ITEM: usize = 2 + 31;
@@ -34,8 +45,10 @@ pub(super) const OUTBOX_ITEM: usize = 5 + EVENT_MAX;
 /// The data buffer: the largest item, rounded up to any supported word size.
 pub(super) const BUFFER: usize = OUTBOX_ITEM.next_multiple_of(MAX_WORD);
 
-/// Meta entries: boot counter, acknowledged events, in-flight journal, suppression state.
-const META_ENTRIES: usize = 4;
+/// Meta entries: boot counter, acknowledged events, in-flight journal, suppression state,
+/// event epoch, pacing counters; and up to
+/// [`MAX_PENDING_REPLIES`](crate::store::MAX_PENDING_REPLIES) replies ([`REPLY_ITEM`]).
+const META_ENTRIES: usize = 6;
 /// Blocks [`Layout::packed`] gives the meta area: the journal is written twice per
 /// segment sent, so a few spare blocks spread the erases.
 const META_BLOCKS: u32 = 4;
@@ -164,6 +177,24 @@ impl<F: NorFlash> Layout<F> {
         }
     }
 
+    /// Blocks the meta area needs: its [`META_ENTRIES`] and the replies. Items of mixed
+    /// sizes fill each block but the last to within one largest item, so the live items
+    /// take at most `total / (room - largest + 1)` blocks; plus the two of
+    /// [`Layout::blocks`].
+    const fn meta_blocks() -> u32 {
+        let largest = Self::item_bytes(REPLY_ITEM);
+        let total = META_ENTRIES * Self::item_bytes(META_ITEM)
+            + crate::store::MAX_PENDING_REPLIES * largest;
+        let room = match F::ERASE_SIZE.checked_sub(2 * Self::WORD) {
+            Some(room) => room,
+            None => return u32::MAX,
+        };
+        match room.checked_sub(largest) {
+            Some(spare) => (total.div_ceil(spare + 1) + 2) as u32,
+            None => u32::MAX,
+        }
+    }
+
     /// Blocks an area needs for `items` live items of at most `data` bytes: the items, plus
     /// the block sequential-storage keeps erased to move live items into, plus one block
     /// of slack so that a full area still finds room after compacting.
@@ -178,7 +209,7 @@ impl<F: NorFlash> Layout<F> {
     /// Blocks `area` needs at least for `capacity`.
     pub const fn min_blocks(area: Area, capacity: Capacity) -> u32 {
         match area {
-            Area::Meta => Self::blocks(META_ENTRIES, META_ITEM),
+            Area::Meta => Self::meta_blocks(),
             Area::Suppression => Self::blocks(capacity.suppression as usize, SUPPRESSION_ITEM),
             // One more record than the capacity lives for a moment while one is evicted.
             Area::Jobs => Self::blocks(capacity.jobs as usize + 1, JOB_ITEM),
@@ -231,13 +262,19 @@ impl<F: NorFlash> Layout<F> {
     /// The areas one after the other from `start` (block-aligned): meta, suppression,
     /// jobs, outbox, each as small as `capacity` allows, except that the jobs area gets
     /// twice the blocks its records fill, plus one (job records are rewritten at every
-    /// segment; room to spare means fewer moves and erases), and the meta area four.
+    /// segment; room to spare means fewer moves and erases), and the meta area four (or
+    /// what its items need, when more).
     pub const fn packed(start: u32, capacity: Capacity) -> Result<Layout<F>, LayoutError> {
         if Self::WORD > MAX_WORD || Self::per_block(OUTBOX_ITEM) == 0 {
             return Err(LayoutError::Geometry);
         }
         let block = F::ERASE_SIZE as u32;
-        let meta = META_BLOCKS;
+        let needed = Self::min_blocks(Area::Meta, capacity);
+        let meta = if needed > META_BLOCKS {
+            needed
+        } else {
+            META_BLOCKS
+        };
         let suppression = Self::min_blocks(Area::Suppression, capacity);
         // Twice the blocks the records fill, plus the erased block.
         let jobs = (Self::min_blocks(Area::Jobs, capacity) - 2)

@@ -118,11 +118,33 @@ impl fmt::Debug for SimPin {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for SimPin {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "SimPin(****)")
+    }
+}
+
+/// On the link (the host's settings carry the PIN to the device): the digits as bytes;
+/// decoding checks them again, so a PIN from the wire is always a valid one.
+impl serde::Serialize for SimPin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.digits())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SimPin {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<SimPin, D::Error> {
+        let digits = heapless::Vec::<u8, MAX_PIN_DIGITS>::deserialize(d)?;
+        SimPin::new(&digits).map_err(|_| serde::de::Error::custom("bad SIM PIN"))
+    }
+}
+
 /// `AT+CPIN="<pin>"`: enter the SIM PIN when `AT+CPIN?` answers `SIM PIN` (TS 27.007
 /// §8.3). `OK` once accepted, then the SIM starts up (`+CPIN: READY`, later `SMS
-/// Ready`; SIM commands answer `+CME ERROR: 14` "SIM busy" for a few seconds, AT-PDU.md
-/// §2.1). A wrong PIN answers `+CME ERROR: 16` and uses up one of the SIM's three
-/// attempts. SIM800 lists 5 s as its maximum response time.
+/// Ready`; SIM commands answer `+CME ERROR: 14` "SIM busy" for a few seconds,
+/// docs/modems.md § Session commands). A wrong PIN answers `+CME ERROR: 16` and uses up
+/// one of the SIM's three attempts. SIM800 lists 5 s as its maximum response time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnterPin(pub SimPin);
 

@@ -5,7 +5,7 @@ use crate::at::fields::{self, Fields};
 use crate::at::urc::Memory;
 
 /// `AT+CMGF=<mode>`: message format (TS 27.005 §3.2.3); relais uses PDU mode (0).
-/// SIM800 answers `ERROR` until `SMS Ready` (AT-PDU.md §2.3).
+/// SIM800 answers `ERROR` until `SMS Ready` (docs/modems.md § SMS configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cmgf {
     /// `false` = PDU mode (0), `true` = text mode (1).
@@ -151,7 +151,7 @@ impl Command for Cmgs {
 
 impl Cmgs {
     /// The message reference in `+CMGS: <mr>[,<ackpdu>]`; the rest is ignored
-    /// (AT-PDU.md §2.4).
+    /// (docs/modems.md § Sending: AT+CMGS).
     pub fn parse(line: &[u8]) -> Option<MessageReference> {
         let mut f = Fields::new(fields::after_prefix(line, b"+CMGS")?);
         fields::parse_u8(f.next()?).map(MessageReference)
@@ -230,7 +230,7 @@ impl Cmgr {
 
 /// `AT+CMGL=<stat>`: list stored messages (TS 27.005 §3.4.2); 4 lists all. Each entry
 /// is `+CMGL: <index>,<stat>,[<alpha>],<length>` then the PDU line. Up to 20–30 s with
-/// a full SIM (AT-PDU.md §2.4).
+/// a full SIM (docs/modems.md § Sending: AT+CMGS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cmgl {
     /// 0 received unread, 1 received read, 2 stored unsent, 3 stored sent, 4 all.

@@ -3,7 +3,7 @@
 use super::{Command, CommandLine, Millis, Overflow, put};
 
 /// `AT`: liveness check and autobaud sync (V.250 §5.2.1). SIM800 in autobaud mode
-/// needs one before it says anything (AT-PDU.md §2.1).
+/// needs one before it says anything (docs/modems.md § Session commands).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct At;
 
@@ -34,5 +34,5 @@ impl Command for Echo {
 pub const CTRL_Z: u8 = 0x1A;
 
 /// ESC (0x1B): aborts a `> ` prompt without sending (TS 27.005 §3.5.1); most modems
-/// answer `OK` (Telit LE910, Quectel UGxx, AT-PDU.md §2.4).
+/// answer `OK` (Telit LE910, Quectel UGxx, docs/modems.md § Sending: AT+CMGS).
 pub const ESC: u8 = 0x1B;

@@ -1,10 +1,10 @@
-//! Kenya, Nigeria, South Africa (SOURCES.md §2.11–§2.13).
+//! Kenya, Nigeria, South Africa (docs/compliance.md § Kenya, § Nigeria, § South Africa).
 
 use super::sources::*;
 use super::{Days, Mention, Pack, Rule, RuleKind, SenderAllow, Topic, cats, cls, hours};
 use crate::compliance::calendar::calendars;
-use crate::compliance::decision::Category;
-use crate::compliance::keywords::Lang;
+use crate::compliance::class::Category;
+use crate::compliance::lang::Lang;
 use crate::compliance::number::Region;
 
 /// Kenya.

@@ -1,10 +1,10 @@
-//! Canada and Brazil (SOURCES.md §2.4, §2.10).
+//! Canada and Brazil (docs/compliance.md § Canada, § Brazil).
 
 use super::sources::*;
 use super::{Days, Mention, Pack, Rule, RuleKind, SenderAllow, Topic, cats, cls, hours};
 use crate::compliance::calendar::calendars;
-use crate::compliance::decision::Category;
-use crate::compliance::keywords::Lang;
+use crate::compliance::class::Category;
+use crate::compliance::lang::Lang;
 use crate::compliance::number::Region;
 
 /// Canada.

@@ -1,10 +1,10 @@
-//! United Kingdom, Germany, Spain, Italy, Belgium (SOURCES.md §2.5–§2.9). None of these
-//! sets statutory SMS hours: each pack says so explicitly.
+//! United Kingdom, Germany, Spain, Italy, Belgium (docs/compliance.md § United Kingdom to
+//! § Belgium). None of these sets statutory SMS hours: each pack says so explicitly.
 
 use super::sources::*;
 use super::{Mention, Pack, Rule, RuleKind, SenderAllow, Topic, cats, cls};
-use crate::compliance::decision::Category;
-use crate::compliance::keywords::Lang;
+use crate::compliance::class::Category;
+use crate::compliance::lang::Lang;
 use crate::compliance::number::Region;
 
 /// United Kingdom.

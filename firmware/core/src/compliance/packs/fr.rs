@@ -1,12 +1,12 @@
-//! France: profiles `af2m` (default) and `strict` (rules/README.md decision 3; SOURCES.md §2.1).
+//! France: profiles `af2m` (default) and `strict` (docs/compliance.md § Decision 3, § France).
 
 use super::sources::{
     self, ARCEP_2022_1583, BIRD_FR, CM_FR, CNIL_L34_5, FR_STRICT, OPENMARKET_FR, TWILIO_FR,
 };
 use super::{Days, Mention, Pack, Rule, RuleKind, SenderAllow, Topic, cats, cls, hours};
 use crate::compliance::calendar::calendars;
-use crate::compliance::decision::Category;
-use crate::compliance::keywords::Lang;
+use crate::compliance::class::Category;
+use crate::compliance::lang::Lang;
 use crate::compliance::number::Region;
 
 const COMMON: [Rule; 8] = [

@@ -1,9 +1,9 @@
-//! India (SOURCES.md §2.2; rules/README.md decision 6).
+//! India (docs/compliance.md § India, § Decision 6).
 
 use super::sources::*;
 use super::{Days, Pack, Rule, RuleKind, SenderAllow, Topic, cats, cls, hours};
-use crate::compliance::decision::Category;
-use crate::compliance::keywords::Lang;
+use crate::compliance::class::Category;
+use crate::compliance::lang::Lang;
 use crate::compliance::number::Region;
 
 /// India.

@@ -2,9 +2,9 @@
 //!
 //! A [`Pack`] is a list of [`Rule`]s. Each rule applies to some message classes (and
 //! optionally only to some content categories or one US state), says one thing
-//! ([`RuleKind`]), and cites one [`Source`] from `shared/rules/SOURCES.md`. Where the
+//! ([`RuleKind`]), and cites one [`Source`] (docs/compliance.md § Country rules). Where the
 //! sources found no rule, the pack carries an explicit [`RuleKind::NoRule`] that cites
-//! where that was checked, rather than inventing a value (rules/README.md decision 6).
+//! where that was checked, rather than inventing a value (docs/compliance.md § Decision 6).
 //!
 //! Packs are versioned ([`Pack::version`]); the host can make them stricter with an
 //! override file (see [`super::decision::Options`]); the device gets the compiled packs.
@@ -20,11 +20,11 @@ mod us;
 use core::fmt;
 
 use super::calendar::{Calendar, Weekday, calendars};
-use super::decision::{Category, CategorySet, Class, ClassSet};
-use super::keywords::Lang;
+use super::class::{Category, CategorySet, Class, ClassSet};
+use super::lang::Lang;
 use super::number::{Region, UsState};
 
-/// How far a source can be trusted (SOURCES.md's tags).
+/// How far a source can be trusted (docs/compliance.md § Sources and reliability tags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Reliability {
@@ -36,12 +36,12 @@ pub enum Reliability {
     Provider,
     /// `[S]`: secondary: law firms, press, smaller vendors.
     Secondary,
-    /// A relais product decision (shared/rules/README.md).
+    /// A relais product decision (docs/compliance.md § Decisions).
     Product,
 }
 
 impl Reliability {
-    /// The tag as SOURCES.md writes it (`L`, `I`, `P`, `S`; `D` for a product decision).
+    /// The tag as docs/compliance.md writes it (`L`, `I`, `P`, `S`; `D` for a product decision).
     pub const fn tag(self) -> &'static str {
         match self {
             Reliability::Law => "L",
@@ -66,14 +66,14 @@ pub const fn text(s: &'static str) -> &'static str {
 pub struct Source {
     /// Short label used in explanations: `AF2M charter 2024`.
     pub cite: &'static str,
-    /// The URL (or document reference) as listed in SOURCES.md.
+    /// The URL (or document reference) of the source.
     pub url: &'static str,
     /// Reliability tag.
     pub reliability: Reliability,
 }
 
 /// A set of weekdays (bit 0 = Monday).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Days(pub u8);
 
@@ -96,7 +96,7 @@ impl Days {
 }
 
 /// Local hours on some weekdays: `[start, end)` in minutes after midnight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct DayWindow {
     /// The days this window is open.
@@ -146,7 +146,8 @@ pub enum Mention {
     /// France: `STOP au 36xxx` or `STOP 36xxx`, naming the sender's 36xxx short code (or
     /// the configured STOP code for an alphanumeric sender).
     FrShortCode,
-    /// Any of the pack's opt-out keywords as a whole word; `append` is the canonical text.
+    /// An opt-out instruction in one of the pack's languages (see
+    /// [`super::mention`]); `append` is the canonical text.
     Keyword {
         /// The text appended when missing (after one space).
         append: &'static str,
@@ -211,7 +212,7 @@ pub enum RuleKind {
         /// Existing-customer exception allowed.
         soft_opt_in: bool,
     },
-    /// An opt-out must be confirmed with one reply (texts in [`super::keywords`]).
+    /// An opt-out must be confirmed with one reply (texts in [`super::lang::Lang`]).
     Confirmation,
     /// The sources found no rule on this topic; nothing is enforced.
     NoRule(Topic),
@@ -307,7 +308,7 @@ pub struct Pack {
     pub rules: &'static [Rule],
 }
 
-/// The French profile to apply (rules/README.md decision 3).
+/// The French profile to apply (docs/compliance.md § Decision 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -378,7 +379,7 @@ pub fn by_country(code: &str) -> Option<&'static Pack> {
 
 /// Shorthand for the class sets rules use.
 pub(crate) mod cls {
-    use super::super::decision::{Class, ClassSet};
+    use super::super::class::{Class, ClassSet};
     pub const MKT: ClassSet = ClassSet::only(Class::Marketing);
     pub const TXN: ClassSet = ClassSet::only(Class::Transactional);
     pub const ALL: ClassSet = ClassSet::ALL;

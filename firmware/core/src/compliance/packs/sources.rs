@@ -1,4 +1,5 @@
-//! The sources the packs cite, as listed in `shared/rules/SOURCES.md` (section in each doc line).
+//! The sources the packs cite; docs/compliance.md describes each under the section named
+//! above its group.
 
 use super::{Reliability, Source};
 
@@ -11,10 +12,14 @@ const fn s(cite: &'static str, url: &'static str, reliability: Reliability) -> S
 }
 use Reliability::{Industry as I, Law as L, Product as D, Provider as P, Secondary as S};
 
-/// rules/README.md, the product decisions.
-pub const RELAIS: Source = s("relais rules/README.md", "shared/rules/README.md", D);
+/// The relais product decisions (docs/compliance.md § Decisions).
+pub const RELAIS: Source = s(
+    "relais docs/compliance.md",
+    "docs/compliance.md#decisions",
+    D,
+);
 
-// France (§2.1)
+// § France
 /// AF2M Business Messaging charter, 2024-09-01.
 pub const AF2M: Source = s(
     "AF2M charter 2024",
@@ -82,7 +87,7 @@ pub const BREVO: Source = s(
     P,
 );
 
-// United States (§2.3, §1c)
+// § United States, § US state overlays
 /// 47 CFR 64.1200(c)(1): 08:00–21:00 called party's local time.
 pub const CFR_64_1200: Source = s(
     "47 CFR 64.1200(c)(1)",
@@ -174,7 +179,7 @@ pub const DNC_HOLIDAYS: Source = s(
     S,
 );
 
-// India (§2.2)
+// § India
 /// Exotel's TCCCPR 2018 summary: promotional 9 AM – 9 PM IST.
 pub const TCCCPR: Source = s(
     "TRAI TCCCPR 2018 (Exotel)",
@@ -200,7 +205,7 @@ pub const DLT_HEADERS: Source = s(
     P,
 );
 
-// Canada (§2.4)
+// § Canada
 /// CASL unsubscribe mechanism.
 pub const CASL: Source = s(
     "CASL",
@@ -220,7 +225,7 @@ pub const CRTC: Source = s(
     L,
 );
 
-// United Kingdom (§2.5)
+// § United Kingdom
 /// PECR regs 22/23.
 pub const PECR: Source = s(
     "PECR regs 22/23 (ICO)",
@@ -228,7 +233,7 @@ pub const PECR: Source = s(
     L,
 );
 
-// Germany (§2.6)
+// § Germany
 /// UWG §7.
 pub const UWG_7: Source = s("UWG §7", "https://lxgesetze.de/uwg/7", L);
 /// Twilio Germany short codes: no hour restrictions.
@@ -238,21 +243,21 @@ pub const TWILIO_DE: Source = s(
     P,
 );
 
-// Spain (§2.7)
+// § Spain
 /// LSSI art. 21.
 pub const LSSI: Source = s(
     "LSSI art. 21",
     "https://www.jraulfernandez.es/comunicaciones-comerciales-medios-electronicos/",
     S,
 );
-/// SOURCES.md §2.7: hours only from weak sources.
+/// Spain's hours come only from weak sources (docs/compliance.md § Spain).
 pub const ES_NO_HOURS: Source = s(
-    "SOURCES.md §2.7 (only [W] claims)",
+    "ES hours: only [W] claims",
     "https://www.sent.dm/resources/spain-sms-guide",
     S,
 );
 
-// Italy (§2.8)
+// § Italy
 /// AGCOM delibera 12/23/CIR: alias register.
 pub const AGCOM: Source = s(
     "AGCOM delibera 12/23/CIR",
@@ -266,7 +271,7 @@ pub const TWILIO_IT: Source = s(
     P,
 );
 
-// Belgium (§2.9)
+// § Belgium
 /// GOF guidelines.
 pub const GOF: Source = s(
     "GOF guidelines (CM.com)",
@@ -280,7 +285,7 @@ pub const MAILPRO_BE: Source = s(
     S,
 );
 
-// Brazil (§2.10)
+// § Brazil
 /// Twilio Brazil: Mon–Sat 09–22, no Sunday.
 pub const TWILIO_BR: Source = s(
     "Twilio Brazil guidelines",
@@ -300,7 +305,7 @@ pub const ANATEL: Source = s(
     S,
 );
 
-// Kenya (§2.11)
+// § Kenya
 /// Safaricom rules as relayed by Uwazii.
 pub const SAFARICOM: Source = s(
     "Safaricom rules (Uwazii)",
@@ -326,7 +331,7 @@ pub const CLICKATELL_KE: Source = s(
     P,
 );
 
-// Nigeria (§2.12)
+// § Nigeria
 /// NCC rule via Africa's Talking: no promotional SMS 20:00–08:00.
 pub const NCC_AT: Source = s(
     "NCC rule (Africa's Talking)",
@@ -340,7 +345,7 @@ pub const NCC_SC: Source = s(
     P,
 );
 
-// South Africa (§2.13)
+// § South Africa
 /// CPA s.12 + Regulation 4 (GN R293).
 pub const ZA_R293: Source = s(
     "CPA s.12 + Reg. 4 (GN R293)",

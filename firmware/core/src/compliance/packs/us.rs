@@ -1,11 +1,11 @@
 //! United States: federal rules plus state overlays presumed from the area code
-//! (rules/README.md decision 5; SOURCES.md §1c, §2.3).
+//! (docs/compliance.md § Decision 5, § United States, § US state overlays).
 
 use super::sources::*;
 use super::{DayWindow, Days, Mention, Pack, Rule, RuleKind, SenderAllow, cats, cls, hours};
 use crate::compliance::calendar::calendars;
-use crate::compliance::decision::Category;
-use crate::compliance::keywords::Lang;
+use crate::compliance::class::Category;
+use crate::compliance::lang::Lang;
 use crate::compliance::number::Region;
 
 const fn window(

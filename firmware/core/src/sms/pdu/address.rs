@@ -63,7 +63,7 @@ impl PhoneNumber {
     /// lets the network read national prefixes). Spaces, dashes, dots and parentheses
     /// are skipped.
     pub fn parse(text: &str) -> Result<Self, EncodeError> {
-        let text = text.trim();
+        let text = crate::text::trim(text);
         let (ton, rest) = match text.strip_prefix('+') {
             Some(rest) => (TypeOfNumber::International, rest),
             None => (TypeOfNumber::Unknown, text),
@@ -239,7 +239,7 @@ pub(crate) fn write_tp(w: &mut Writer<'_>, address: &Address) -> Result<(), Enco
                 return Err(EncodeError::AddressTooLong);
             }
             let octets = sw.finish().map_err(|_| EncodeError::AddressTooLong)?;
-            // Semi-octets actually used (AT-PDU.md §4.2: `MMoney` → 0x0B).
+            // Semi-octets actually used (docs/modems.md § Address fields: `MMoney` → 0x0B).
             w.u8((septets * 7).div_ceil(4) as u8)?;
             w.u8(0xD0)?;
             w.bytes(packed.get(..octets).unwrap_or(&[]))
@@ -326,7 +326,7 @@ mod tests {
     }
 
     /// python-gsmmodem test_pdu.py `TestSmsPduAddressFields` and smspdudecoder
-    /// fields.py doctests (AT-PDU.md §4.1-4.2).
+    /// fields.py doctests (docs/modems.md § Address fields).
     #[test]
     fn address_vectors() {
         let n = Address::Number(PhoneNumber::parse("+9876543210").unwrap());

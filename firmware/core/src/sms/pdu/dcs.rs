@@ -125,7 +125,7 @@ impl Dcs {
 mod tests {
     use super::*;
 
-    /// DCS table of AT-PDU.md §4.4 (TS 23.038 §4).
+    /// DCS table of docs/modems.md § PID and DCS (TS 23.038 §4).
     #[test]
     fn dcs_table() {
         let c = |raw| {

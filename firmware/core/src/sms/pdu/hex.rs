@@ -6,7 +6,7 @@ use super::DecodeError;
 /// Decodes hex text into `out`, returning the number of octets. Surrounding ASCII
 /// whitespace is ignored; anything else that is not a hex digit is an error.
 pub fn decode(hex: &str, out: &mut [u8]) -> Result<usize, DecodeError> {
-    let digits = hex.trim().as_bytes();
+    let digits = crate::text::trim(hex).as_bytes();
     if digits.len() % 2 != 0 {
         return Err(DecodeError::InvalidHex);
     }

@@ -191,23 +191,37 @@ pub(crate) fn read<'a>(
         dcs: None,
         user_data: None,
     };
-    // TP-PI is optional (TS 23.040 §9.2.3.27); bit 7 set means another PI octet follows.
-    let Ok(mut pi) = r.u8() else {
-        return Ok(report);
-    };
-    let announced = pi;
-    while pi & 0x80 != 0 {
-        pi = r.u8()?;
-    }
-    if announced & 0x01 != 0 {
-        report.protocol_id = Some(r.u8()?);
-    }
-    if announced & 0x02 != 0 {
-        report.dcs = Some(Dcs::from_octet(r.u8()?));
-    }
-    if announced & 0x04 != 0 {
-        let dcs = report.dcs.unwrap_or(Dcs::from_octet(0));
-        report.user_data = Some(user_data::read(r, first & 0x40 != 0, &dcs)?);
-    }
+    read_parameters(r, first, &mut report);
     Ok(report)
+}
+
+/// Reads TP-PI and the optional fields it announces (TS 23.040 §9.2.3.27), leniently:
+/// everything the report is for (TP-MR, TP-RA, the times, TP-ST) is already read, so
+/// what follows can only add to it.
+///
+/// - No TP-PI, or TP-PI 0xFF: no parameters. 0xFF is the filler SIM and modem storage
+///   puts after a TPDU (a report read back from `"SR"` storage comes padded with it).
+/// - Bits 3-6 are reserved and ignored, as the specification requires; extension octets
+///   (bit 7) carry only reserved bits and are skipped, a missing one ends the parameters.
+/// - A field TP-PI announces but the PDU does not hold in a readable form is left out.
+fn read_parameters<'a>(r: &mut Reader<'a>, first: u8, report: &mut StatusReport<'a>) {
+    let Ok(pi) = r.u8() else { return };
+    if pi == 0xFF {
+        return;
+    }
+    let mut ext = pi;
+    while ext & 0x80 != 0 {
+        let Ok(next) = r.u8() else { return };
+        ext = next;
+    }
+    if pi & 0x01 != 0 {
+        report.protocol_id = r.u8().ok();
+    }
+    if pi & 0x02 != 0 {
+        report.dcs = r.u8().ok().map(Dcs::from_octet);
+    }
+    if pi & 0x04 != 0 {
+        let dcs = report.dcs.unwrap_or(Dcs::from_octet(0));
+        report.user_data = user_data::read(r, first & 0x40 != 0, &dcs).ok();
+    }
 }

@@ -195,7 +195,8 @@ pub(crate) fn read<'a>(
 mod tests {
     use super::*;
 
-    /// Checks from python-gsmmodem and TS 23.040 §9.2.3.12.1 (AT-PDU.md §4.3).
+    /// Checks from python-gsmmodem and TS 23.040 §9.2.3.12.1 (docs/modems.md
+    /// § First octet, reference, status and times).
     #[test]
     fn relative_validity() {
         for (minutes, vp) in [

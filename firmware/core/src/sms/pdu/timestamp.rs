@@ -81,16 +81,20 @@ fn to_bcd(v: u8) -> u8 {
 
 pub(crate) fn read(r: &mut Reader<'_>) -> Result<Timestamp, DecodeError> {
     let o = r.take(7)?;
-    let yy = bcd(o[0])?;
+    let mut fields = [0u8; 6];
+    for (field, &octet) in fields.iter_mut().zip(o) {
+        *field = bcd(octet)?;
+    }
+    let [yy, month, day, hour, minute, second] = fields;
     let tz = o[6];
     let quarters = bcd(tz & 0xF7)? as i8;
     let ts = Timestamp {
         year: if yy >= 90 { 1900 } else { 2000 } + u16::from(yy),
-        month: bcd(o[1])?,
-        day: bcd(o[2])?,
-        hour: bcd(o[3])?,
-        minute: bcd(o[4])?,
-        second: bcd(o[5])?,
+        month,
+        day,
+        hour,
+        minute,
+        second,
         offset_quarters: if tz & 0x08 != 0 { -quarters } else { quarters },
     };
     if !ts.valid() {
@@ -132,7 +136,8 @@ mod tests {
         read(&mut Reader::new(&b[..n]))
     }
 
-    /// TZ examples from AT-PDU.md §4.3 (python-gsmmodem `TestTimestamp`).
+    /// TZ examples from docs/modems.md § First octet, reference, status and times
+    /// (python-gsmmodem `TestTimestamp`).
     #[test]
     fn timezones() {
         let t = parse("7040213252242B").unwrap();

@@ -124,7 +124,8 @@ pub(crate) fn write_header(
 mod tests {
     use super::*;
 
-    /// python-gsmmodem `TestUdhConcatenation`, AT-PDU.md §4.6.
+    /// python-gsmmodem `TestUdhConcatenation`, docs/modems.md § User data header and
+    /// concatenation.
     #[test]
     fn concat_vectors() {
         let u = Udh::parse(&[0x00, 0x03, 0x17, 0x03, 0x01]).unwrap();

@@ -144,29 +144,18 @@ pub(crate) fn read<'a>(
         _ => udl,
     };
     let ud = r.take(octets)?;
-    let (udh, header_octets) = if has_udh {
-        let udhl = usize::from(*ud.first().ok_or(DecodeError::InvalidUdh)?);
-        let header = ud.get(1..1 + udhl).ok_or(DecodeError::InvalidUdh)?;
-        (Udh::parse(header)?, 1 + udhl)
+    let with_header = if has_udh {
+        header_layout(ud, udl, encoding)
     } else {
-        (Udh::default(), 0)
+        None
     };
-    let (start, units) = match encoding {
-        Encoding::Gsm7 => {
-            let header_septets = (header_octets * 8).div_ceil(7);
-            let units = udl
-                .checked_sub(header_septets)
-                .ok_or(DecodeError::InvalidUdh)?;
-            (header_septets * 7, units)
-        }
-        _ => {
-            let units = udl - header_octets;
-            if encoding == Encoding::Ucs2 && units % 2 != 0 {
-                return Err(DecodeError::OddUcs2Length);
-            }
-            (header_octets, units)
-        }
-    };
+    // Without a usable header the whole user data is text: the octets are read as the
+    // sender most likely wrote them (a stored SMS-SUBMIT with TP-UDHI set over plain
+    // text, an empty TP-UD), rather than the message being refused.
+    let (udh, start, units) = with_header.unwrap_or((Udh::default(), 0, udl));
+    if encoding == Encoding::Ucs2 && units % 2 != 0 {
+        return Err(DecodeError::OddUcs2Length);
+    }
     Ok(UserData {
         encoding,
         udh,
@@ -174,6 +163,34 @@ pub(crate) fn read<'a>(
         start,
         units,
     })
+}
+
+/// The header elements, where the text starts and its units, when TP-UDHI is set and
+/// `ud` holds a header the rest of the user data agrees with (TS 23.040 §9.2.3.24).
+///
+/// `None` when there is no usable header: no user data at all, a UDHL running past the
+/// user data, a header longer than TP-UDL allows, or (UCS-2) a header that would leave
+/// an odd number of text octets where the whole user data has an even number. A header
+/// that fits but whose last element runs past UDHL is skipped and ignored as a whole,
+/// as §9.2.3.24 requires.
+fn header_layout(ud: &[u8], udl: usize, encoding: Encoding) -> Option<(Udh, usize, usize)> {
+    let udhl = usize::from(*ud.first()?);
+    let header = ud.get(1..1 + udhl)?;
+    let header_octets = 1 + udhl;
+    let (start, units) = match encoding {
+        Encoding::Gsm7 => {
+            let header_septets = (header_octets * 8).div_ceil(7);
+            (header_septets * 7, udl.checked_sub(header_septets)?)
+        }
+        _ => {
+            let units = udl.checked_sub(header_octets)?;
+            if encoding == Encoding::Ucs2 && units % 2 != 0 && udl % 2 == 0 {
+                return None;
+            }
+            (header_octets, units)
+        }
+    };
+    Some((Udh::parse(header).unwrap_or_default(), start, units))
 }
 
 /// How the encoder picks the alphabet.
