@@ -7,23 +7,17 @@
 //!   deferred in a quiet window (time from the simulator's network clock via the
 //!   modem) and refused to a number that replied STOP a moment earlier.
 
+mod device_support;
 mod sim_support;
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
-use relais::link::{Config, Event, EventId, Incoming, IncomingReceiver, Job, JobKey, LinkClient};
+use device_support::Rig;
+use relais::link::{Event, EventId, Job, JobKey};
 use relais_core::compliance::decision::{CategorySet, Class, ConsentStatus};
 use relais_core::compliance::number::Msisdn;
 use relais_core::link::msg::{Delivery, Identity, RefusalCode, Sender, Settings, bounded};
-use relais_tests::qemu::{self, BoardBuild, Guest, GuestConfig, Serial};
 use serde_json::Value;
-use sim_support::Sim;
-
-/// Boot, bring-up of the simulated modem and the handshake.
-const START: Duration = Duration::from_secs(60);
-/// Events of a few jobs (segments take the simulator's submit latency, paced).
-const EVENTS: Duration = Duration::from_secs(120);
 
 /// A modem that answers fast and an operator that reports at once; virtual time at
 /// real speed from `start`. `modem` adds lines to the modem's table.
@@ -50,133 +44,14 @@ outcome = "delivered"
     )
 }
 
-/// The device side: QEMU with its modem UART on the simulator's pty and its host
-/// link on a QEMU pty, and the link client on that pty.
-struct Rig {
-    sim: Sim,
-    // Kept for its lifetime: dropping it kills QEMU.
-    _guest: Guest,
-    runtime: tokio::runtime::Runtime,
-    client: LinkClient,
-    incoming: IncomingReceiver,
-    /// Every event seen, by id.
-    events: BTreeMap<EventId, Event>,
+/// The firmware under QEMU on the simulator started at `start` (Paris time).
+fn boot_at(test: &str, start: &str) -> Option<Rig> {
+    boot_with(test, start, "")
 }
 
-impl Rig {
-    fn start(test: &str, start: &str) -> Option<Rig> {
-        Rig::start_with(test, start, "")
-    }
-
-    /// [`Rig::start`] with `modem` lines added to the simulated modem's scenario.
-    fn start_with(test: &str, start: &str, modem: &str) -> Option<Rig> {
-        let fw = qemu::firmware_or_skip(test, &BoardBuild::qemu())?;
-        let sim = Sim::start(test, &scenario(start, modem), &[]);
-        let config = GuestConfig {
-            host_link: Serial::Pty,
-            modem: Serial::Device(sim.link()),
-            workdir: None,
-        };
-        let mut guest = Guest::boot(&fw, config).expect("boot the firmware");
-        guest
-            .wait_for_log("agent: boot", START)
-            .expect("the agent starts");
-        let pty = guest.host_link().pty().expect("host link pty").to_owned();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        let (client, incoming) = runtime
-            .block_on(LinkClient::connect(
-                pty.to_str().expect("utf-8 pty path"),
-                Config::default(),
-            ))
-            .expect("open the host link");
-        let info = runtime
-            .block_on(async { tokio::time::timeout(START, client.ready()).await })
-            .expect("handshake in time")
-            .expect("handshake");
-        assert!(info.capabilities.job_slots > 0, "{info:?}");
-        runtime
-            .block_on(client.configure(Settings {
-                // Pacing off: the test is about correctness, not operator limits.
-                pacing: relais_core::link::msg::Pacing {
-                    per_minute: 0,
-                    per_hour: 0,
-                    per_day: 0,
-                    min_gap_ms: 0,
-                    jitter_ms: 0,
-                },
-                ..Settings::default()
-            }))
-            .expect("configure");
-        Some(Rig {
-            sim,
-            _guest: guest,
-            runtime,
-            client,
-            incoming,
-            events: BTreeMap::new(),
-        })
-    }
-
-    /// Replaces the settings the device has (pacing stays off).
-    fn configure(&self, settings: Settings) {
-        self.runtime
-            .block_on(self.client.configure(Settings {
-                pacing: relais_core::link::msg::Pacing {
-                    per_minute: 0,
-                    per_hour: 0,
-                    per_day: 0,
-                    min_gap_ms: 0,
-                    jitter_ms: 0,
-                },
-                ..settings
-            }))
-            .expect("configure");
-    }
-
-    fn submit(&self, job: Job) {
-        self.runtime
-            .block_on(async { tokio::time::timeout(EVENTS, self.client.submit(job)).await })
-            .expect("a credit in time")
-            .expect("submit");
-    }
-
-    /// Collects events (acknowledging each as stored) until `done` holds.
-    fn events_until(&mut self, what: &str, done: impl Fn(&BTreeMap<EventId, Event>) -> bool) {
-        let deadline = tokio::time::Instant::now() + EVENTS;
-        while !done(&self.events) {
-            let note = self
-                .runtime
-                .block_on(async { tokio::time::timeout_at(deadline, self.incoming.recv()).await });
-            match note {
-                Ok(Some(Incoming::Event(id, event))) => {
-                    assert!(
-                        self.events.insert(id, event.clone()).is_none(),
-                        "event {id:?} delivered twice: {event:?}"
-                    );
-                    self.runtime
-                        .block_on(async {
-                            let epoch = self.client.ready().await?.epoch;
-                            self.client.ack_events(epoch, id).await
-                        })
-                        .expect("ack");
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => panic!("link client stopped"),
-                Err(_) => panic!(
-                    "timed out waiting for {what}; events so far: {:#?}",
-                    self.events
-                ),
-            }
-        }
-    }
-
-    fn ledger(&self, kind: &str) -> Vec<Value> {
-        self.sim.entries(kind)
-    }
+/// [`boot_at`] with `modem` lines added to the simulated modem's scenario.
+fn boot_with(test: &str, start: &str, modem: &str) -> Option<Rig> {
+    Rig::start(test, &scenario(start, modem))
 }
 
 fn job(key: u64, to: &str, text: &str, class: Class) -> Job {
@@ -212,7 +87,7 @@ fn count<F: Fn(&Event) -> bool>(events: &BTreeMap<EventId, Event>, f: F) -> usiz
 #[test]
 fn host_jobs_go_through_the_firmware_exactly_once_with_delivery_reports() {
     // Tuesday 10:00 in Paris: every rule allows these messages.
-    let Some(mut rig) = Rig::start("device_e2e_once", "2026-03-10T10:00:00") else {
+    let Some(mut rig) = boot_at("device_e2e_once", "2026-03-10T10:00:00") else {
         return;
     };
     let long = "Votre commande 4711 est prête. Elle vous attend au point relais de la gare \
@@ -314,7 +189,7 @@ fn host_jobs_go_through_the_firmware_exactly_once_with_delivery_reports() {
 #[test]
 fn the_firmware_enforces_quiet_hours_and_stop_by_itself() {
     // Saturday 23:30 in Paris: marketing is closed until Monday 08:00 (AF2M).
-    let Some(mut rig) = Rig::start("device_e2e_rules", "2026-03-07T23:30:00") else {
+    let Some(mut rig) = boot_at("device_e2e_rules", "2026-03-07T23:30:00") else {
         return;
     };
     // A raw marketing job, straight to the device (no host-side check).
@@ -443,7 +318,7 @@ fn outcome(events: &BTreeMap<EventId, Event>, key: u64) -> Option<&Event> {
 fn the_firmware_judges_with_the_verified_zone_and_the_house_window() {
     // Tuesday 10 March 2026, 02:30 UTC: 22:30 on Monday in New York (closed: US
     // marketing 08:00-21:00), 19:30 in Los Angeles (open), 02:30 in London.
-    let Some(mut rig) = Rig::start("device_e2e_inputs", "2026-03-10T03:30:00") else {
+    let Some(mut rig) = boot_at("device_e2e_inputs", "2026-03-10T03:30:00") else {
         return;
     };
     // The host's `[rules]` house window: Monday to Friday 09:00-17:00 where a pack has
@@ -496,7 +371,7 @@ fn the_firmware_judges_with_the_verified_zone_and_the_house_window() {
 #[test]
 fn the_firmware_enters_the_sim_pin_from_its_settings() {
     // The SIM starts locked; only the host's settings carry the PIN.
-    let Some(mut rig) = Rig::start_with("device_e2e_pin", "2026-03-10T10:00:00", r#"pin = "4321""#)
+    let Some(mut rig) = boot_with("device_e2e_pin", "2026-03-10T10:00:00", r#"pin = "4321""#)
     else {
         return;
     };

@@ -12,23 +12,18 @@
 //! Then marketing jobs to both numbers, straight to the device (no host-side check), are
 //! refused by the firmware itself, and the simulator's ledger shows none went out.
 
+mod device_support;
 mod sim_support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use relais::link::{Config, Event, EventId, Incoming, IncomingReceiver, Job, JobKey, LinkClient};
+use device_support::Rig;
+use relais::link::{Event, EventId, Job, JobKey};
 use relais_core::compliance::decision::{CategorySet, Class, ConsentStatus};
 use relais_core::compliance::number::Msisdn;
-use relais_core::link::msg::{Identity, Pacing, RefusalCode, Sender, Settings, bounded};
-use relais_tests::qemu::{self, BoardBuild, Guest, GuestConfig, Serial};
+use relais_core::link::msg::{Identity, RefusalCode, Sender, bounded};
 use serde_json::json;
-use sim_support::Sim;
-
-/// Boot, bring-up of the simulated modem and the handshake.
-const START: Duration = Duration::from_secs(60);
-/// Inbound messages and jobs (the firmware reads each stored message in turn).
-const EVENTS: Duration = Duration::from_secs(120);
 
 /// Tuesday 10 March 2026, 10:00 in Paris: French marketing may go. The SIM's service
 /// centre is French, so national-form senders are French numbers.
@@ -58,69 +53,7 @@ const CUT_NUMBER: &str = "+33612345020";
 const STOP_FROM: &str = "0612345021";
 const STOP_NUMBER: &str = "+33612345021";
 
-struct Rig {
-    sim: Sim,
-    // Kept for its lifetime: dropping it kills QEMU.
-    guest: Guest,
-    runtime: tokio::runtime::Runtime,
-    client: LinkClient,
-    incoming: IncomingReceiver,
-    events: BTreeMap<EventId, Event>,
-}
-
 impl Rig {
-    fn start(test: &str) -> Option<Rig> {
-        let fw = qemu::firmware_or_skip(test, &BoardBuild::qemu())?;
-        let sim = Sim::start(test, SCENARIO, &[]);
-        let config = GuestConfig {
-            host_link: Serial::Pty,
-            modem: Serial::Device(sim.link()),
-            workdir: None,
-        };
-        let mut guest = Guest::boot(&fw, config).expect("boot the firmware");
-        guest
-            .wait_for_log("agent: boot", START)
-            .expect("the agent starts");
-        let pty = guest.host_link().pty().expect("host link pty").to_owned();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        let (client, incoming) = runtime
-            .block_on(LinkClient::connect(
-                pty.to_str().expect("utf-8 pty path"),
-                Config::default(),
-            ))
-            .expect("open the host link");
-        runtime
-            .block_on(async { tokio::time::timeout(START, client.ready()).await })
-            .expect("handshake in time")
-            .expect("handshake");
-        let settings = Settings {
-            // Pacing off: the test is about correctness, not operator limits.
-            pacing: Pacing {
-                per_minute: 0,
-                per_hour: 0,
-                per_day: 0,
-                min_gap_ms: 0,
-                jitter_ms: 0,
-            },
-            ..Settings::default()
-        };
-        runtime
-            .block_on(client.configure(settings))
-            .expect("configure");
-        Some(Rig {
-            sim,
-            guest,
-            runtime,
-            client,
-            incoming,
-            events: BTreeMap::new(),
-        })
-    }
-
     /// An SMS to the modem from `from`; with `parts`, only those segments arrive.
     fn inject(&self, from: &str, text: &str, parts: Option<&[u64]>) {
         let mut request = json!({"cmd": "sms", "modem": "m1", "from": from, "text": text});
@@ -128,43 +61,6 @@ impl Rig {
             request["parts"] = json!(parts);
         }
         self.sim.control(request);
-    }
-
-    fn submit(&self, job: Job) {
-        self.runtime
-            .block_on(async { tokio::time::timeout(EVENTS, self.client.submit(job)).await })
-            .expect("a credit in time")
-            .expect("submit");
-    }
-
-    /// Collects events (acknowledging each as stored) until `done` holds.
-    fn events_until(&mut self, what: &str, done: impl Fn(&BTreeMap<EventId, Event>) -> bool) {
-        let deadline = tokio::time::Instant::now() + EVENTS;
-        while !done(&self.events) {
-            let note = self
-                .runtime
-                .block_on(async { tokio::time::timeout_at(deadline, self.incoming.recv()).await });
-            match note {
-                Ok(Some(Incoming::Event(id, event))) => {
-                    assert!(
-                        self.events.insert(id, event.clone()).is_none(),
-                        "event {id:?} delivered twice: {event:?}"
-                    );
-                    self.runtime
-                        .block_on(async {
-                            let epoch = self.client.ready().await?.epoch;
-                            self.client.ack_events(epoch, id).await
-                        })
-                        .expect("ack");
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => panic!("link client stopped"),
-                Err(_) => panic!(
-                    "timed out waiting for {what}; events so far: {:#?}",
-                    self.events
-                ),
-            }
-        }
     }
 
     /// Messages in the simulated SIM's storage.
@@ -215,7 +111,7 @@ fn refusal(events: &BTreeMap<EventId, Event>, key: u64) -> Option<RefusalCode> {
 
 #[test]
 fn a_stop_in_a_cut_reply_or_from_a_national_number_holds_on_the_firmware() {
-    let Some(mut rig) = Rig::start("device_inbound") else {
+    let Some(mut rig) = Rig::start("device_inbound", SCENARIO) else {
         return;
     };
     // Part 1 of a two-part STOP reply, from a national-form number; part 2 is lost.
@@ -295,6 +191,7 @@ fn a_stop_in_a_cut_reply_or_from_a_national_number_holds_on_the_firmware() {
     );
     // The deepest stack the loop used, for docs/budget.md.
     if let Some(line) = rig
+        .device
         .guest
         .log()
         .iter()

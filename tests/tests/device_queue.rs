@@ -4,23 +4,19 @@
 //! - the day's pace: segments sent before the cut still count towards the daily cap;
 //! - a STOP confirmation queued when the power went: sent after the restart, once.
 
+mod device_support;
 mod sim_support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
-use relais::link::{Config, Event, EventId, Incoming, IncomingReceiver, Job, JobKey, LinkClient};
+use device_support::{Device, EVENTS};
+use relais::link::{Event, EventId, Job, JobKey};
 use relais_core::compliance::decision::{CategorySet, Class, ConsentStatus};
 use relais_core::compliance::number::Msisdn;
 use relais_core::link::msg::{Identity, Pacing, Sender, Settings, bounded};
-use relais_tests::qemu::{self, BoardBuild, Firmware, Guest, GuestConfig, Serial};
+use relais_tests::qemu::{self, BoardBuild};
 use sim_support::Sim;
-
-/// Boot, bring-up of the simulated modem and the handshake.
-const START: Duration = Duration::from_secs(60);
-/// Events of a few jobs.
-const EVENTS: Duration = Duration::from_secs(120);
 
 /// Tuesday 10:00 in Paris, real speed; a fast modem and operator.
 const SCENARIO: &str = r#"
@@ -76,94 +72,6 @@ fn job(key: u64) -> Job {
     }
 }
 
-/// One run of the firmware: QEMU on `workdir`'s flash and the link client on its pty.
-struct Device {
-    // Dropping it kills QEMU.
-    guest: Guest,
-    runtime: tokio::runtime::Runtime,
-    client: LinkClient,
-    incoming: IncomingReceiver,
-}
-
-impl Device {
-    fn boot(fw: &Firmware, modem: &Path, workdir: &Path, settings: Settings) -> Device {
-        let config = GuestConfig {
-            host_link: Serial::Pty,
-            modem: Serial::Device(modem.to_owned()),
-            workdir: Some(workdir.to_owned()),
-        };
-        let guest = Guest::boot(fw, config).expect("boot the firmware");
-        guest
-            .wait_for_log("agent: boot", START)
-            .expect("the agent starts");
-        let mut guest = guest;
-        let pty = guest.host_link().pty().expect("host link pty").to_owned();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        let (client, incoming) = runtime
-            .block_on(LinkClient::connect(
-                pty.to_str().expect("utf-8 pty path"),
-                Config::default(),
-            ))
-            .expect("open the host link");
-        runtime
-            .block_on(async { tokio::time::timeout(START, client.ready()).await })
-            .expect("handshake in time")
-            .expect("handshake");
-        // Settings live in the device's RAM: the host sends them after each handshake.
-        runtime
-            .block_on(client.configure(settings))
-            .expect("configure");
-        Device {
-            guest,
-            runtime,
-            client,
-            incoming,
-        }
-    }
-
-    fn submit(&self, job: Job) {
-        self.runtime
-            .block_on(async { tokio::time::timeout(EVENTS, self.client.submit(job)).await })
-            .expect("a credit in time")
-            .expect("submit");
-    }
-
-    /// Collects events into `events` (acknowledging each) until `done` holds or `wait`
-    /// runs out; true when `done` held.
-    fn events_until(
-        &mut self,
-        events: &mut BTreeMap<EventId, Event>,
-        wait: Duration,
-        done: impl Fn(&BTreeMap<EventId, Event>) -> bool,
-    ) -> bool {
-        let deadline = tokio::time::Instant::now() + wait;
-        while !done(events) {
-            let note = self
-                .runtime
-                .block_on(async { tokio::time::timeout_at(deadline, self.incoming.recv()).await });
-            match note {
-                Ok(Some(Incoming::Event(id, event))) => {
-                    events.insert(id, event);
-                    self.runtime
-                        .block_on(async {
-                            let epoch = self.client.ready().await?.epoch;
-                            self.client.ack_events(epoch, id).await
-                        })
-                        .expect("ack");
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => panic!("link client stopped"),
-                Err(_) => return false,
-            }
-        }
-        true
-    }
-}
-
 fn sent(events: &BTreeMap<EventId, Event>, key: u64) -> bool {
     events
         .values()
@@ -181,7 +89,7 @@ fn the_daily_count_and_a_queued_stop_confirmation_survive_a_power_cut() {
     let mut events = BTreeMap::new();
 
     // Three a day: three codes go.
-    let mut device = Device::boot(&fw, &sim.link(), &workdir, pacing(3, 0));
+    let mut device = Device::boot(&fw, &sim.link(), Some(&workdir), pacing(3, 0));
     for key in 1..=3 {
         device.submit(job(key));
     }
@@ -191,7 +99,7 @@ fn the_daily_count_and_a_queued_stop_confirmation_survive_a_power_cut() {
     );
     // The power goes; the device starts again on the same flash.
     drop(device);
-    let mut device = Device::boot(&fw, &sim.link(), &workdir, pacing(3, 0));
+    let mut device = Device::boot(&fw, &sim.link(), Some(&workdir), pacing(3, 0));
     device.submit(job(4));
     assert!(
         device.events_until(&mut events, EVENTS, |ev| ev.values().any(|e| matches!(
@@ -240,12 +148,12 @@ fn the_daily_count_and_a_queued_stop_confirmation_survive_a_power_cut() {
     assert_eq!(confirmations(&sim), 0, "the gap holds the confirmation");
     // The power goes while it waits.
     drop(device);
-    let mut device = Device::boot(&fw, &sim.link(), &workdir, pacing(0, 0));
+    let mut device = Device::boot(&fw, &sim.link(), Some(&workdir), pacing(0, 0));
     device.events_until(&mut events, Duration::from_secs(30), |_| false);
     assert_eq!(confirmations(&sim), 1, "{:#?}", sim.entries("message"));
     // Once: after another restart, nothing more.
     drop(device);
-    let mut device = Device::boot(&fw, &sim.link(), &workdir, pacing(0, 0));
+    let mut device = Device::boot(&fw, &sim.link(), Some(&workdir), pacing(0, 0));
     device.events_until(&mut events, Duration::from_secs(20), |_| false);
     assert_eq!(confirmations(&sim), 1, "{:#?}", sim.entries("message"));
     let messages = sim.entries("message");
