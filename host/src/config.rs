@@ -81,6 +81,9 @@ pub struct Config {
     /// Devices and modems.
     #[serde(default, rename = "device")]
     pub devices: Vec<DeviceConfig>,
+    /// `relais serve`: the HTTP gateway.
+    #[serde(default)]
+    pub http: crate::http::config::HttpConfig,
     /// Directory of the file, to resolve relative paths.
     #[serde(skip)]
     pub base: PathBuf,
@@ -231,6 +234,7 @@ impl Default for Config {
             pacing: PacingConfig::default(),
             brands: Vec::new(),
             devices: Vec::new(),
+            http: Default::default(),
             base: PathBuf::from("."),
         }
     }
@@ -289,6 +293,12 @@ impl Config {
                         d.name
                     ));
                 }
+            }
+        }
+        self.http.check(|b| self.has_brand(b))?;
+        for u in &self.http.users {
+            if let Some(d) = u.device.as_deref().filter(|d| self.device(d).is_none()) {
+                return Err(format!("http.user {:?}: no [[device]] named {d:?}", u.name));
             }
         }
         if self.scheduler.max_attempts == 0 {

@@ -9,6 +9,7 @@ pub mod campaign;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod http;
 pub mod link;
 pub mod local;
 pub mod pdu;

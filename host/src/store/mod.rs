@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("v2_epochs.sql"),
     include_str!("v3_unmatched_reports.sql"),
+    include_str!("v4_http.sql"),
 ];
 
 /// The schema version this build writes.
