@@ -203,6 +203,13 @@ pub struct DeviceConfig {
     /// SIM PIN (direct mode).
     #[serde(default)]
     pub sim_pin: Option<String>,
+    /// Modem family of a `kind = "modem"` device: sim800 (default), sim7600, ec25, generic.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// The agent's state file of a `kind = "modem"` device (default:
+    /// relais-agent-NAME.flash beside the configuration).
+    #[serde(default)]
+    pub state: Option<PathBuf>,
 }
 
 impl DeviceConfig {
@@ -286,6 +293,14 @@ impl Config {
             }
             self.identity(d, self.brands.first().map_or("relais", |b| b.name.as_str()))?;
             d.pin()?;
+            if let Some(p) = d.profile.as_deref()
+                && crate::local::profile_named(p).is_none()
+            {
+                return Err(format!(
+                    "device {:?}: profile {p:?}: one of sim800, sim7600, ec25, generic",
+                    d.name
+                ));
+            }
             for b in &d.brands {
                 if !self.has_brand(b) {
                     return Err(format!(

@@ -46,6 +46,8 @@ enum Command {
     Policy(policy::Args),
     /// Run a simulated GSM modem and operator on a pty or TCP (docs/sim.md).
     Sim(Box<sim::Args>),
+    /// The HTTP gateway with the daemon: Kannel sendsms, JSON API, webhooks, dashboard.
+    Serve(relais::http::server::ServeArgs),
     /// Talk to a relais device over its serial or TCP link (handshake, status).
     Device(link::cli::Args),
     /// Print the versions of the host program and of the core and agent it embeds.
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Report(a) => finish("report", commands::report(a)),
         Command::Status(a) => finish("status", commands::status(a)),
         Command::Config(a) => finish("config", commands::config(a)),
+        Command::Serve(a) => finish("serve", relais::http::server::run(a)),
         Command::Pdu(args) => pdu::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Sim(args) => sim::run(*args),

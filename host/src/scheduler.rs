@@ -83,6 +83,8 @@ pub struct Context {
     pub poll: Duration,
     /// Devices busy with a job (for [`Clock::idle`]).
     busy: Mutex<std::collections::BTreeMap<String, bool>>,
+    /// Devices whose link is up now.
+    up: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -110,7 +112,32 @@ impl Context {
                 .map(|d| Duration::from_millis(d.0.max(10) as u64))
                 .map_err(|e| format!("scheduler.poll: {e}"))?,
             busy: Mutex::new(Default::default()),
+            up: Mutex::new(Default::default()),
         })
+    }
+
+    /// The devices whose link is up now (handshake done, not lost since).
+    pub fn devices_up(&self) -> std::collections::BTreeSet<String> {
+        self.up.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Notes that `device`'s link came up or went down, in memory and in the store's
+    /// device log (only on a change).
+    fn link_changed(&self, device: &str, up: bool, detail: &str) -> Result<(), String> {
+        let changed = {
+            let mut set = self.up.lock().unwrap_or_else(|p| p.into_inner());
+            if up {
+                set.insert(device.to_string())
+            } else {
+                set.remove(device)
+            }
+        };
+        if changed {
+            self.store()
+                .log_device(device, up, detail, self.clock.now())
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     /// Locks the store (a poisoned lock is still usable: every change is a
@@ -142,62 +169,60 @@ pub fn parse_categories(text: &str) -> Result<CategorySet, String> {
     Ok(set)
 }
 
-/// Pre-checks `row` at `now` for `device` with `identity`, records the verdict in one
-/// transaction, and returns it.
-pub fn precheck(
-    store: &mut Store,
+/// What the compliance core (and the host's own checks) make of a job now, before
+/// anything is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judgement {
+    /// It may go now: the job as the device gets it.
+    Send(Box<Job>),
+    /// A time rule holds it until then.
+    Defer {
+        /// The next allowed instant.
+        until: UtcInstant,
+        /// The deciding rule.
+        rule: &'static str,
+    },
+    /// It ends without being sent.
+    End {
+        /// Refused or expired.
+        state: JobState,
+        /// The deciding rule, if a rule decided.
+        rule: Option<&'static str>,
+        /// Why, in the store's words.
+        reason: &'static str,
+    },
+}
+
+/// Judges `row` at `now` as a device with `identity` would: the very message,
+/// recipient and options the device's gate evaluates. Records nothing.
+pub fn judge(
+    store: &Store,
     row: &JobRow,
     identity: &Identity,
-    device: &str,
     options: &relais_core::compliance::decision::Options,
     now: UtcInstant,
-) -> Result<Verdict, StoreError> {
-    let end = |store: &mut Store, state: JobState, rule: Option<&str>, reason: &str| {
-        store.transition(
-            row.id,
-            state,
-            now,
-            &Change {
-                rule,
-                reason: Some(reason),
-                ..Default::default()
-            },
-            reason,
-        )?;
-        Ok(Verdict::Ended(state))
+) -> Judgement {
+    let end = |state, rule, reason| Judgement::End {
+        state,
+        rule,
+        reason,
     };
     if row.expires_at.is_some_and(|e| e <= now) {
-        return end(
-            store,
-            JobState::Expired,
-            None,
-            "expired before it could be sent",
-        );
+        return end(JobState::Expired, None, "expired before it could be sent");
     }
     let Ok(number) = Msisdn::parse(&row.number) else {
-        return end(
-            store,
-            JobState::Refused,
-            Some("core.number"),
-            "unknown-number",
-        );
+        return end(JobState::Refused, Some("core.number"), "unknown-number");
     };
     if row.text.len() > MAX_TEXT || row.text.trim().is_empty() {
-        return end(store, JobState::Refused, Some("host.text"), "text-too-long");
+        return end(JobState::Refused, Some("host.text"), "text-too-long");
     }
     let Ok(categories) = parse_categories(&row.categories) else {
-        return end(store, JobState::Refused, Some("host.category"), "category");
+        return end(JobState::Refused, Some("host.category"), "category");
     };
     let job = link_job(store, row, number, categories, identity);
     let Some(sender) = job.identity.to_compliance() else {
-        return end(
-            store,
-            JobState::Refused,
-            Some("core.identity"),
-            "bad-identity",
-        );
+        return end(JobState::Refused, Some("core.identity"), "bad-identity");
     };
-    // The very message, recipient and options the device judges with.
     let decision = evaluate(
         &job.message(),
         &sender,
@@ -212,13 +237,29 @@ pub fn precheck(
     );
     let rule = decision.rule.id;
     match decision.outcome {
-        Outcome::Refuse(reason) => {
-            let name = refusal_name(refusal_code(&reason));
-            end(store, JobState::Refused, Some(rule), name)
-        }
-        Outcome::Defer { until, .. } => {
+        Outcome::Refuse(reason) => end(
+            JobState::Refused,
+            Some(rule),
+            refusal_name(refusal_code(&reason)),
+        ),
+        Outcome::Defer { until, .. } => Judgement::Defer { until, rule },
+        Outcome::Send { .. } => Judgement::Send(Box::new(job)),
+    }
+}
+
+/// Records a judgement that holds or ends a job (`Send` records nothing) and returns
+/// the verdict it amounts to.
+pub fn record_judgement(
+    store: &mut Store,
+    id: i64,
+    judgement: &Judgement,
+    now: UtcInstant,
+) -> Result<Option<Verdict>, StoreError> {
+    match *judgement {
+        Judgement::Send(_) => Ok(None),
+        Judgement::Defer { until, rule } => {
             store.transition(
-                row.id,
+                id,
                 JobState::Deferred,
                 now,
                 &Change {
@@ -228,9 +269,41 @@ pub fn precheck(
                 },
                 &format!("deferred until {until} ({rule})"),
             )?;
-            Ok(Verdict::Deferred(until))
+            Ok(Some(Verdict::Deferred(until)))
         }
-        Outcome::Send { .. } => {
+        Judgement::End {
+            state,
+            rule,
+            reason,
+        } => {
+            store.transition(
+                id,
+                state,
+                now,
+                &Change {
+                    rule,
+                    reason: Some(reason),
+                    ..Default::default()
+                },
+                reason,
+            )?;
+            Ok(Some(Verdict::Ended(state)))
+        }
+    }
+}
+
+/// Pre-checks `row` at `now` for `device` with `identity`, records the verdict in one
+/// transaction, and returns it.
+pub fn precheck(
+    store: &mut Store,
+    row: &JobRow,
+    identity: &Identity,
+    device: &str,
+    options: &relais_core::compliance::decision::Options,
+    now: UtcInstant,
+) -> Result<Verdict, StoreError> {
+    match judge(store, row, identity, options, now) {
+        Judgement::Send(job) => {
             store.transition(
                 row.id,
                 JobState::Submitted,
@@ -242,7 +315,10 @@ pub fn precheck(
                 },
                 &format!("to {device}"),
             )?;
-            Ok(Verdict::Submit(Box::new(job)))
+            Ok(Verdict::Submit(job))
+        }
+        other => {
+            Ok(record_judgement(store, row.id, &other, now)?.unwrap_or(Verdict::Deferred(now)))
         }
     }
 }
@@ -625,6 +701,7 @@ async fn handle(
                 tracing::warn!(device = %name, "configure: {e}");
             }
             requeue(ctx, target, resubmit)?;
+            ctx.link_changed(name, true, info.firmware.as_str())?;
         }
         Incoming::Rebooted { old, new } => {
             tracing::warn!(device = %name, old = old.0, new = new.0, "device rebooted; handing its jobs over again");
@@ -633,6 +710,7 @@ async fn handle(
         Incoming::Disconnected(kind) => {
             tracing::warn!(device = %name, ?kind, "link lost; reconnecting");
             conn.up = false;
+            ctx.link_changed(name, false, &format!("{kind:?}"))?;
         }
         Incoming::Status(status, counters) => {
             let now = ctx.clock.now();

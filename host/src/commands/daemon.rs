@@ -84,6 +84,8 @@ pub fn devices(
                 registered: false,
                 brands: Vec::new(),
                 sim_pin: None,
+                profile: None,
+                state: None,
             }),
         })
         .collect()
@@ -108,33 +110,86 @@ pub fn run(a: RunArgs) -> Result<(), String> {
         .iter()
         .map(|d| Link::Port(d.clone()))
         .collect::<Vec<_>>();
-    serve_all(config, store, links, a.until_idle)
+    serve_all(config, store, links, a.until_idle, None)
 }
 
 /// How the daemon reaches one device.
-enum Link {
+pub enum Link {
     /// A relais device on a port.
     Port(DeviceConfig),
     /// The agent in this process on a modem.
     Local(DeviceConfig, LocalDevice),
 }
 
-/// Drives every device in `links` until Ctrl-C (or until idle).
-fn serve_all(
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Link::Port(d) => write!(f, "Port({})", d.name),
+            Link::Local(d, _) => write!(f, "Local({})", d.name),
+        }
+    }
+}
+
+/// A service that runs beside the device tasks over the same context (the HTTP
+/// gateway of `relais serve`) until `stop` turns true.
+pub type Service = Box<
+    dyn FnOnce(
+            Arc<Context>,
+            watch::Receiver<bool>,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
+        + Send,
+>;
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Drives every device in `links` (and `service`, if any) until SIGINT or SIGTERM (or
+/// until idle).
+pub fn serve_all(
     config: Config,
     store: crate::store::Store,
     links: Vec<Link>,
     until_idle: bool,
+    service: Option<Service>,
 ) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let rt = if service.is_some() {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .map_err(|e| e.to_string())?;
     let mut locals = Vec::new();
     let result = rt.block_on(async {
         let ctx = Arc::new(Context::new(store, Arc::new(SystemClock), &config)?);
         let (stop_tx, stop) = watch::channel(false);
         let mut tasks = Vec::new();
+        let service = service.map(|s| tokio::spawn(s(ctx.clone(), stop.clone())));
         for link in links {
             let d = match &link {
                 Link::Port(d) | Link::Local(d, _) => d.clone(),
@@ -171,7 +226,7 @@ fn serve_all(
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
                 loop {
                     tokio::select! {
-                        _ = tokio::signal::ctrl_c() => break,
+                        _ = stop_signal() => break,
                         _ = tick.tick() => {
                             if let Ok(s) = super::status_screen(&ctx.store()) {
                                 tracing::info!("status\n{s}");
@@ -184,7 +239,28 @@ fn serve_all(
                 }
             }
         };
-        watcher.await;
+        let service_result = match service {
+            Some(mut handle) => {
+                tokio::select! {
+                    _ = watcher => {}
+                    r = &mut handle => {
+                        // The service ended by itself: that is an error (it could not
+                        // listen, say); stop the devices too.
+                        let _ = stop_tx.send(true);
+                        for t in tasks {
+                            let _ = t.await;
+                        }
+                        return r.map_err(|e| e.to_string())?;
+                    }
+                }
+                let _ = stop_tx.send(true);
+                handle.await.map_err(|e| e.to_string())?
+            }
+            None => {
+                watcher.await;
+                Ok(())
+            }
+        };
         let _ = stop_tx.send(true);
         for t in tasks {
             match t.await {
@@ -196,7 +272,7 @@ fn serve_all(
         if let Ok(s) = super::status_screen(&ctx.store()) {
             print!("{s}");
         }
-        Ok::<(), String>(())
+        service_result
     });
     for device in locals {
         match device.stop() {
@@ -262,6 +338,8 @@ pub fn direct(a: DirectArgs) -> Result<(), String> {
             registered: false,
             brands: Vec::new(),
             sim_pin: a.pin.clone(),
+            profile: Some(a.profile.clone()),
+            state: a.state.clone(),
         }],
         None => config
             .devices
@@ -281,28 +359,37 @@ pub fn direct(a: DirectArgs) -> Result<(), String> {
     })?;
     let mut links = Vec::new();
     for d in list {
-        let pin = d.pin()?;
         let state = match (&a.state, a.modem.is_some()) {
             (Some(p), true) => p.clone(),
             _ => default_state_path(&config, &d.name),
         };
-        let (agent_store, opened) = crate::local::open_store(&state)?;
-        println!("{}: {opened}", state.display());
-        let port = crate::local::serial::SerialModem::open(std::path::Path::new(&d.port), d.baud)
-            .map_err(|e| format!("device {}: cannot open {}: {e}", d.name, d.port))?;
-        let device = LocalDevice::spawn_modem(
-            &d.name,
-            crate::local::ModemSetup {
-                port,
-                profile,
-                pin,
-                store: agent_store,
-                config: relais_agent::agent::Config::default(),
-            },
-        )?;
-        links.push(Link::Local(d, device));
+        links.push(modem_link(d, profile, &state)?);
     }
-    serve_all(config, store, links, a.until_idle)
+    serve_all(config, store, links, a.until_idle, None)
+}
+
+/// Opens the modem of `d` and starts the agent on it, with its state in `state`.
+pub fn modem_link(
+    d: DeviceConfig,
+    profile: relais_agent::modem::Profile,
+    state: &std::path::Path,
+) -> Result<Link, String> {
+    let pin = d.pin()?;
+    let (agent_store, opened) = crate::local::open_store(state)?;
+    println!("{}: {opened}", state.display());
+    let port = crate::local::serial::SerialModem::open(std::path::Path::new(&d.port), d.baud)
+        .map_err(|e| format!("device {}: cannot open {}: {e}", d.name, d.port))?;
+    let device = LocalDevice::spawn_modem(
+        &d.name,
+        crate::local::ModemSetup {
+            port,
+            profile,
+            pin,
+            store: agent_store,
+            config: relais_agent::agent::Config::default(),
+        },
+    )?;
+    Ok(Link::Local(d, device))
 }
 
 /// How long `--until-idle` waits for the delivery reports of messages just sent.

@@ -354,20 +354,25 @@ fn secs(text: &str, what: &str) -> Result<u64, String> {
 /// Checks a callback URL (or template): http or https, and a host from `hosts` when
 /// that list is not empty. Template escapes (`%p`) are allowed in the path and query.
 pub fn check_url(url: &str, hosts: &[String]) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| format!("{url:?}: only http:// and https:// URLs are called"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit('@').next().unwrap_or_default();
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        host_port.split(':').next().unwrap_or_default()
-    };
-    if host.is_empty() || host.contains('%') {
-        return Err(format!("{url:?}: no host"));
+    // Escapes would not parse as a URL; any value is put in their place to read the
+    // host (escapes in the host itself are refused).
+    let probe = url.replace('%', "0");
+    let parsed = reqwest::Url::parse(&probe).map_err(|e| format!("{url:?}: not a URL ({e})"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "{url:?}: only http:// and https:// URLs are called"
+        ));
     }
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
+        return Err(format!("{url:?}: no host"));
+    };
+    let authority = url.split_once("://").map_or("", |(_, r)| {
+        r.split(['/', '?', '#']).next().unwrap_or_default()
+    });
+    if authority.contains('%') {
+        return Err(format!("{url:?}: escapes are not allowed in the host"));
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
     if !hosts.is_empty() && !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
         return Err(format!(
             "{url:?}: host {host:?} is not in http.callback_hosts ({})",
@@ -410,11 +415,17 @@ mod tests {
         assert!(check_url("https://app.example/dlr", &[]).is_ok());
         assert!(check_url("file:///etc/passwd", &[]).is_err());
         assert!(check_url("gopher://x/", &[]).is_err());
-        assert!(check_url("http:///nohost", &[]).is_err());
+        assert!(check_url("http://", &[]).is_err());
+        assert!(check_url("http://:80/x", &[]).is_err());
         let allow = vec!["app.example".to_string()];
         assert!(check_url("https://APP.example/x", &allow).is_ok());
         assert!(check_url("https://evil.example/x", &allow).is_err());
         assert!(check_url("https://app.example@evil.example/x", &allow).is_err());
+        assert!(check_url("http://evil.example\\@app.example/", &allow).is_err());
+        assert!(
+            check_url("http://%p.example/", &[]).is_err(),
+            "no escapes in the host"
+        );
     }
 
     #[test]

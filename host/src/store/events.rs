@@ -5,7 +5,7 @@ use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::msg::{
     BrandId, Delivery, Event, EventEpoch, EventId, KeywordKind, RefusalCode, Scope, SendFailure,
 };
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::jobs::{Change, get, history, release, retries, set_state, split_key};
 use super::{ALL_BRANDS, JobState, OptOut, Result, Store, add_optout, remove_optout, switch_epoch};
@@ -154,7 +154,7 @@ impl Store {
 }
 
 fn apply(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     device: &str,
     event: &Event,
     now: UtcInstant,

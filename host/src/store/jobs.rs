@@ -22,7 +22,7 @@
 use relais_core::compliance::decision::{Class, ConsentStatus};
 use relais_core::compliance::tz::{UtcInstant, Zone};
 use relais_core::link::msg::JobKey;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store, StoreError, consent_name, parse_consent};
 
@@ -218,7 +218,7 @@ pub const fn split_key(key: JobKey) -> Option<(i64, u8)> {
 /// the host's gives back an `until` the host sees as past, and would otherwise get the
 /// job back at once, again and again, until its clock catches up.
 pub(super) fn release(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     job: &JobRow,
     until: UtcInstant,
     rule: &str,
@@ -259,7 +259,7 @@ pub(super) const RELEASE_FLOOR_S: i64 = 60;
 
 /// Retries job `id` had after temporary failures (its `retry` states): what the retry
 /// budget counts, whatever else gave it new keys.
-pub(super) fn retries(tx: &Transaction<'_>, id: i64) -> Result<u8> {
+pub(super) fn retries(tx: &Connection, id: i64) -> Result<u8> {
     let n: i64 = tx
         .prepare_cached("SELECT count(*) FROM job_history WHERE job_id = ?1 AND state = 'retry'")?
         .query_row([id], |r| r.get(0))?;
@@ -298,7 +298,7 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
 }
 
 pub(super) fn insert(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     campaign: Option<i64>,
     job: &NewJob,
     now: UtcInstant,
@@ -328,7 +328,7 @@ pub(super) fn insert(
 }
 
 pub(super) fn history(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: i64,
     at: UtcInstant,
     state: JobState,
@@ -371,7 +371,7 @@ pub struct Change<'a> {
 }
 
 pub(super) fn set_state(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: i64,
     state: JobState,
     at: UtcInstant,
@@ -407,7 +407,50 @@ pub(super) fn set_state(
     history(tx, id, at, state, detail)
 }
 
+/// Who asked for a job over HTTP, and where its delivery reports go (`relais serve`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// `sendsms:<user>` or `api:<token>`.
+    pub client: String,
+    /// The sender the client asked for (recorded; the device's identity sends).
+    pub sender: Option<String>,
+    /// Kannel dlr-url template.
+    pub dlr_url: Option<String>,
+    /// Kannel dlr-mask.
+    pub dlr_mask: Option<u8>,
+    /// Parameters recorded but not acted on (JSON object).
+    pub meta: Option<String>,
+    /// The client's id for a message to several recipients.
+    pub message_id: Option<String>,
+}
+
 impl Store {
+    /// Creates one job outside any campaign for an HTTP client.
+    pub fn insert_job_from(
+        &mut self,
+        job: &NewJob,
+        origin: &Origin,
+        now: UtcInstant,
+    ) -> Result<i64> {
+        self.transaction(|tx| {
+            let id = insert(tx, None, job, now)?;
+            tx.prepare_cached(
+                "UPDATE jobs SET origin = ?2, sender = ?3, dlr_url = ?4, dlr_mask = ?5, meta = ?6,
+                     message_id = ?7 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                origin.client,
+                origin.sender,
+                origin.dlr_url,
+                origin.dlr_mask,
+                origin.meta,
+                origin.message_id
+            ])?;
+            Ok(id)
+        })
+    }
+
     /// Creates one job outside any campaign (`relais send`).
     pub fn insert_job(&mut self, job: &NewJob, now: UtcInstant) -> Result<i64> {
         self.transaction(|tx| insert(tx, None, job, now))

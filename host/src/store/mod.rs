@@ -11,7 +11,9 @@
 //! The schema is `schema.sql`; its version is SQLite's `user_version`, and
 //! [`Store::open`] migrates older files and refuses newer ones.
 
+mod dashboard;
 mod events;
+mod http;
 mod jobs;
 
 use std::fmt;
@@ -24,10 +26,11 @@ use relais_core::compliance::decision::{
 use relais_core::compliance::number::Msisdn;
 use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::msg::{EventEpoch, EventId};
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 pub use events::{Applied, BrandNames, RetryPolicy, failure_name, keyword_kind_name, refusal_name};
-pub use jobs::{Change, JobRow, JobState, NewJob, key_of, split_key};
+pub use http::{HistoryStep, InboundView, MessageFilter, MessageView, WebhookRow};
+pub use jobs::{Change, JobRow, JobState, NewJob, Origin, key_of, split_key};
 
 /// Schema migrations, in order: entry `i` brings `user_version` from `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -299,6 +302,8 @@ pub struct DeviceRow {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Inside [`Store::batch`]: transactions are savepoints of the batch's one.
+    in_batch: bool,
 }
 
 impl fmt::Debug for Store {
@@ -368,7 +373,11 @@ impl Store {
         }
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .map_err(&err)?;
-        let mut store = Store { conn, path };
+        let mut store = Store {
+            conn,
+            path,
+            in_batch: false,
+        };
         store.migrate(version)?;
         Ok(store)
     }
@@ -396,8 +405,28 @@ impl Store {
     }
 
     /// Runs `f` in one immediate transaction; nothing it wrote stays if it fails.
-    pub fn transaction<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    /// Inside [`Store::batch`] it is a savepoint of the batch's transaction.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let path = self.path.clone();
+        if self.in_batch {
+            self.conn
+                .execute_batch("SAVEPOINT relais_step")
+                .map_err(|e| classify(&path, e))?;
+            return match f(&self.conn) {
+                Ok(out) => {
+                    self.conn
+                        .execute_batch("RELEASE relais_step")
+                        .map_err(|e| classify(&path, e))?;
+                    Ok(out)
+                }
+                Err(e) => {
+                    let _ = self
+                        .conn
+                        .execute_batch("ROLLBACK TO relais_step; RELEASE relais_step");
+                    Err(e)
+                }
+            };
+        }
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -405,6 +434,69 @@ impl Store {
         let out = f(&tx)?;
         tx.commit().map_err(|e| classify(&path, e))?;
         Ok(out)
+    }
+
+    /// Runs `f` over the store in one transaction, committed once at the end (a group
+    /// commit: many requests, one write to disk). Each [`Store::transaction`] inside it
+    /// is a savepoint: one that fails leaves the others. When `f` fails nothing stays.
+    pub fn batch<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        let path = self.path.clone();
+        if self.in_batch {
+            return f(self);
+        }
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| classify(&path, e))?;
+        self.in_batch = true;
+        let out = f(self);
+        self.in_batch = false;
+        match out {
+            Ok(v) => {
+                if let Err(e) = self.conn.execute_batch("COMMIT") {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    return Err(classify(&path, e));
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `f` over the store as one step: inside [`Store::batch`] a savepoint (all
+    /// of it stays or none), outside it one transaction.
+    pub fn batch_step<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        if !self.in_batch {
+            return self.batch(f);
+        }
+        let path = self.path.clone();
+        self.conn
+            .execute_batch("SAVEPOINT relais_batch_step")
+            .map_err(|e| classify(&path, e))?;
+        match f(self) {
+            Ok(v) => {
+                self.conn
+                    .execute_batch("RELEASE relais_batch_step")
+                    .map_err(|e| classify(&path, e))?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self
+                    .conn
+                    .execute_batch("ROLLBACK TO relais_batch_step; RELEASE relais_batch_step");
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes every commit wait until it is on disk (`synchronous = FULL`), for a
+    /// process that answers "accepted" only after its commit: a power cut then loses
+    /// nothing that was answered. Group commits ([`Store::batch`]) keep it fast.
+    pub fn set_durable(&mut self) -> Result<()> {
+        self.conn.execute_batch("PRAGMA synchronous = FULL")?;
+        Ok(())
     }
 
     /// The connection, for reports (read-only use).
@@ -688,6 +780,29 @@ impl Store {
         })
     }
 
+    /// Records that `device` connected (`up`) or was lost, for `device.up` and
+    /// `device.down` webhooks and the dashboard, and keeps `connected` in its status.
+    pub fn log_device(
+        &mut self,
+        device: &str,
+        up: bool,
+        detail: &str,
+        now: UtcInstant,
+    ) -> Result<()> {
+        self.transaction(|tx| {
+            ensure_device(tx, device, now)?;
+            tx.execute(
+                "INSERT INTO device_log (device, up, detail, at) VALUES (?1, ?2, ?3, ?4)",
+                params![device, up, detail, now.0],
+            )?;
+            tx.execute(
+                "UPDATE devices SET status = json_set(status, '$.connected', json(?2)), updated_at = ?3 WHERE name = ?1",
+                params![device, if up { "true" } else { "false" }, now.0],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Every device the store has heard of.
     pub fn devices(&self) -> Result<Vec<DeviceRow>> {
         let mut st = self.conn.prepare(
@@ -714,7 +829,7 @@ impl Store {
 
 /// Makes `epoch` the event numbering of `device`: see [`Store::note_epoch`].
 pub(crate) fn switch_epoch(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     device: &str,
     epoch: EventEpoch,
     now: UtcInstant,
@@ -749,7 +864,7 @@ pub(crate) fn switch_epoch(
     Ok(previous.map(|p| (p, last.map(|l| EventId(l as u32)))))
 }
 
-fn ensure_device(tx: &Transaction<'_>, device: &str, now: UtcInstant) -> Result<()> {
+fn ensure_device(tx: &Connection, device: &str, now: UtcInstant) -> Result<()> {
     tx.execute(
         "INSERT OR IGNORE INTO devices (name, updated_at) VALUES (?1, ?2)",
         params![device, now.0],
@@ -757,7 +872,7 @@ fn ensure_device(tx: &Transaction<'_>, device: &str, now: UtcInstant) -> Result<
     Ok(())
 }
 
-fn upsert_contacts(tx: &Transaction<'_>, rows: &[NewContact], now: UtcInstant) -> Result<usize> {
+fn upsert_contacts(tx: &Connection, rows: &[NewContact], now: UtcInstant) -> Result<usize> {
     let before: i64 = tx.query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))?;
     for c in rows {
         upsert_contact(tx, c, now)?;
@@ -768,7 +883,7 @@ fn upsert_contacts(tx: &Transaction<'_>, rows: &[NewContact], now: UtcInstant) -
 
 /// Creates a campaign (status draft) inside `tx`; a name in use is an error.
 pub(crate) fn insert_campaign(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     campaign: &NewCampaign,
     now: UtcInstant,
 ) -> Result<i64> {
@@ -802,7 +917,7 @@ pub(crate) fn insert_campaign(
 }
 
 /// Inserts or updates one contact (by number) inside `tx`.
-pub(crate) fn upsert_contact(tx: &Transaction<'_>, c: &NewContact, now: UtcInstant) -> Result<()> {
+pub(crate) fn upsert_contact(tx: &Connection, c: &NewContact, now: UtcInstant) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO contacts (number, first_name, last_name, fields, zone, department, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -824,7 +939,7 @@ pub(crate) fn upsert_contact(tx: &Transaction<'_>, c: &NewContact, now: UtcInsta
 
 /// Creates a job inside `tx`.
 pub(crate) fn insert_job(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     campaign: Option<i64>,
     job: &NewJob,
     now: UtcInstant,
@@ -833,7 +948,7 @@ pub(crate) fn insert_job(
 }
 
 /// The consent recorded for `number` and `brand` inside `tx` (none when nothing is).
-pub(crate) fn consent_in(tx: &Transaction<'_>, number: &str, brand: &str) -> Result<ConsentStatus> {
+pub(crate) fn consent_in(tx: &Connection, number: &str, brand: &str) -> Result<ConsentStatus> {
     let status: Option<String> = tx
         .prepare_cached("SELECT status FROM consents WHERE number = ?1 AND brand = ?2")?
         .query_row([number, brand], |r| r.get(0))
@@ -843,7 +958,7 @@ pub(crate) fn consent_in(tx: &Transaction<'_>, number: &str, brand: &str) -> Res
         .unwrap_or(ConsentStatus::None))
 }
 
-pub(crate) fn set_consent(tx: &Transaction<'_>, record: &ConsentRecord) -> Result<()> {
+pub(crate) fn set_consent(tx: &Connection, record: &ConsentRecord) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO consents (number, brand, status, source, at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(number, brand) DO UPDATE SET status = excluded.status,
@@ -859,7 +974,7 @@ pub(crate) fn set_consent(tx: &Transaction<'_>, record: &ConsentRecord) -> Resul
     Ok(())
 }
 
-pub(crate) fn add_optout(tx: &Transaction<'_>, o: &OptOut) -> Result<bool> {
+pub(crate) fn add_optout(tx: &Connection, o: &OptOut) -> Result<bool> {
     let n = tx.execute(
         "INSERT OR IGNORE INTO optouts (number, brand, keyword, tier, source, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -874,7 +989,7 @@ pub(crate) fn add_optout(tx: &Transaction<'_>, o: &OptOut) -> Result<bool> {
 }
 
 pub(crate) fn remove_optout(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     number: &str,
     brand: &str,
     keyword: Option<&str>,

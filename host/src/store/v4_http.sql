@@ -7,7 +7,9 @@ ALTER TABLE jobs ADD COLUMN sender TEXT;      -- the `from` the client asked for
 ALTER TABLE jobs ADD COLUMN dlr_url TEXT;     -- Kannel dlr-url template
 ALTER TABLE jobs ADD COLUMN dlr_mask INTEGER; -- Kannel dlr-mask (1, 2, 4, 8, 16)
 ALTER TABLE jobs ADD COLUMN meta TEXT;        -- JSON: request parameters relais records but does not act on
+ALTER TABLE jobs ADD COLUMN message_id TEXT;  -- the client's id of a message to several recipients
 CREATE INDEX jobs_origin ON jobs (origin, id);
+CREATE INDEX jobs_message ON jobs (origin, message_id) WHERE message_id IS NOT NULL;
 
 -- Answers of the JSON API by Idempotency-Key: the same key and body get the first
 -- answer again; another body under the same key is refused.
@@ -42,7 +44,7 @@ CREATE TABLE device_log (
 -- Outgoing HTTP calls: dlr-url, sms-service and webhook. `id` is the event id the
 -- receiver sees; it stays the same across retries.
 CREATE TABLE callbacks (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after pruning
     kind        TEXT NOT NULL CHECK (kind IN ('dlr', 'service', 'webhook')),
     event       TEXT NOT NULL,   -- delivered, sent, received, device.up, ...
     job_id      INTEGER,

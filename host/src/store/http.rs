@@ -1,0 +1,269 @@
+//! What `relais serve` reads and writes beside jobs: message views for the JSON API,
+//! inbound messages by id, webhooks registered through the API.
+
+use relais_core::compliance::tz::UtcInstant;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Result, Store};
+
+/// One message as the JSON API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MessageView {
+    /// Job id.
+    pub id: i64,
+    /// Recipient.
+    pub to: String,
+    /// Text.
+    pub text: String,
+    /// transactional, marketing, conversational.
+    pub class: String,
+    /// Brand.
+    pub brand: String,
+    /// State (queued, deferred, sent, delivered, refused, ...).
+    pub state: String,
+    /// The deciding rule of the last deferral or refusal.
+    pub rule: Option<String>,
+    /// Refusal or failure reason.
+    pub reason: Option<String>,
+    /// Device it went to.
+    pub device: Option<String>,
+    /// SMS parts.
+    pub parts: Option<i64>,
+    /// Next action time (deferred: the instant the rule allows).
+    pub due_at: String,
+    /// Created.
+    pub created_at: String,
+    /// Sent (the network accepted every part).
+    pub sent_at: Option<String>,
+    /// Delivered.
+    pub delivered_at: Option<String>,
+    /// Who asked for it.
+    pub origin: Option<String>,
+    /// Campaign id.
+    pub campaign_id: Option<i64>,
+}
+
+/// One step of a message's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HistoryStep {
+    /// When.
+    pub at: String,
+    /// State entered.
+    pub state: String,
+    /// Detail.
+    pub detail: String,
+}
+
+/// Filters of a message list.
+#[derive(Clone, Debug, Default)]
+pub struct MessageFilter<'a> {
+    /// Only this origin (`api:<token>`); `None`: all.
+    pub origin: Option<&'a str>,
+    /// Only this state.
+    pub state: Option<&'a str>,
+    /// Only this recipient.
+    pub to: Option<&'a str>,
+    /// Created at or after.
+    pub since: Option<UtcInstant>,
+    /// Ids below this (the cursor; newest first).
+    pub before: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// An inbound message with its id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InboundView {
+    /// Row id (the cursor).
+    pub id: i64,
+    /// Device or modem that received it.
+    pub device: String,
+    /// Sender.
+    pub from: String,
+    /// Text.
+    pub text: String,
+    /// Service-centre time.
+    pub at: String,
+}
+
+/// One recipient of a message: (job id, recipient, state, reason, last change).
+pub type RecipientRow = (i64, String, String, Option<String>, UtcInstant);
+
+/// A webhook registered through the API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WebhookRow {
+    /// Its id.
+    pub id: String,
+    /// Who registered it.
+    #[serde(skip)]
+    pub client: String,
+    /// Where to POST.
+    pub url: String,
+    /// Event name, or `*`.
+    pub event: String,
+}
+
+const VIEW: &str = "id, number, text, class, brand, state, rule, reason, device, parts, due_at,
+    created_at, sent_at, delivered_at, origin, campaign_id";
+
+fn time(t: i64) -> String {
+    UtcInstant(t).to_string()
+}
+
+fn view(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageView> {
+    Ok(MessageView {
+        id: r.get(0)?,
+        to: r.get(1)?,
+        text: r.get(2)?,
+        class: r.get(3)?,
+        brand: r.get(4)?,
+        state: r.get(5)?,
+        rule: r.get(6)?,
+        reason: r.get(7)?,
+        device: r.get(8)?,
+        parts: r.get(9)?,
+        due_at: time(r.get(10)?),
+        created_at: time(r.get(11)?),
+        sent_at: r.get::<_, Option<i64>>(12)?.map(time),
+        delivered_at: r.get::<_, Option<i64>>(13)?.map(time),
+        origin: r.get(14)?,
+        campaign_id: r.get(15)?,
+    })
+}
+
+impl Store {
+    /// The message `id`, if it exists (and belongs to `origin` when one is given).
+    pub fn message_view(&self, id: i64, origin: Option<&str>) -> Result<Option<MessageView>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {VIEW} FROM jobs WHERE id = ?1 AND (?2 IS NULL OR origin = ?2)"),
+                params![id, origin],
+                view,
+            )
+            .optional()?)
+    }
+
+    /// Its history, oldest first.
+    pub fn message_history(&self, id: i64) -> Result<Vec<HistoryStep>> {
+        Ok(self
+            .history(id)?
+            .into_iter()
+            .map(|(at, state, detail)| HistoryStep {
+                at: at.to_string(),
+                state,
+                detail,
+            })
+            .collect())
+    }
+
+    /// Messages matching `f`, newest first.
+    pub fn message_views(&self, f: &MessageFilter<'_>) -> Result<Vec<MessageView>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {VIEW} FROM jobs
+             WHERE (?1 IS NULL OR origin = ?1) AND (?2 IS NULL OR state = ?2)
+               AND (?3 IS NULL OR number = ?3) AND (?4 IS NULL OR created_at >= ?4)
+               AND (?5 IS NULL OR id < ?5)
+             ORDER BY id DESC LIMIT ?6"
+        ))?;
+        let rows = st.query_map(
+            params![
+                f.origin,
+                f.state,
+                f.to,
+                f.since.map(|t| t.0),
+                f.before,
+                f.limit
+            ],
+            view,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The jobs of `origin`'s message `message_id`: (job id, recipient, state, reason,
+    /// last change), in recipient order.
+    pub fn message_jobs(
+        &self,
+        origin: &str,
+        message_id: &str,
+    ) -> Result<Vec<RecipientRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, number, state, reason, updated_at FROM jobs
+             WHERE origin = ?1 AND message_id = ?2 ORDER BY id",
+        )?;
+        let rows = st.query_map(params![origin, message_id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                UtcInstant(r.get(4)?),
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Inbound messages with ids above `after`, oldest first.
+    pub fn inbound_after(&self, after: i64, limit: u32) -> Result<Vec<InboundView>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, device, sender, text, at FROM inbound WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![after, limit], |r| {
+            Ok(InboundView {
+                id: r.get(0)?,
+                device: r.get(1)?,
+                from: r.get(2)?,
+                text: r.get(3)?,
+                at: time(r.get(4)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Registers a webhook (same id again: replaced).
+    pub fn add_webhook(&mut self, w: &WebhookRow, now: UtcInstant) -> Result<()> {
+        self.transaction(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO webhooks (id, client, url, event, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![w.id, w.client, w.url, w.event, now.0],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The webhooks `client` registered (all when `None`).
+    pub fn webhooks(&self, client: Option<&str>) -> Result<Vec<WebhookRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, client, url, event FROM webhooks WHERE ?1 IS NULL OR client = ?1 ORDER BY created_at, id",
+        )?;
+        let rows = st.query_map(params![client], |r| {
+            Ok(WebhookRow {
+                id: r.get(0)?,
+                client: r.get(1)?,
+                url: r.get(2)?,
+                event: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Removes `client`'s webhook `id`; false when there was none.
+    pub fn remove_webhook(&mut self, client: &str, id: &str) -> Result<bool> {
+        self.transaction(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM webhooks WHERE id = ?1 AND client = ?2",
+                params![id, client],
+            )? > 0)
+        })
+    }
+
+    /// Callbacks by state (pending, done, dead), for metrics and the dashboard.
+    pub fn callback_counts(&self) -> Result<Vec<(String, i64)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT state, count(*) FROM callbacks GROUP BY state ORDER BY state",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
