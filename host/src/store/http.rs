@@ -183,11 +183,7 @@ impl Store {
 
     /// The jobs of `origin`'s message `message_id`: (job id, recipient, state, reason,
     /// last change), in recipient order.
-    pub fn message_jobs(
-        &self,
-        origin: &str,
-        message_id: &str,
-    ) -> Result<Vec<RecipientRow>> {
+    pub fn message_jobs(&self, origin: &str, message_id: &str) -> Result<Vec<RecipientRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT id, number, state, reason, updated_at FROM jobs
              WHERE origin = ?1 AND message_id = ?2 ORDER BY id",

@@ -387,11 +387,12 @@ async fn call(client: &reqwest::Client, cfg: &OutboxConfig, d: Due) -> Outcome {
     if let Some(ct) = &d.content_type {
         header(&mut headers, "content-type", ct);
     }
+    // Every call says which event it carries, so a receiver can drop a repeat.
+    header(&mut headers, EVENT_HEADER, &d.event);
+    header(&mut headers, EVENT_ID_HEADER, d.id.to_string());
     if d.kind == "webhook" {
         let ts = SystemClock.now().0;
         let body = d.body.as_deref().unwrap_or_default();
-        header(&mut headers, EVENT_HEADER, &d.event);
-        header(&mut headers, EVENT_ID_HEADER, d.id.to_string());
         header(&mut headers, TIMESTAMP_HEADER, ts.to_string());
         if let Some(secret) = d.secret.as_deref().filter(|s| !s.is_empty()) {
             header(
