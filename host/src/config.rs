@@ -57,6 +57,33 @@ stop_code = 36180                    # short code for STOP replies (French alpha
 registered = false
 brands = []                          # brands this device sends for (empty: all)
 # sim_pin = "1234"                   # example: SIM PIN for `relais direct`
+# profile = "sim800"                 # kind = "modem": sim800, sim7600, ec25, generic
+# state = "relais-agent-desk.flash"  # kind = "modem": the agent's state file
+
+# `relais serve`: the HTTP gateway (docs/http.md).
+[http]
+listen = "127.0.0.1:13013"           # loopback by default
+max_body = 65536                     # bytes
+request_timeout = "30s"
+callback_hosts = []                  # hosts callbacks may call (empty: any)
+callback_timeout = "10s"
+callback_attempts = 10               # then the callback is kept as a dead letter
+callback_backoff = ["10s", "30s", "2m", "10m", "30m", "1h"]
+
+[[http.user]]                        # example: a Kannel sendsms-user
+name = "app"
+password = "change-me"
+class = "transactional"
+allow_ip = ["127.0.0.1"]
+rate = 50                            # requests per second (0: no limit)
+
+# [[http.token]]                     # example: a JSON API client (Bearer token)
+# name = "shop"
+# token = "at-least-16-characters"
+
+# [[http.service]]                   # example: inbound messages to an application
+# keyword = "default"
+# get_url = "http://127.0.0.1:8000/sms/in?from=%p&text=%a"
 "#;
 
 /// The whole file.

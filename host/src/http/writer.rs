@@ -296,3 +296,191 @@ fn stored_answer(
         )
         .optional()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use relais_core::compliance::class::Class;
+    use relais_core::compliance::decision::ConsentStatus;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::scheduler::Clock;
+
+    struct At(UtcInstant);
+
+    impl Clock for At {
+        fn now(&self) -> UtcInstant {
+            self.0
+        }
+    }
+
+    const CONFIG: &str = r#"
+[[brand]]
+name = "Acme"
+
+[[device]]
+name = "us"
+kind = "device"
+port = "/dev/null"
+sender = "longnum:+12125550199"
+registered = true
+
+[[device]]
+name = "fr"
+kind = "device"
+port = "/dev/null"
+sender = "alpha:Acme"
+"#;
+
+    fn job(number: &str, class: Class, text: &str) -> NewJob {
+        NewJob {
+            number: number.into(),
+            text: text.into(),
+            class,
+            brand: "Acme".into(),
+            categories: String::new(),
+            department: None,
+            consent: ConsentStatus::None,
+            not_before: None,
+            expires: None,
+        }
+    }
+
+    fn sub(config: &Config, device: usize, jobs: Vec<NewJob>) -> Submission {
+        Submission {
+            origin: Origin {
+                client: "api:test".into(),
+                ..Default::default()
+            },
+            jobs,
+            identity: config.identity(&config.devices[device], "Acme").unwrap(),
+            idempotency: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn each_message_is_judged_when_it_is_stored() {
+        let config = Config::parse(CONFIG).unwrap();
+        // 22:00 in New York, 04:00 in Paris.
+        let now = UtcInstant::parse_rfc3339("2026-12-08T03:00:00Z").unwrap();
+        let mut store = Store::open_in_memory().unwrap();
+        store
+            .set_consent(&crate::store::ConsentRecord {
+                number: "+12125550100".into(),
+                brand: "Acme".into(),
+                status: ConsentStatus::OptedIn,
+                source: "test".into(),
+                at: now,
+            })
+            .unwrap();
+        let ctx = Arc::new(Context::new(store, Arc::new(At(now)), &config).unwrap());
+        let w = Writer::spawn(ctx.clone(), Arc::new(tokio::sync::Notify::new()));
+        let us = w
+            .submit(sub(
+                &config,
+                0,
+                vec![
+                    job("+12125550100", Class::Marketing, "Sale today. Reply STOP to opt out"),
+                    job("+12125550101", Class::Transactional, "Your code is 4711"),
+                ],
+            ))
+            .await
+            .unwrap();
+        let Written::Stored { outcomes, answer } = us else {
+            panic!("stored: {us:?}")
+        };
+        assert_eq!(answer, None);
+        let until = UtcInstant::parse_rfc3339("2026-12-08T13:00:00Z").unwrap();
+        assert_eq!(
+            outcomes[0].fate,
+            Fate::Deferred {
+                until,
+                rule: "us.marketing.window".into()
+            }
+        );
+        assert_eq!(outcomes[1].fate, Fate::Queued);
+        let fr = w
+            .submit(sub(&config, 1, vec![job("+33612345678", Class::Marketing, "Promo")]))
+            .await
+            .unwrap();
+        let Written::Stored { outcomes: fr, .. } = fr else {
+            panic!("stored: {fr:?}")
+        };
+        assert!(
+            matches!(&fr[0].fate, Fate::Refused { rule, .. } if rule == "fr.marketing.stop"),
+            "{fr:?}"
+        );
+        // The store says the same, with the rules.
+        let store = ctx.store();
+        let row = |id| store.message_view(id, None).unwrap().unwrap();
+        let deferred = row(outcomes[0].id);
+        assert_eq!(
+            (deferred.state.as_str(), deferred.rule.as_deref()),
+            ("deferred", Some("us.marketing.window"))
+        );
+        assert_eq!(deferred.due_at, until.to_string());
+        assert_eq!(row(outcomes[1].id).state, "queued");
+        let refused = row(fr[0].id);
+        assert_eq!(
+            (refused.state.as_str(), refused.rule.as_deref()),
+            ("refused", Some("fr.marketing.stop"))
+        );
+    }
+
+    #[tokio::test]
+    async fn requests_arriving_together_share_commits_and_each_gets_its_own_answer() {
+        let config = Config::parse(CONFIG).unwrap();
+        let now = UtcInstant::parse_rfc3339("2026-12-08T15:00:00Z").unwrap();
+        let ctx = Arc::new(
+            Context::new(Store::open_in_memory().unwrap(), Arc::new(At(now)), &config).unwrap(),
+        );
+        let w = Writer::spawn(ctx.clone(), Arc::new(tokio::sync::Notify::new()));
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let w = w.clone();
+            let s = sub(
+                &config,
+                0,
+                vec![job(&format!("+1212555{i:04}"), Class::Transactional, &format!("code {i}"))],
+            );
+            tasks.push(tokio::spawn(async move { (i, w.submit(s).await) }));
+        }
+        for t in tasks {
+            let (i, r) = t.await.unwrap();
+            let Ok(Written::Stored { outcomes, .. }) = r else {
+                panic!("{r:?}")
+            };
+            let view = ctx.store().message_view(outcomes[0].id, None).unwrap().unwrap();
+            assert_eq!(view.text, format!("code {i}"), "each answer names its own job");
+        }
+        let n: u64 = ctx.store().job_counts(None).unwrap().iter().map(|(_, n)| n).sum();
+        assert_eq!(n, 200);
+    }
+
+    #[tokio::test]
+    async fn an_idempotency_key_replays_its_answer_and_refuses_another_body() {
+        let config = Config::parse(CONFIG).unwrap();
+        let now = UtcInstant::parse_rfc3339("2026-12-08T15:00:00Z").unwrap();
+        let ctx = Arc::new(
+            Context::new(Store::open_in_memory().unwrap(), Arc::new(At(now)), &config).unwrap(),
+        );
+        let w = Writer::spawn(ctx.clone(), Arc::new(tokio::sync::Notify::new()));
+        let keyed = |body: &[u8], text: &str| {
+            let mut s = sub(&config, 0, vec![job("+12125550100", Class::Transactional, text)]);
+            let build: AnswerFn = Box::new(|o: &[Outcome]| (202, format!("ids {:?}", o[0].id)));
+            s.idempotency = Some((Idempotency::new("api:test", "k1", body), build));
+            s
+        };
+        let first = w.submit(keyed(b"one", "one")).await.unwrap();
+        let Written::Stored { answer: Some(a), .. } = first else {
+            panic!("{first:?}")
+        };
+        assert_eq!(
+            w.submit(keyed(b"one", "one")).await.unwrap(),
+            Written::Replay(a.0, a.1)
+        );
+        assert_eq!(w.submit(keyed(b"two", "two")).await.unwrap(), Written::Conflict);
+        let n: u64 = ctx.store().job_counts(None).unwrap().iter().map(|(_, n)| n).sum();
+        assert_eq!(n, 1, "a replay or a conflict stores nothing");
+    }
+}
