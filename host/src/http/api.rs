@@ -777,10 +777,31 @@ pub(super) fn register_webhook(
         url,
         event,
     };
-    app.ctx
-        .store()
+    let unavailable = |e: crate::store::StoreError| {
+        error(StatusCode::SERVICE_UNAVAILABLE, "store", e.to_string())
+    };
+    // Ids are global in the store, where the same id again replaces the row: an id
+    // another client registered stays theirs (one store lock for the check and the
+    // write, so no other registration comes in between).
+    let mut store = app.ctx.store();
+    if store
+        .webhooks(None)
+        .map_err(unavailable)?
+        .iter()
+        .any(|w| w.id == row.id && w.client != row.client)
+    {
+        return Err(error(
+            StatusCode::CONFLICT,
+            "webhook-id-taken",
+            format!(
+                "another client registered a webhook with id {:?}; choose another id",
+                row.id
+            ),
+        ));
+    }
+    store
         .add_webhook(&row, app.ctx.clock.now())
-        .map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, "store", e.to_string()))?;
+        .map_err(unavailable)?;
     Ok(row)
 }
 

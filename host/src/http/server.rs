@@ -179,6 +179,12 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
     }
     let addr = config.http.listen_addr()?;
     store.set_durable().map_err(|e| e.to_string())?;
+    // The callback producer's marks, before any device starts: on a new store, what
+    // happens from now on is produced, a device connecting at start-up included (the
+    // dispatcher's first pass may come after it).
+    store
+        .transaction(super::outbox::start_marks)
+        .map_err(|e| e.to_string())?;
     let mut links = Vec::new();
     for d in &config.devices {
         match d.kind {
@@ -281,7 +287,7 @@ pub fn router(app: Arc<App>) -> Router {
 
 /// Kannel's answer to a path it does not serve.
 async fn unknown() -> Response<Body> {
-    text(StatusCode::NOT_FOUND, "Unknown request.")
+    super::sendsms::respond(&super::kannel::Answer::unknown_request())
 }
 
 /// A `text/plain` answer with exactly `body` (no newline added).

@@ -380,7 +380,11 @@ sender = "alpha:Acme"
                 &config,
                 0,
                 vec![
-                    job("+12125550100", Class::Marketing, "Sale today. Reply STOP to opt out"),
+                    job(
+                        "+12125550100",
+                        Class::Marketing,
+                        "Sale today. Reply STOP to opt out",
+                    ),
                     job("+12125550101", Class::Transactional, "Your code is 4711"),
                 ],
             ))
@@ -400,7 +404,11 @@ sender = "alpha:Acme"
         );
         assert_eq!(outcomes[1].fate, Fate::Queued);
         let fr = w
-            .submit(sub(&config, 1, vec![job("+33612345678", Class::Marketing, "Promo")]))
+            .submit(sub(
+                &config,
+                1,
+                vec![job("+33612345678", Class::Marketing, "Promo")],
+            ))
             .await
             .unwrap();
         let Written::Stored { outcomes: fr, .. } = fr else {
@@ -441,7 +449,11 @@ sender = "alpha:Acme"
             let s = sub(
                 &config,
                 0,
-                vec![job(&format!("+1212555{i:04}"), Class::Transactional, &format!("code {i}"))],
+                vec![job(
+                    &format!("+1212555{i:04}"),
+                    Class::Transactional,
+                    &format!("code {i}"),
+                )],
             );
             tasks.push(tokio::spawn(async move { (i, w.submit(s).await) }));
         }
@@ -450,10 +462,24 @@ sender = "alpha:Acme"
             let Ok(Written::Stored { outcomes, .. }) = r else {
                 panic!("{r:?}")
             };
-            let view = ctx.store().message_view(outcomes[0].id, None).unwrap().unwrap();
-            assert_eq!(view.text, format!("code {i}"), "each answer names its own job");
+            let view = ctx
+                .store()
+                .message_view(outcomes[0].id, None)
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                view.text,
+                format!("code {i}"),
+                "each answer names its own job"
+            );
         }
-        let n: u64 = ctx.store().job_counts(None).unwrap().iter().map(|(_, n)| n).sum();
+        let n: u64 = ctx
+            .store()
+            .job_counts(None)
+            .unwrap()
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
         assert_eq!(n, 200);
     }
 
@@ -466,21 +492,37 @@ sender = "alpha:Acme"
         );
         let w = Writer::spawn(ctx.clone(), Arc::new(tokio::sync::Notify::new()));
         let keyed = |body: &[u8], text: &str| {
-            let mut s = sub(&config, 0, vec![job("+12125550100", Class::Transactional, text)]);
+            let mut s = sub(
+                &config,
+                0,
+                vec![job("+12125550100", Class::Transactional, text)],
+            );
             let build: AnswerFn = Box::new(|o: &[Outcome]| (202, format!("ids {:?}", o[0].id)));
             s.idempotency = Some((Idempotency::new("api:test", "k1", body), build));
             s
         };
         let first = w.submit(keyed(b"one", "one")).await.unwrap();
-        let Written::Stored { answer: Some(a), .. } = first else {
+        let Written::Stored {
+            answer: Some(a), ..
+        } = first
+        else {
             panic!("{first:?}")
         };
         assert_eq!(
             w.submit(keyed(b"one", "one")).await.unwrap(),
             Written::Replay(a.0, a.1)
         );
-        assert_eq!(w.submit(keyed(b"two", "two")).await.unwrap(), Written::Conflict);
-        let n: u64 = ctx.store().job_counts(None).unwrap().iter().map(|(_, n)| n).sum();
+        assert_eq!(
+            w.submit(keyed(b"two", "two")).await.unwrap(),
+            Written::Conflict
+        );
+        let n: u64 = ctx
+            .store()
+            .job_counts(None)
+            .unwrap()
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
         assert_eq!(n, 1, "a replay or a conflict stores nothing");
     }
 }

@@ -310,8 +310,23 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// Starts one on a free loopback port.
+    /// Starts one on a free loopback port; its answers carry the body `ok`.
     pub fn start(fail_first: usize, ok_status: u16) -> Receiver {
+        Receiver::start_with(fail_first, ok_status, None)
+    }
+
+    /// Like [`Receiver::start`], but the answers (failures included) carry `body` as
+    /// `text/plain; charset=utf-8` (an sms-service answering with a reply).
+    pub fn start_text(fail_first: usize, ok_status: u16, body: &'static str) -> Receiver {
+        Receiver::start_with(fail_first, ok_status, Some(body))
+    }
+
+    /// From now on every request is answered `ok_status` (no more failures).
+    pub fn heal(&self) {
+        self.fails_left.store(0, Ordering::SeqCst);
+    }
+
+    fn start_with(fail_first: usize, ok_status: u16, body: Option<&'static str>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
         let addr = listener.local_addr().unwrap();
         let got = Arc::new(Mutex::new(Vec::new()));
@@ -324,7 +339,9 @@ impl Receiver {
                     let Ok(stream) = stream else { continue };
                     let got = got.clone();
                     let fails_left = fails_left.clone();
-                    std::thread::spawn(move || serve_one(stream, &got, &fails_left, ok_status));
+                    std::thread::spawn(move || {
+                        serve_one(stream, &got, &fails_left, ok_status, body)
+                    });
                 }
             });
         }
@@ -361,7 +378,13 @@ impl Receiver {
     }
 }
 
-fn serve_one(mut s: TcpStream, got: &Mutex<Vec<Received>>, fails_left: &AtomicUsize, ok: u16) {
+fn serve_one(
+    mut s: TcpStream,
+    got: &Mutex<Vec<Received>>,
+    fails_left: &AtomicUsize,
+    ok: u16,
+    text: Option<&str>,
+) {
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -410,8 +433,13 @@ fn serve_one(mut s: TcpStream, got: &Mutex<Vec<Received>>, fails_left: &AtomicUs
         body,
         answered: status,
     });
-    let _ = s.write_all(
-        format!("HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-            .as_bytes(),
-    );
+    let answer = match text {
+        None => format!("HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"),
+        Some(t) => format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{t}",
+            t.len()
+        ),
+    };
+    let _ = s.write_all(answer.as_bytes());
 }

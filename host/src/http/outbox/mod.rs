@@ -29,7 +29,7 @@ use sha2::Sha256;
 use super::config::{HttpConfig, HttpService, WebhookConfig};
 
 pub use dispatch::{Dispatcher, OutboxHost, Tick, run};
-pub use produce::{ANDROID_EVENTS, dlr_type, produce, route, webhook_event};
+pub use produce::{ANDROID_EVENTS, dlr_type, produce, route, start_marks, webhook_event};
 
 /// Header with relais's webhook signature ([`sign`]).
 pub const SIGNATURE_HEADER: &str = "X-Relais-Signature";

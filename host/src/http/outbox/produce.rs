@@ -95,6 +95,9 @@ struct Target {
     events: Vec<String>,
     secret: Option<String>,
     android: bool,
+    /// The client that registered it through the API (`None`: the configuration's):
+    /// it gets the events of its own messages only.
+    owner: Option<String>,
 }
 
 impl Target {
@@ -118,19 +121,21 @@ fn targets(tx: &Connection, cfg: &OutboxConfig) -> Result<Vec<Target>, StoreErro
             events: w.events.clone(),
             secret: Some(w.secret.clone()).filter(|s| !s.is_empty()),
             android: false,
+            owner: None,
         })
         .collect();
     let mut st =
-        tx.prepare_cached("SELECT id, url, event FROM webhooks ORDER BY created_at, id")?;
+        tx.prepare_cached("SELECT id, url, event, client FROM webhooks ORDER BY created_at, id")?;
     let rows = st.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
         ))
     })?;
     for row in rows {
-        let (id, url, event) = row?;
+        let (id, url, event, client) = row?;
         let android = ANDROID_EVENTS.contains(&event.as_str());
         if !android
             && event != "*"
@@ -144,6 +149,7 @@ fn targets(tx: &Connection, cfg: &OutboxConfig) -> Result<Vec<Target>, StoreErro
             events: if event == "*" { vec![] } else { vec![event] },
             secret: cfg.webhook_secret.clone(),
             android,
+            owner: Some(client),
         });
     }
     Ok(out)
@@ -184,18 +190,27 @@ fn insert(tx: &Connection, c: &NewCallback<'_>, now: UtcInstant) -> Result<i64, 
 }
 
 /// Writes one webhook call per target that takes `event`; `body` makes the JSON body
-/// from the event id (the row's id: the same on every retry) and the target.
+/// from the event id (the row's id: the same on every retry) and the target. An event
+/// about a message (`origin`: `Some` of its origin, empty for the command line's) goes
+/// to the configuration's webhooks and to those of the client that sent it; inbound
+/// messages and device events (`None`) go to every webhook that takes them.
+#[allow(clippy::too_many_arguments)]
 fn webhooks(
     tx: &Connection,
     targets: &[Target],
     event: &str,
     job_id: Option<i64>,
     inbound_id: Option<i64>,
+    origin: Option<&str>,
     now: UtcInstant,
     body: impl Fn(i64, &Target) -> Option<Value>,
 ) -> Result<usize, StoreError> {
     let mut n = 0;
-    for t in targets.iter().filter(|t| t.takes(event)) {
+    let allowed = |t: &&Target| match (t.owner.as_deref(), origin) {
+        (Some(owner), Some(origin)) => owner == origin,
+        _ => true,
+    };
+    for t in targets.iter().filter(|t| t.takes(event)).filter(allowed) {
         let id = insert(
             tx,
             &NewCallback {
@@ -265,6 +280,17 @@ fn cursor(tx: &Connection, log: &str) -> Result<Option<i64>, StoreError> {
     )?;
     set_cursor(tx, log, max)?;
     Ok(None)
+}
+
+/// Sets the mark of each log that has none at its newest entry, as the first producer
+/// pass would. `relais serve` calls it when it opens the store, before any device
+/// starts: a device that connects (or a message that arrives) while serve starts up is
+/// news, not history, even when it is logged before the dispatcher's first pass.
+pub fn start_marks(tx: &Connection) -> Result<(), StoreError> {
+    for log in LOGS {
+        cursor(tx, log)?;
+    }
+    Ok(())
 }
 
 fn set_cursor(tx: &Connection, log: &str, last: i64) -> Result<(), StoreError> {
@@ -341,6 +367,8 @@ struct JobInfo {
     dlr_url: Option<String>,
     dlr_mask: Option<i64>,
     meta: Option<String>,
+    /// The client's id for a message to several recipients (SMS Gateway for Android).
+    message_id: Option<String>,
 }
 
 /// Returns (entries read, last id read, callbacks written).
@@ -357,7 +385,7 @@ fn history(
                     (SELECT p.state FROM job_history p WHERE p.job_id = h.job_id AND p.id < h.id
                       ORDER BY p.id DESC LIMIT 1),
                     j.id, j.number, j.campaign_id, j.device, j.rule, j.reason, j.parts, j.origin,
-                    j.sender, j.dlr_url, j.dlr_mask, j.meta
+                    j.sender, j.dlr_url, j.dlr_mask, j.meta, j.message_id
              FROM job_history h LEFT JOIN jobs j ON j.id = h.job_id
              WHERE h.id > ?1 ORDER BY h.id LIMIT ?2",
         )?;
@@ -376,6 +404,7 @@ fn history(
                     dlr_url: r.get(15)?,
                     dlr_mask: r.get(16)?,
                     meta: r.get(17)?,
+                    message_id: r.get(18)?,
                 }),
             };
             Ok(HistoryRow {
@@ -408,9 +437,17 @@ fn history(
             written += dlr(tx, h, state, job, now)?;
         }
         if let Some(event) = webhook_event(state) {
-            written += webhooks(tx, targets, event, Some(h.job_id), None, now, |id, t| {
-                job_body(id, t, event, h, job)
-            })?;
+            let origin = Some(job.origin.as_deref().unwrap_or(""));
+            written += webhooks(
+                tx,
+                targets,
+                event,
+                Some(h.job_id),
+                None,
+                origin,
+                now,
+                |id, t| job_body(id, t, event, h, job),
+            )?;
         }
     }
     Ok((rows.len(), last, written))
@@ -482,7 +519,8 @@ fn job_body(id: i64, t: &Target, event: &str, h: &HistoryRow, job: &JobInfo) -> 
     let failure = matches!(event, "failed" | "refused");
     if t.android {
         let mut payload = json!({
-            "messageId": h.job_id.to_string(),
+            // Its clients know the id they gave (or were given) for the message.
+            "messageId": job.message_id.clone().unwrap_or_else(|| h.job_id.to_string()),
             "phoneNumber": job.number,
             "simNumber": Value::Null,
         });
@@ -600,30 +638,39 @@ fn inbound(
             written += 1;
         }
         let at = UtcInstant(*at);
-        written += webhooks(tx, targets, "received", None, Some(*id), now, |cid, t| {
-            if t.android {
-                let payload = json!({
-                    "messageId": id.to_string(),
-                    "message": text,
-                    "phoneNumber": sender,
-                    "simNumber": Value::Null,
-                    "receivedAt": android_time(at),
-                });
-                return android_body(cid, t, "received", device, payload);
-            }
-            Some(json!({
-                "id": cid,
-                "event": "received",
-                "at": at.to_string(),
-                "message": {
-                    "id": id,
-                    "device": device,
-                    "from": sender,
-                    "text": text,
-                    "truncated": truncated,
-                },
-            }))
-        })?;
+        written += webhooks(
+            tx,
+            targets,
+            "received",
+            None,
+            Some(*id),
+            None,
+            now,
+            |cid, t| {
+                if t.android {
+                    let payload = json!({
+                        "messageId": id.to_string(),
+                        "message": text,
+                        "phoneNumber": sender,
+                        "simNumber": Value::Null,
+                        "receivedAt": android_time(at),
+                    });
+                    return android_body(cid, t, "received", device, payload);
+                }
+                Some(json!({
+                    "id": cid,
+                    "event": "received",
+                    "at": at.to_string(),
+                    "message": {
+                        "id": id,
+                        "device": device,
+                        "from": sender,
+                        "text": text,
+                        "truncated": truncated,
+                    },
+                }))
+            },
+        )?;
     }
     Ok((rows.len(), last, written))
 }
@@ -650,7 +697,7 @@ fn devices(
     for (id, device, up, detail, at) in &rows {
         last = *id;
         let event = if *up { "device.up" } else { "device.down" };
-        written += webhooks(tx, targets, event, None, None, now, |cid, t| {
+        written += webhooks(tx, targets, event, None, None, None, now, |cid, t| {
             (!t.android).then(|| {
                 json!({
                     "id": cid,

@@ -457,6 +457,48 @@ fn the_first_run_starts_at_the_newest_entries() {
 }
 
 #[test]
+fn marks_set_at_start_up_make_what_comes_next_news() {
+    let host = Arc::new(Host {
+        store: Mutex::new(Store::open_in_memory().unwrap()),
+        now: AtomicI64::new(T0),
+        answers: Mutex::default(),
+    });
+    inbound(&host, "+33611111111", "history");
+    // `relais serve` marks the logs when it opens the store; then a device connects
+    // before the dispatcher's first pass (tests/tests/http_callbacks.rs lost its
+    // device.up that way).
+    host.store().transaction(start_marks).unwrap();
+    host.store()
+        .connection()
+        .execute(
+            "INSERT INTO device_log (device, up, detail, at) VALUES ('modem1', 1, '', 1)",
+            [],
+        )
+        .unwrap();
+    let mut c = cfg();
+    c.webhooks = vec![WebhookConfig {
+        url: "http://hooks.example/in".into(),
+        events: vec![],
+        secret: "k".into(),
+    }];
+    assert_eq!(produce_now(&host, &c), 1);
+    let r = rows(&host);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].event, "device.up");
+    // Marks that exist stay where they are.
+    host.store().transaction(start_marks).unwrap();
+    assert_eq!(
+        cursors(&host),
+        vec![
+            ("device_log".to_string(), 1),
+            ("inbound".to_string(), 1),
+            ("job_history".to_string(), 0),
+        ]
+    );
+    assert_eq!(produce_now(&host, &c), 0);
+}
+
+#[test]
 fn a_failed_transaction_keeps_neither_callbacks_nor_cursors() {
     let host = Host::new();
     let id = job(&host, "+33612345678");
@@ -591,7 +633,7 @@ fn webhook_bodies_carry_their_row_id() {
         ] {
             s.connection()
                 .execute(
-                    "INSERT INTO webhooks (id, client, url, event, created_at) VALUES (?1, 'shop', ?2, ?3, 0)",
+                    "INSERT INTO webhooks (id, client, url, event, created_at) VALUES (?1, 'api:shop', ?2, ?3, 0)",
                     rusqlite::params![id, url, event],
                 )
                 .unwrap();
@@ -601,7 +643,7 @@ fn webhook_bodies_carry_their_row_id() {
     host.store()
         .connection()
         .execute(
-            "UPDATE jobs SET origin = 'api:shop', parts = 2 WHERE id = ?1",
+            "UPDATE jobs SET origin = 'api:shop', parts = 2, message_id = 'msg-7' WHERE id = ?1",
             [id],
         )
         .unwrap();
@@ -652,7 +694,8 @@ fn webhook_bodies_carry_their_row_id() {
                 "http://hooks.example/failures",
                 Some("cfg-secret-2")
             ),
-            ("refused", "http://api.example/any", Some("api-secret")),
+            // The refused job came from the command line, not from `api:shop`: its
+            // webhooks do not hear of it.
             ("received", "http://hooks.example/all", Some("cfg-secret")),
             ("received", "http://android.example/rx", Some("api-secret")),
             ("received", "http://api.example/any", Some("api-secret")),
@@ -693,7 +736,8 @@ fn webhook_bodies_carry_their_row_id() {
             "deviceId": "modem1",
             "event": "sms:delivered",
             "payload": {
-                "messageId": id.to_string(),
+                // The id its client gave the message, not relais's job id.
+                "messageId": "msg-7",
                 "phoneNumber": "+33612345678",
                 "simNumber": null,
                 "deliveredAt": "2026-01-01T10:01:00.000Z",
@@ -701,9 +745,9 @@ fn webhook_bodies_carry_their_row_id() {
         })
     );
     assert_eq!(
-        r[9].json(),
+        r[8].json(),
         serde_json::json!({
-            "id": r[9].id.to_string(),
+            "id": r[8].id.to_string(),
             "webhookId": "wh_android_rx",
             "deviceId": "modem1",
             "event": "sms:received",
@@ -717,16 +761,16 @@ fn webhook_bodies_carry_their_row_id() {
         })
     );
     assert_eq!(
-        r[8].json(),
+        r[7].json(),
         serde_json::json!({
-            "id": r[8].id, "event": "received", "at": "2026-01-01T09:59:55Z",
+            "id": r[7].id, "event": "received", "at": "2026-01-01T09:59:55Z",
             "message": { "id": rx, "device": "modem1", "from": "+33611111111", "text": "Hello", "truncated": false },
         })
     );
     assert_eq!(
-        r[11].json(),
+        r[10].json(),
         serde_json::json!({
-            "id": r[11].id, "event": "device.down", "at": "2026-01-01T10:01:01Z",
+            "id": r[10].id, "event": "device.down", "at": "2026-01-01T10:01:01Z",
             "device": { "name": "modem1", "detail": "Eof" },
         })
     );
