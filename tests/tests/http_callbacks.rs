@@ -25,70 +25,28 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
-use http_support::{Answer, Received, Receiver, Serve, pct};
+use http_support::{
+    Answer, Received, Receiver, SCENARIO, Serve, WAIT, api_send, gateway_config, open_store, pct,
+    receive_sms, unix_now, wait_for,
+};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use sim_support::{Sim, scratch};
-
-const SCENARIO: &str = r#"
-seed = 7
-start = "2026-03-10T10:00:00"
-utc_offset = "+01:00"
-
-[[modem]]
-name = "m1"
-msisdn = "+33700000001"
-submit_latency = "200ms"
-
-[operator]
-report_latency = "200ms"
-
-[[route]]
-prefix = "*"
-outcome = "delivered"
-"#;
 
 const DEVICE: &str = "paris-gsm";
 const USER: &str = "shop";
 const PASSWORD: &str = "pw-callbacks";
 const TOKEN: &str = "tok-callbacks-0123456789";
 const SECRET: &str = "whsec-test";
-const WAIT: Duration = Duration::from_secs(60);
 
 /// The configuration: the simulated modem when `link` is given, a sendsms user and an
 /// API token, callbacks retried every second, then `extra` (`[[http.service]]`,
 /// `[[http.webhook]]`).
 fn config(link: Option<&Path>, attempts: u32, extra: &str) -> String {
-    let device = link.map_or(String::new(), |l| {
-        format!(
+    gateway_config(
+        link.map(|l| (DEVICE, l)),
+        &format!(
             r#"
-[[device]]
-name = "{DEVICE}"
-kind = "modem"
-port = "{}"
-sender = "longnum:+33700000001"
-state = "agent.flash"
-"#,
-            l.display()
-        )
-    });
-    format!(
-        r#"
-database = "relais.db"
-
-[scheduler]
-poll = "100ms"
-
-[pacing]
-per_minute = 0
-per_hour = 0
-per_day = 0
-min_gap = "0s"
-jitter = "0s"
-
-[[brand]]
-name = "Acme"
-{device}
 [http]
 callback_backoff = ["1s"]
 callback_attempts = {attempts}
@@ -100,9 +58,19 @@ password = "{PASSWORD}"
 [[http.token]]
 name = "app"
 token = "{TOKEN}"
-{extra}
-"#
+{extra}"#
+        ),
     )
+}
+
+/// Starts the simulator and `relais serve` with its modem, in a [`Scratch`] directory,
+/// with callbacks tried `attempts` times and `extra` (see [`config`]). Bind all three:
+/// serve stops first, then its directory goes.
+fn with_modem(test: &str, attempts: u32, extra: &str) -> (Sim, Scratch, Serve) {
+    let sim = Sim::start(test, SCENARIO, &[]);
+    let dir = Scratch::new(test);
+    let serve = Serve::start(&dir, &config(Some(&sim.link()), attempts, extra));
+    (sim, dir, serve)
 }
 
 /// A scratch directory for serve, removed when the test passes (kept when it fails).
@@ -143,27 +111,6 @@ fn sendsms(serve: &Serve, to: &str, text: &str, extra: &str) -> Answer {
     )
 }
 
-/// Polls `f` until it gives something (at most `timeout`).
-fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "waited {timeout:?} for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The store, read-only (serve may be running: it is in WAL mode).
-fn open_db(path: &Path) -> rusqlite::Connection {
-    let db =
-        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap_or_else(|e| panic!("open {} read-only: {e}", path.display()));
-    db.busy_timeout(Duration::from_secs(10)).unwrap();
-    db
-}
-
 /// A row of `callbacks`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Row {
@@ -180,7 +127,7 @@ struct Row {
 }
 
 fn callback_rows(path: &Path) -> Vec<Row> {
-    let db = open_db(path);
+    let db = open_store(path);
     let mut st = db
         .prepare(
             "SELECT id, kind, event, job_id, inbound_id, method, url, body, state, attempts
@@ -294,26 +241,17 @@ fn signature(secret: &str, ts: &str, body: &[u8]) -> String {
         .collect()
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// The id of the job whose text is `text`.
 fn job_id(db: &Path, text: &str) -> i64 {
-    open_db(db)
+    open_store(db)
         .query_row("SELECT id FROM jobs WHERE text = ?1", [text], |r| r.get(0))
         .unwrap_or_else(|e| panic!("no job with text {text:?}: {e}"))
 }
 
 #[test]
 fn dlr_url_callbacks_are_retried_until_taken_with_the_same_event_id() {
-    let sim = Sim::start("http_cb_dlr", SCENARIO, &[]);
-    let dir = Scratch::new("http_cb_dlr");
     let receiver = Receiver::start(3, 200);
-    let serve = Serve::start(&dir, &config(Some(&sim.link()), 10, ""));
+    let (sim, _dir, serve) = with_modem("http_cb_dlr", 10, "");
     let to = "+33612340001";
     let template = receiver.url("/dlr?type=%d&to=%p&id=%I");
     let a = sendsms(
@@ -399,7 +337,7 @@ fn dlr_url_callbacks_are_retried_until_taken_with_the_same_event_id() {
     assert_eq!(types, BTreeSet::from([1, 8]));
     assert_eq!(rows.len(), 2, "{rows:#?}");
     assert!(rows.iter().all(|r| r.state == "done"), "{rows:#?}");
-    let state: String = open_db(&serve.db())
+    let state: String = open_store(&serve.db())
         .query_row("SELECT state FROM jobs WHERE id = ?1", [job], |r| r.get(0))
         .unwrap();
     assert_eq!(state, "delivered");
@@ -407,42 +345,33 @@ fn dlr_url_callbacks_are_retried_until_taken_with_the_same_event_id() {
 
 #[test]
 fn webhooks_are_signed_and_carry_a_stable_event_id() {
-    let sim = Sim::start("http_cb_webhook", SCENARIO, &[]);
-    let dir = Scratch::new("http_cb_webhook");
     let receiver = Receiver::start(2, 200);
     let hook = receiver.url("/hook");
-    let serve = Serve::start(
-        &dir,
-        &config(
-            Some(&sim.link()),
-            10,
-            &format!(
-                r#"
+    let (sim, _dir, serve) = with_modem(
+        "http_cb_webhook",
+        10,
+        &format!(
+            r#"
 [[http.webhook]]
 url = "{hook}"
 secret = "{SECRET}"
 events = ["sent", "delivered", "received", "device.up"]
 "#
-            ),
         ),
     );
     let to = "+33612340002";
     let from = "+33698760002";
-    let a = serve.post(
-        "/api/v1/messages",
-        &[
-            ("Authorization", &format!("Bearer {TOKEN}")),
-            ("Content-Type", "application/json"),
-        ],
-        json!({"to": to, "text": "webhook test"})
-            .to_string()
-            .as_bytes(),
+    let a = api_send(
+        &serve,
+        TOKEN,
+        &json!({"to": to, "text": "webhook test"}),
+        None,
     );
     assert_eq!(a.status, 202, "{}", a.text());
     let job = a.json()["messages"][0]["id"]
         .as_i64()
         .unwrap_or_else(|| panic!("no job id in {}", a.text()));
-    sim.control(json!({"cmd": "sms", "modem": "m1", "from": from, "text": "Bonjour relais"}));
+    receive_sms(&sim, from, "Bonjour relais");
 
     let wanted = ["sent", "delivered", "received", "device.up"];
     let taken = |r: &[Received]| -> BTreeSet<String> {
@@ -543,17 +472,13 @@ events = ["sent", "delivered", "received", "device.up"]
 #[test]
 fn sms_service_get_and_post_urls_get_inbound_messages() {
     const REPLY: &str = "Pong: we open at 9";
-    let sim = Sim::start("http_cb_service", SCENARIO, &[]);
-    let dir = Scratch::new("http_cb_service");
     let apps = Receiver::start(0, 200);
     let bot = Receiver::start_text(0, 200, REPLY);
-    let serve = Serve::start(
-        &dir,
-        &config(
-            Some(&sim.link()),
-            10,
-            &format!(
-                r#"
+    let (sim, _dir, serve) = with_modem(
+        "http_cb_service",
+        10,
+        &format!(
+            r#"
 [[http.service]]
 keyword = "info"
 post_url = "{}"
@@ -567,16 +492,15 @@ reply = true
 keyword = "default"
 get_url = "{}"
 "#,
-                apps.url("/info"),
-                bot.url("/echo?q=%r&from=%p"),
-                apps.url("/in?from=%p&text=%a&kw=%k"),
-            ),
+            apps.url("/info"),
+            bot.url("/echo?q=%r&from=%p"),
+            apps.url("/in?from=%p&text=%a&kw=%k"),
         ),
     );
     let (alice, bob, carol) = ("+33611110001", "+33611110002", "+33611110003");
-    sim.control(json!({"cmd": "sms", "modem": "m1", "from": alice, "text": "INFO opening hours"}));
-    sim.control(json!({"cmd": "sms", "modem": "m1", "from": bob, "text": "hello there"}));
-    sim.control(json!({"cmd": "sms", "modem": "m1", "from": carol, "text": "echo ping pong"}));
+    receive_sms(&sim, alice, "INFO opening hours");
+    receive_sms(&sim, bob, "hello there");
+    receive_sms(&sim, carol, "echo ping pong");
 
     let got = apps.wait(WAIT, |r| r.len() >= 2);
     let info = got
@@ -634,7 +558,7 @@ get_url = "{}"
     let rows = wait_all_done(&serve.db());
     assert_eq!(rows.len(), 3, "one call per inbound message: {rows:#?}");
     assert!(rows.iter().all(|r| r.kind == "service"), "{rows:#?}");
-    let db = open_db(&serve.db());
+    let db = open_store(&serve.db());
     let (number, class, origin): (String, String, String) = db
         .query_row(
             "SELECT number, class, origin FROM jobs WHERE text = ?1",
@@ -653,17 +577,13 @@ get_url = "{}"
 
 #[test]
 fn callbacks_pending_at_a_sigkill_are_delivered_after_restart() {
-    let sim = Sim::start("http_cb_kill", SCENARIO, &[]);
-    let dir = Scratch::new("http_cb_kill");
     // Fails everything until healed.
     let receiver = Receiver::start(usize::MAX, 200);
-    let mut serve = Serve::start(
-        &dir,
-        &config(
-            Some(&sim.link()),
-            1000,
-            &format!(
-                r#"
+    let (sim, dir, mut serve) = with_modem(
+        "http_cb_kill",
+        1000,
+        &format!(
+            r#"
 [[http.service]]
 keyword = "default"
 get_url = "{}"
@@ -672,9 +592,8 @@ get_url = "{}"
 url = "{}"
 secret = "{SECRET}"
 "#,
-                receiver.url("/in?from=%p&text=%a"),
-                receiver.url("/hook"),
-            ),
+            receiver.url("/in?from=%p&text=%a"),
+            receiver.url("/hook"),
         ),
     );
     let dlr = pct(receiver.url("/dlr?type=%d&id=%I").as_bytes());
@@ -688,9 +607,7 @@ secret = "{SECRET}"
     }
     let senders = ["+33698770001", "+33698770002"];
     for (i, from) in senders.iter().enumerate() {
-        sim.control(
-            json!({"cmd": "sms", "modem": "m1", "from": from, "text": format!("question {i}")}),
-        );
+        receive_sms(&sim, from, &format!("question {i}"));
     }
 
     // Every event is a row, and every row has been tried (and failed) at least once.
@@ -718,7 +635,7 @@ secret = "{SECRET}"
     );
     assert!(stored.len() >= before.len());
     let device_log = |db: &Path| -> i64 {
-        open_db(db)
+        open_store(db)
             .query_row("SELECT count(*) FROM device_log", [], |r| r.get(0))
             .unwrap()
     };
@@ -956,7 +873,7 @@ fn start_flood(
 /// and returns the texts of its jobs.
 fn stored_texts(db: &Path) -> BTreeSet<String> {
     relais::store::Store::open(db).unwrap_or_else(|e| panic!("the store does not open: {e}"));
-    let c = open_db(db);
+    let c = open_store(db);
     let check: String = c
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
@@ -1031,19 +948,14 @@ fn a_202_is_never_lost_even_with_a_sigkill_right_after() {
 
 #[test]
 fn sigterm_stops_serve_cleanly() {
-    let sim = Sim::start("http_cb_term", SCENARIO, &[]);
-    let dir = Scratch::new("http_cb_term");
     // Callbacks keep failing: the outbox is busy when the signal comes.
     let receiver = Receiver::start(usize::MAX, 200);
-    let mut serve = Serve::start(
-        &dir,
-        &config(
-            Some(&sim.link()),
-            1000,
-            &format!(
-                "\n[[http.webhook]]\nurl = \"{}\"\nsecret = \"{SECRET}\"\n",
-                receiver.url("/hook")
-            ),
+    let (_sim, dir, mut serve) = with_modem(
+        "http_cb_term",
+        1000,
+        &format!(
+            "\n[[http.webhook]]\nurl = \"{}\"\nsecret = \"{SECRET}\"\n",
+            receiver.url("/hook")
         ),
     );
     let next = Arc::new(AtomicU64::new(0));
@@ -1079,7 +991,7 @@ fn sigterm_stops_serve_cleanly() {
     let stored = stored_texts(&serve.db());
     let lost: Vec<&String> = all.iter().filter(|t| !stored.contains(*t)).collect();
     assert!(lost.is_empty(), "answered 202 but not stored: {lost:?}");
-    let db = open_db(&serve.db());
+    let db = open_store(&serve.db());
     let bad: i64 = db
         .query_row(
             "SELECT count(*) FROM callbacks WHERE state NOT IN ('pending', 'done', 'dead')",

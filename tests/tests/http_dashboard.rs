@@ -16,27 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use http_support::Serve;
+use http_support::{
+    Serve, WAIT, api_get, api_send, basic, open_store, receive_sms, start_with_modem,
+};
 use serde_json::{Value, json};
-use sim_support::{Sim, relais_binary, repo_root};
-
-const SCENARIO: &str = r#"
-seed = 5
-start = "2026-03-10T10:00:00"
-utc_offset = "+01:00"
-
-[[modem]]
-name = "m1"
-msisdn = "+33700000001"
-submit_latency = "200ms"
-
-[operator]
-report_latency = "200ms"
-
-[[route]]
-prefix = "*"
-outcome = "delivered"
-"#;
+use sim_support::{relais_binary, repo_root};
 
 const DEVICE: &str = "paris-gsm";
 const USER: &str = "admin";
@@ -46,69 +30,6 @@ const STOPPER: &str = "+33612345678";
 const CHATTY: &str = "+33698765432";
 /// An inbound text with markup in it: the page must show it as text.
 const MARKUP: &str = "Hello <b>relais</b> & <img src=x onerror=alert(1)>";
-
-fn config(link: &Path) -> String {
-    format!(
-        r#"
-database = "relais.db"
-
-[scheduler]
-poll = "100ms"
-
-[pacing]
-per_minute = 0
-per_hour = 0
-per_day = 0
-min_gap = "0s"
-jitter = "0s"
-
-[[brand]]
-name = "Acme"
-
-[[device]]
-name = "{DEVICE}"
-kind = "modem"
-port = "{}"
-sender = "longnum:+33700000001"
-state = "agent.flash"
-
-[[http.user]]
-name = "{USER}"
-password = "{PASSWORD}"
-
-[[http.token]]
-name = "app"
-token = "{TOKEN}"
-"#,
-        link.display()
-    )
-}
-
-/// Standard base64 (for the Basic header).
-fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
-}
 
 fn snapshot(serve: &Serve) -> Value {
     let a = serve.get(
@@ -149,9 +70,7 @@ fn state_count(v: &Value, state: &str) -> u64 {
 
 /// Job counts by state, read from the store file (read-only, beside the server).
 fn store_counts(db: &Path) -> Vec<(String, u64)> {
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("open the store read-only");
+    let conn = open_store(db);
     let mut st = conn
         .prepare("SELECT state, count(*) FROM jobs GROUP BY state ORDER BY state")
         .unwrap();
@@ -163,10 +82,22 @@ fn store_counts(db: &Path) -> Vec<(String, u64)> {
 
 #[test]
 fn the_dashboard_shows_the_live_gateway_in_a_real_browser() {
-    let sim = Sim::start("http_dashboard", SCENARIO, &[]);
-    let dir = sim.dir.join("host");
-    std::fs::create_dir_all(&dir).unwrap();
-    let serve = Serve::start(&dir, &config(&sim.link()));
+    let (sim, serve) = start_with_modem(
+        "http_dashboard",
+        DEVICE,
+        &format!(
+            r#"
+[[http.user]]
+name = "{USER}"
+password = "{PASSWORD}"
+
+[[http.token]]
+name = "app"
+token = "{TOKEN}"
+"#
+        ),
+    );
+    let dir = &serve.dir;
 
     // ----- credentials -----
     for path in ["/", "/dashboard.json"] {
@@ -202,10 +133,7 @@ fn the_dashboard_shows_the_live_gateway_in_a_real_browser() {
         !html.contains("http://") && !html.contains("https://"),
         "the page refers to another site"
     );
-    let with_token = serve.get(
-        "/dashboard.json",
-        &[("Authorization", &format!("Bearer {TOKEN}"))],
-    );
+    let with_token = api_get(&serve, TOKEN, "/dashboard.json");
     assert_eq!(
         with_token.status, 200,
         "a Bearer token reads the snapshot too"
@@ -213,22 +141,15 @@ fn the_dashboard_shows_the_live_gateway_in_a_real_browser() {
     assert_eq!(with_token.header("cache-control"), Some("no-store"));
 
     // ----- data -----
-    wait_snapshot(
-        &serve,
-        "the modem to connect",
-        Duration::from_secs(60),
-        |v| v["devices"][0]["connected"] == true,
-    );
+    wait_snapshot(&serve, "the modem to connect", WAIT, |v| {
+        v["devices"][0]["connected"] == true
+    });
     for to in ["+33612345001", "+33612345002"] {
-        let a = serve.post(
-            "/api/v1/messages",
-            &[
-                ("Authorization", &format!("Bearer {TOKEN}")),
-                ("Content-Type", "application/json"),
-            ],
-            json!({"to": to, "text": "hello from the dashboard test"})
-                .to_string()
-                .as_bytes(),
+        let a = api_send(
+            &serve,
+            TOKEN,
+            &json!({"to": to, "text": "hello from the dashboard test"}),
+            None,
         );
         assert!(
             a.status / 100 == 2,
@@ -267,7 +188,7 @@ fn the_dashboard_shows_the_live_gateway_in_a_real_browser() {
             args.push("--start");
         }
         let out = Command::new(relais_binary())
-            .current_dir(&dir)
+            .current_dir(dir)
             .args(&args)
             .output()
             .expect("run relais campaign import");
@@ -277,13 +198,13 @@ fn the_dashboard_shows_the_live_gateway_in_a_real_browser() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    sim.control(json!({"cmd": "sms", "modem": "m1", "from": STOPPER, "text": "STOP"}));
-    sim.control(json!({"cmd": "sms", "modem": "m1", "from": CHATTY, "text": MARKUP}));
+    receive_sms(&sim, STOPPER, "STOP");
+    receive_sms(&sim, CHATTY, MARKUP);
 
     let v = wait_snapshot(
         &serve,
         "five delivered messages, two inbound, one opt-out",
-        Duration::from_secs(60),
+        WAIT,
         |v| {
             state_count(v, "delivered") >= 5
                 && v["inbound"]["total"] == 2

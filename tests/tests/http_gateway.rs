@@ -18,14 +18,20 @@ mod sim_support;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use http_support::{Answer, Serve, pct};
+use http_support::{
+    Answer, Serve, WAIT, api_delete, api_get, api_send, basic, bearer, open_store, pct,
+    receive_sms, start_with_modem, unix_now, wait_for, wait_until_up,
+};
 use serde_json::{Value, json};
 use sim_support::{Sim, relais_binary, scratch};
 
 const SENDSMS: &str = "/cgi-bin/sendsms";
-const WAIT: Duration = Duration::from_secs(60);
+/// Kannel's answer to a sendsms request it stored and can send now.
+const ACCEPTED: &str = "0: Accepted for delivery";
+/// Kannel's answer to a sendsms request it stored for later.
+const QUEUED: &str = "3: Queued for later delivery";
 
 // ----- shared helpers ------------------------------------------------------------------
 
@@ -47,44 +53,6 @@ fn kannel(a: &Answer, status: u16, body: &str, what: &str) {
         Some(body.len().to_string().as_str()),
         "{what}: {a:?}"
     );
-}
-
-/// Standard base64 (for Basic credentials).
-fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
-/// Seconds since 1970 now.
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs() as i64
 }
 
 /// RFC 3339 (UTC) of `secs` since 1970.
@@ -125,9 +93,7 @@ impl Job {
 
 /// Every job of the store, read through a read-only connection beside the server.
 fn jobs(db: &Path) -> Vec<Job> {
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("open the store read-only");
+    let conn = open_store(db);
     let mut st = conn
         .prepare(
             "SELECT id, number, text, class, state, origin, sender, dlr_url, dlr_mask, meta,
@@ -168,88 +134,17 @@ fn job_to<'a>(all: &'a [Job], number: &str) -> &'a Job {
     found[0]
 }
 
-/// Polls `f` every 50 ms until it gives Some (at most `timeout`).
-#[track_caller]
-fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if Instant::now() > deadline {
-            panic!("waited {timeout:?} for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 // ----- a gateway with a simulated modem ------------------------------------------------
-
-const SCENARIO: &str = r#"
-seed = 11
-start = "2026-03-10T10:00:00"
-utc_offset = "+01:00"
-
-[[modem]]
-name = "m1"
-msisdn = "+33700000001"
-submit_latency = "100ms"
-
-[operator]
-report_latency = "100ms"
-
-[[route]]
-prefix = "*"
-outcome = "delivered"
-"#;
 
 const DEVICE: &str = "lyon-gsm";
 
-/// The configuration of a gateway with one simulated modem, plus `extra` (users,
-/// tokens, `[http]` settings).
-fn modem_config(link: &Path, extra: &str) -> String {
-    format!(
-        r#"
-database = "relais.db"
-
-[scheduler]
-poll = "100ms"
-
-[pacing]
-per_minute = 0
-per_hour = 0
-per_day = 0
-min_gap = "0s"
-jitter = "0s"
-
-[[brand]]
-name = "Acme"
-
-[[device]]
-name = "{DEVICE}"
-kind = "modem"
-port = "{}"
-sender = "longnum:+33700000001"
-state = "agent.flash"
-{extra}
-"#,
-        link.display()
-    )
-}
-
-/// Starts the simulator and `relais serve` with its modem, and waits until the modem
-/// is up (health says so).
+/// Starts the simulator and `relais serve` with its modem as [`DEVICE`] plus `extra`
+/// (users, tokens, `[http]` settings), and waits until the modem is up (health says
+/// so).
 fn gateway(test: &str, extra: &str) -> (Sim, Serve) {
-    let sim = Sim::start(test, SCENARIO, &[]);
-    let dir = sim.dir.join("host");
-    std::fs::create_dir_all(&dir).unwrap();
-    let serve = Serve::start(&dir, &modem_config(&sim.link(), extra));
+    let (sim, serve) = start_with_modem(test, DEVICE, extra);
     let started = Instant::now();
-    wait_for("the modem to be up (GET /api/v1/health)", WAIT, || {
-        let h = serve.get("/api/v1/health", &[]);
-        assert_eq!(h.status, 200, "health: {h:?}");
-        (h.json()["devices"]["up"] == 1).then_some(())
-    });
+    wait_until_up(&serve, 1);
     println!("{test}: the modem was up after {:?}", started.elapsed());
     (sim, serve)
 }
@@ -515,150 +410,128 @@ fn kannel_answers_are_kannel_s_byte_for_byte() {
         kannel(&get(query), *status, body, what);
     }
 
-    // The POST shapes.
-    let a = serve.post(
-        SENDSMS,
-        &[
-            ("Content-Type", "text/plain; charset=UTF-8"),
+    // The POST shapes: a body of `content_type` for user kuser with `password`, and
+    // the receiver in X-Kannel-To (when there is one).
+    let post = |content_type: &str, password: &str, to: Option<&str>, body: &[u8]| {
+        let mut headers = vec![
+            ("Content-Type", content_type),
             ("X-Kannel-Username", "kuser"),
-            ("X-Kannel-Password", "kpass"),
-        ],
-        b"no receiver",
-    );
+            ("X-Kannel-Password", password),
+        ];
+        headers.extend(to.map(|to| ("X-Kannel-To", to)));
+        serve.post(SENDSMS, &headers, body)
+    };
+    let plain = "text/plain; charset=UTF-8";
     kannel(
-        &a,
+        &post(plain, "kpass", None, b"no receiver"),
         400,
         "Missing receiver(s) number(s), rejected",
         "POST text/plain without X-Kannel-To",
     );
-    let a = serve.post(
-        SENDSMS,
-        &[
-            ("Content-Type", "application/json"),
-            ("X-Kannel-Username", "kuser"),
-            ("X-Kannel-Password", "kpass"),
-            ("X-Kannel-To", "+33612399030"),
-        ],
-        br#"{"text":"hi"}"#,
-    );
-    kannel(&a, 400, "Invalid content-type", "POST application/json");
-    let a = serve.post(
-        SENDSMS,
-        &[
-            ("Content-Type", "text/html"),
-            ("X-Kannel-Username", "kuser"),
-            ("X-Kannel-Password", "kpass"),
-            ("X-Kannel-To", "+33612399031"),
-        ],
-        b"<p>hi</p>",
+    kannel(
+        &post(
+            "application/json",
+            "kpass",
+            Some("+33612399030"),
+            br#"{"text":"hi"}"#,
+        ),
+        400,
+        "Invalid content-type",
+        "POST application/json",
     );
     kannel(
-        &a,
+        &post("text/html", "kpass", Some("+33612399031"), b"<p>hi</p>"),
         415,
         "Unsupported content-type, rejected",
         "POST text/html",
     );
-    let a = serve.post(
-        SENDSMS,
-        &[
-            ("Content-Type", "text/plain; charset=UTF-8"),
-            ("X-Kannel-Username", "kuser"),
-            ("X-Kannel-Password", "nope"),
-            ("X-Kannel-To", "+33612399032"),
-        ],
-        b"hi",
-    );
     kannel(
-        &a,
+        &post(plain, "nope", Some("+33612399032"), b"hi"),
         403,
         "Authorization failed for sendsms",
         "POST with a wrong X-Kannel-Password",
     );
     // A body over [http] max_body (4096): refused before anything is read into a job.
-    let big = vec![b'x'; 5000];
-    let a = serve.post(
-        SENDSMS,
-        &[
-            ("Content-Type", "text/plain; charset=UTF-8"),
-            ("X-Kannel-Username", "kuser"),
-            ("X-Kannel-Password", "kpass"),
-            ("X-Kannel-To", "+33612399033"),
-        ],
-        &big,
-    );
+    let a = post(plain, "kpass", Some("+33612399033"), &[b'x'; 5000]);
     assert_eq!(a.status, 413, "a body over max_body: {a:?}");
 
     // ----- accepted: one job each -----
     let account64 = "b".repeat(64);
+    // A request to the one receiver `to`, with `rest` after it.
+    let to_one = |to: &'static str, rest: &str, meta: Value| Accepted {
+        query: format!("{auth}&to={}&{rest}", pct(to.as_bytes())),
+        to,
+        meta,
+    };
     let accepted = vec![
-        Accepted {
-            query: format!("{auth}&to=%2B33612340001&text=mclass+3&mclass=3&from=AcmeShop"),
-            to: "+33612340001",
-            meta: json!({"mclass": 3, "coding": 0}),
-        },
-        Accepted {
-            query: format!("{auth}&to=%2B33612340002&text=coding+2&coding=2&charset=UTF-8"),
-            to: "+33612340002",
-            meta: json!({"coding": 2, "charset": "UTF-8"}),
-        },
-        Accepted {
-            query: format!(
-                "{auth}&to=%2B33612340003&text=dlr&dlr-mask=63&dlr-url={}",
+        to_one(
+            "+33612340001",
+            "text=mclass+3&mclass=3&from=AcmeShop",
+            json!({"mclass": 3, "coding": 0}),
+        ),
+        to_one(
+            "+33612340002",
+            "text=coding+2&coding=2&charset=UTF-8",
+            json!({"coding": 2, "charset": "UTF-8"}),
+        ),
+        to_one(
+            "+33612340003",
+            &format!(
+                "text=dlr&dlr-mask=63&dlr-url={}",
                 pct(b"http://127.0.0.1:9/dlr?id=%i&s=%d")
             ),
-            to: "+33612340003",
-            meta: json!({"coding": 0}),
-        },
-        Accepted {
-            query: format!("{auth}&to=%2B33612340004&text=mwi&mwi=7"),
-            to: "+33612340004",
-            meta: json!({"mwi": 7, "coding": 0}),
-        },
-        Accepted {
-            query: format!("{auth}&to=%2B33612340005&text=pid&pid=255"),
-            to: "+33612340005",
-            meta: json!({"pid": 255, "coding": 0}),
-        },
-        Accepted {
-            query: format!("{auth}&to=%2B33612340006&text=alt-dcs&alt-dcs=1"),
-            to: "+33612340006",
-            meta: json!({"alt-dcs": 1, "coding": 0}),
-        },
-        Accepted {
-            query: format!("{auth}&to=%2B33612340007&text=rpi&rpi=2"),
-            to: "+33612340007",
-            meta: json!({"rpi": 2, "coding": 0}),
-        },
-        Accepted {
-            query: format!("{auth}&to=%2B33612340008&text=priority&priority=3"),
-            to: "+33612340008",
-            meta: json!({"priority": 3, "coding": 0}),
-        },
-        Accepted {
-            query: format!("{auth}&to=%2B33612340009&text=validity&validity=-1"),
-            to: "+33612340009",
-            meta: json!({"coding": 0}),
-        },
-        Accepted {
-            query: format!("{auth}&to=%2B33612340010&text=validity&validity=10"),
-            to: "+33612340010",
-            meta: json!({"validity": 10, "coding": 0}),
-        },
-        Accepted {
-            query: format!("{auth}&to=%2B33612340011&text=deferred&deferred=5&validity=10"),
-            to: "+33612340011",
-            meta: json!({"validity": 10, "coding": 0}),
-        },
-        Accepted {
-            query: format!("{auth}&to=%2B33612340012&text=account&account={account64}"),
-            to: "+33612340012",
-            meta: json!({"account": account64, "coding": 0}),
-        },
-        Accepted {
-            query: format!("{auth}&to=%2B33612340013&text=compress&compress=1&mclass=0"),
-            to: "+33612340013",
-            meta: json!({"compress": 1, "mclass": 0, "coding": 0}),
-        },
+            json!({"coding": 0}),
+        ),
+        to_one(
+            "+33612340004",
+            "text=mwi&mwi=7",
+            json!({"mwi": 7, "coding": 0}),
+        ),
+        to_one(
+            "+33612340005",
+            "text=pid&pid=255",
+            json!({"pid": 255, "coding": 0}),
+        ),
+        to_one(
+            "+33612340006",
+            "text=alt-dcs&alt-dcs=1",
+            json!({"alt-dcs": 1, "coding": 0}),
+        ),
+        to_one(
+            "+33612340007",
+            "text=rpi&rpi=2",
+            json!({"rpi": 2, "coding": 0}),
+        ),
+        to_one(
+            "+33612340008",
+            "text=priority&priority=3",
+            json!({"priority": 3, "coding": 0}),
+        ),
+        to_one(
+            "+33612340009",
+            "text=validity&validity=-1",
+            json!({"coding": 0}),
+        ),
+        to_one(
+            "+33612340010",
+            "text=validity&validity=10",
+            json!({"validity": 10, "coding": 0}),
+        ),
+        to_one(
+            "+33612340011",
+            "text=deferred&deferred=5&validity=10",
+            json!({"validity": 10, "coding": 0}),
+        ),
+        to_one(
+            "+33612340012",
+            &format!("text=account&account={account64}"),
+            json!({"account": account64, "coding": 0}),
+        ),
+        to_one(
+            "+33612340013",
+            "text=compress&compress=1&mclass=0",
+            json!({"compress": 1, "mclass": 0, "coding": 0}),
+        ),
         Accepted {
             // The old names: user, pass, dlrmask, dlrurl.
             query: format!(
@@ -668,14 +541,14 @@ fn kannel_answers_are_kannel_s_byte_for_byte() {
             to: "+33612340014",
             meta: json!({"coding": 0}),
         },
-        Accepted {
-            query: format!(
-                "{auth}&to=%2B33612340015&text=meta&smsc=orange&binfo=b1&meta-data={}",
+        to_one(
+            "+33612340015",
+            &format!(
+                "text=meta&smsc=orange&binfo=b1&meta-data={}",
                 pct(b"?smpp?key=value")
             ),
-            to: "+33612340015",
-            meta: json!({"smsc": "orange", "binfo": "b1", "meta-data": "?smpp?key=value", "coding": 0}),
-        },
+            json!({"smsc": "orange", "binfo": "b1", "meta-data": "?smpp?key=value", "coding": 0}),
+        ),
         Accepted {
             // The same receiver twice: one job.
             query: format!("{auth}&to=%2B33612340019+%2B33612340019&text=twice"),
@@ -693,7 +566,7 @@ fn kannel_answers_are_kannel_s_byte_for_byte() {
         kannel(
             &get(&a.query),
             202,
-            "3: Queued for later delivery",
+            QUEUED,
             &format!("accepted: {}", a.query),
         );
     }
@@ -703,12 +576,7 @@ fn kannel_answers_are_kannel_s_byte_for_byte() {
             .as_bytes(),
     );
     assert_eq!(a.version, "HTTP/1.0", "{a:?}");
-    kannel(
-        &a,
-        202,
-        "3: Queued for later delivery",
-        "HTTP/1.0 without Host",
-    );
+    kannel(&a, 202, QUEUED, "HTTP/1.0 without Host");
     // A POST text/plain with X-Kannel headers, two receivers, from the query string's
     // dlr settings.
     let a = serve.post(
@@ -723,7 +591,7 @@ fn kannel_answers_are_kannel_s_byte_for_byte() {
         ],
         b"caf\xe9 post",
     );
-    kannel(&a, 202, "3: Queued for later delivery", "POST text/plain");
+    kannel(&a, 202, QUEUED, "POST text/plain");
 
     // A user limited to one request a second: three at once, at least one refused.
     let slow: Vec<Answer> = std::thread::scope(|s| {
@@ -743,7 +611,7 @@ fn kannel_answers_are_kannel_s_byte_for_byte() {
     for (i, a) in slow.iter().enumerate() {
         match a.status {
             202 => {
-                kannel(a, 202, "3: Queued for later delivery", "slow user");
+                kannel(a, 202, QUEUED, "slow user");
                 slow_accepted.push(format!("+3361234010{i}"));
             }
             _ => kannel(
@@ -949,6 +817,39 @@ fn unknown_paths_get_kannel_s_404() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A relais device whose port is missing at start (unplugged) does not stop the
+/// gateway: messages are queued, and the device is tried again.
+#[test]
+fn a_missing_device_port_does_not_stop_the_gateway() {
+    let dir = scratch("http_gateway_missing_port");
+    let port = dir.join("ttyACM-unplugged");
+    let config = format!(
+        "{KANNEL_CONFIG}\n[[device]]\nname = \"desk\"\nkind = \"device\"\nport = \"{}\"\nsender = \"alpha:Acme\"\n",
+        port.display()
+    );
+    let serve = Serve::start(&dir, &config);
+    let health = serve.get("/api/v1/health", &[]);
+    assert_eq!(health.status, 200, "{health:?}");
+    let h = health.json();
+    assert_eq!(
+        (
+            h["devices"]["configured"].as_u64(),
+            h["devices"]["up"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+    let a = serve.get(
+        &format!("{SENDSMS}?username=kuser&password=kpass&to=%2B33612345678&text=hi"),
+        &[],
+    );
+    kannel(&a, 202, QUEUED, "no device up: queued for later");
+    // Still serving after a retry of the port (every 5 s).
+    std::thread::sleep(Duration::from_millis(5500));
+    assert_eq!(serve.get("/api/v1/health", &[]).status, 200);
+    drop(serve);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 // ----- 2. sendsms to the modem ---------------------------------------------------------
 
 #[test]
@@ -963,7 +864,6 @@ password = "kpass"
     );
     let get = |q: &str| serve.get(&format!("{SENDSMS}?{q}"), &[]);
     let auth = "username=kuser&password=kpass";
-    const OK: &str = "0: Accepted for delivery";
 
     // Two receivers, UTF-8 (by default) with characters outside GSM 7-bit.
     let text = "Grüße € ça va";
@@ -971,7 +871,7 @@ password = "kpass"
         "{auth}&to=%2B33612345001+%2B33612345002&text={}",
         pct(text.as_bytes())
     ));
-    kannel(&a, 202, OK, "two receivers, UTF-8");
+    kannel(&a, 202, ACCEPTED, "two receivers, UTF-8");
     // UCS-2 given as UTF-16BE bytes, a surrogate pair included.
     let cyrillic = "Привет 😀 Ελλάδα";
     let utf16: Vec<u8> = cyrillic
@@ -982,12 +882,12 @@ password = "kpass"
         "{auth}&to=%2B33612345003&coding=2&charset=UTF-16BE&text={}",
         pct(&utf16)
     ));
-    kannel(&a, 202, OK, "UTF-16BE");
+    kannel(&a, 202, ACCEPTED, "UTF-16BE");
     // ISO-8859-1.
     let a = get(&format!(
         "{auth}&to=%2B33612345004&charset=ISO-8859-1&text=%E9t%E9"
     ));
-    kannel(&a, 202, OK, "ISO-8859-1");
+    kannel(&a, 202, ACCEPTED, "ISO-8859-1");
     // POST text/plain with X-Kannel headers.
     let post_text = "Bonjour depuis un POST ✓";
     let a = serve.post(
@@ -1000,7 +900,7 @@ password = "kpass"
         ],
         post_text.as_bytes(),
     );
-    kannel(&a, 202, OK, "POST text/plain");
+    kannel(&a, 202, ACCEPTED, "POST text/plain");
     // POST of Kannel's XML document with two <da>.
     let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
         <message>\n  <submit>\n\
@@ -1011,15 +911,10 @@ password = "kpass"
         <from><username>kuser</username><password>kpass</password></from>\n\
         </submit>\n</message>\n";
     let a = serve.post(SENDSMS, &[("Content-Type", "text/xml")], xml.as_bytes());
-    kannel(&a, 202, OK, "POST text/xml");
+    kannel(&a, 202, ACCEPTED, "POST text/xml");
     // Deferred one minute: stored, not sent now.
     let a = get(&format!("{auth}&to=%2B33612345008&text=later&deferred=1"));
-    kannel(
-        &a,
-        202,
-        "3: Queued for later delivery",
-        "deferred one minute",
-    );
+    kannel(&a, 202, QUEUED, "deferred one minute");
 
     for (to, text) in [
         ("+33612345001", text),
@@ -1055,22 +950,6 @@ password = "kpass"
 
 const TOKEN: &str = "tok-gateway-0123456789";
 const OTHER: &str = "tok-other-9876543210";
-
-fn api_send(serve: &Serve, token: &str, body: &Value, key: Option<&str>) -> Answer {
-    let auth = bearer(token);
-    let mut headers = vec![
-        ("Authorization", auth.as_str()),
-        ("Content-Type", "application/json"),
-    ];
-    if let Some(k) = key {
-        headers.push(("Idempotency-Key", k));
-    }
-    serve.post("/api/v1/messages", &headers, body.to_string().as_bytes())
-}
-
-fn api_get(serve: &Serve, token: &str, path: &str) -> Answer {
-    serve.get(path, &[("Authorization", &bearer(token))])
-}
 
 /// The per-recipient answer of a send: (id, to) of each, all queued.
 #[track_caller]
@@ -1300,27 +1179,12 @@ token = "{OTHER}"
     assert_eq!(j.due_at, unix_of(&later), "not_before is the due time");
 
     // ----- cancel the one not yet due -----
-    let a = serve.request(
-        "DELETE",
-        &format!("/api/v1/messages/{later_id}"),
-        &[("Authorization", &bearer(OTHER))],
-        b"",
-    );
+    let a = api_delete(&serve, OTHER, &format!("/api/v1/messages/{later_id}"));
     api_error(&a, 404, "not-found", "the other token cancels my message");
-    let a = serve.request(
-        "DELETE",
-        &format!("/api/v1/messages/{later_id}"),
-        &[("Authorization", &bearer(TOKEN))],
-        b"",
-    );
+    let a = api_delete(&serve, TOKEN, &format!("/api/v1/messages/{later_id}"));
     assert_eq!(a.status, 200, "{a:?}");
     assert_eq!(a.json(), json!({"id": later_id, "state": "cancelled"}));
-    let a = serve.request(
-        "DELETE",
-        &format!("/api/v1/messages/{later_id}"),
-        &[("Authorization", &bearer(TOKEN))],
-        b"",
-    );
+    let a = api_delete(&serve, TOKEN, &format!("/api/v1/messages/{later_id}"));
     api_error(&a, 409, "not-cancellable", "cancelled twice");
 
     // ----- everything else is delivered -----
@@ -1364,12 +1228,7 @@ token = "{OTHER}"
         wait_ledger(&sim, to, &text);
     }
     let delivered_id = one[0].0;
-    let a = serve.request(
-        "DELETE",
-        &format!("/api/v1/messages/{delivered_id}"),
-        &[("Authorization", &bearer(TOKEN))],
-        b"",
-    );
+    let a = api_delete(&serve, TOKEN, &format!("/api/v1/messages/{delivered_id}"));
     let m = api_error(&a, 409, "not-cancellable", "a delivered message");
     assert!(m.contains("delivered"), "{m}");
     assert!(
@@ -1447,7 +1306,7 @@ token = "{OTHER}"
     }
 
     // ----- inbound -----
-    sim.control(json!({"cmd": "sms", "modem": "m1", "from": "+33698765432", "text": "Bonjour"}));
+    receive_sms(&sim, "+33698765432", "Bonjour");
     let got = wait_for("the inbound message in GET /api/v1/inbound", WAIT, || {
         let a = api_get(&serve, TOKEN, "/api/v1/inbound");
         assert_eq!(a.status, 200, "{a:?}");
@@ -1503,19 +1362,9 @@ token = "{OTHER}"
         json!({"url": "http://127.0.0.1:9/x", "event": "bogus"}),
     );
     api_error(&a, 400, "bad-request", "an unknown event");
-    let a = serve.request(
-        "DELETE",
-        "/api/v1/webhooks/hook-app",
-        &[("Authorization", &bearer(OTHER))],
-        b"",
-    );
+    let a = api_delete(&serve, OTHER, "/api/v1/webhooks/hook-app");
     api_error(&a, 404, "not-found", "another token deletes my webhook");
-    let a = serve.request(
-        "DELETE",
-        "/api/v1/webhooks/hook-app",
-        &[("Authorization", &bearer(TOKEN))],
-        b"",
-    );
+    let a = api_delete(&serve, TOKEN, "/api/v1/webhooks/hook-app");
     assert_eq!(a.status, 204, "{a:?}");
     let a = api_get(&serve, TOKEN, "/api/v1/webhooks");
     assert_eq!(a.json(), json!({"webhooks": []}));
@@ -1548,6 +1397,7 @@ password = "stranger-pw"
 "#,
     );
     let auth = basic("phone", "phone-pw");
+    let stranger = basic("stranger", "stranger-pw");
     let post = |path: &str, body: &Value| {
         serve.post(
             path,
@@ -1658,10 +1508,7 @@ password = "stranger-pw"
             wait_ledger(&sim, n, text);
         }
         // Another user does not see it.
-        let a = serve.get(
-            &format!("/message/{id}"),
-            &[("Authorization", &basic("stranger", "stranger-pw"))],
-        );
+        let a = serve.get(&format!("/message/{id}"), &[("Authorization", &stranger)]);
         refused(&a, 404, "message not found", "another user's message");
     }
     let all = jobs(&serve.db());
@@ -1691,18 +1538,25 @@ password = "stranger-pw"
         &json!({"url": "file:///etc/passwd", "event": "sms:sent"}),
     );
     assert_eq!(a.status, 400, "a file URL: {a:?}");
-    let list = serve.get("/webhooks", &[("Authorization", &auth)]);
-    assert_eq!(list.status, 200, "{list:?}");
-    assert_eq!(list.json(), json!([hook]));
-    let theirs = serve.get(
-        "/webhooks",
-        &[("Authorization", &basic("stranger", "stranger-pw"))],
-    );
+    // The webhooks `auth` lists, and `auth` deleting the one registered.
+    let list = |auth: &str| serve.get("/webhooks", &[("Authorization", auth)]);
+    let delete = |auth: &str| {
+        serve.request(
+            "DELETE",
+            &format!("/webhooks/{hook_id}"),
+            &[("Authorization", auth)],
+            b"",
+        )
+    };
+    let mine = list(&auth);
+    assert_eq!(mine.status, 200, "{mine:?}");
+    assert_eq!(mine.json(), json!([hook]));
+    let theirs = list(&stranger);
     assert_eq!(theirs.json(), json!([]), "another user's list");
     // Another user cannot take the webhook over by registering its id.
     let a = serve.post(
         "/webhooks",
-        &[("Authorization", &basic("stranger", "stranger-pw"))],
+        &[("Authorization", &stranger)],
         json!({"id": hook_id, "url": "http://127.0.0.1:9/evil", "event": "sms:received"})
             .to_string()
             .as_bytes(),
@@ -1714,30 +1568,17 @@ password = "stranger-pw"
             .is_some_and(|m| m.contains("another client")),
         "{a:?}"
     );
-    let list = serve.get("/webhooks", &[("Authorization", &auth)]);
     assert_eq!(
-        list.json(),
+        list(&auth).json(),
         json!([hook]),
         "the owner's webhook is untouched"
     );
     // Its server answers 204 to any DELETE; another user's leaves it in place.
-    let a = serve.request(
-        "DELETE",
-        &format!("/webhooks/{hook_id}"),
-        &[("Authorization", &basic("stranger", "stranger-pw"))],
-        b"",
-    );
+    let a = delete(&stranger);
     assert_eq!(a.status, 204, "{a:?}");
-    let list = serve.get("/webhooks", &[("Authorization", &auth)]);
-    assert_eq!(list.json(), json!([hook]));
-    let a = serve.request(
-        "DELETE",
-        &format!("/webhooks/{hook_id}"),
-        &[("Authorization", &auth)],
-        b"",
-    );
+    assert_eq!(list(&auth).json(), json!([hook]));
+    let a = delete(&auth);
     assert_eq!(a.status, 204, "{a:?}");
     assert!(a.body.is_empty());
-    let list = serve.get("/webhooks", &[("Authorization", &auth)]);
-    assert_eq!(list.json(), json!([]));
+    assert_eq!(list(&auth).json(), json!([]));
 }

@@ -201,24 +201,60 @@ pub fn serve_all(
                 stored_events: last,
                 ..link::Config::default()
             };
-            let (client, incoming) = match link {
-                Link::Port(_) => LinkClient::connect(&d.port, link_config)
-                    .await
-                    .map_err(|e| format!("device {}: {e}", d.name))?,
+            // A gateway keeps serving while a device's port is missing (unplugged at
+            // start): it retries every 5 s. `relais run` says so and stops.
+            let keep_trying = service.is_some();
+            let task = match link {
+                Link::Port(_) if keep_trying => {
+                    let (ctx, mut stop) = (ctx.clone(), stop.clone());
+                    tokio::spawn(async move {
+                        loop {
+                            match LinkClient::connect(&d.port, link_config.clone()).await {
+                                Ok((client, incoming)) => {
+                                    tracing::info!(device = %d.name, port = %d.port, "driving");
+                                    return scheduler::serve(ctx, target, client, incoming, stop)
+                                        .await;
+                                }
+                                Err(e) => tracing::warn!(
+                                    device = %d.name,
+                                    port = %d.port,
+                                    "{e}; trying again in 5 s"
+                                ),
+                            }
+                            tokio::select! {
+                                _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                                _ = stop.changed() => return Ok(()),
+                            }
+                        }
+                    })
+                }
+                Link::Port(_) => {
+                    let (client, incoming) = LinkClient::connect(&d.port, link_config)
+                        .await
+                        .map_err(|e| format!("device {}: {e}", d.name))?;
+                    tracing::info!(device = %d.name, port = %d.port, "driving");
+                    tokio::spawn(scheduler::serve(
+                        ctx.clone(),
+                        target,
+                        client,
+                        incoming,
+                        stop.clone(),
+                    ))
+                }
                 Link::Local(_, device) => {
-                    let pair = LinkClient::start(device.connector(), link_config);
+                    let (client, incoming) = LinkClient::start(device.connector(), link_config);
                     locals.push(device);
-                    pair
+                    tracing::info!(device = %d.name, port = %d.port, "driving");
+                    tokio::spawn(scheduler::serve(
+                        ctx.clone(),
+                        target,
+                        client,
+                        incoming,
+                        stop.clone(),
+                    ))
                 }
             };
-            tracing::info!(device = %d.name, port = %d.port, "driving");
-            tasks.push(tokio::spawn(scheduler::serve(
-                ctx.clone(),
-                target,
-                client,
-                incoming,
-                stop.clone(),
-            )));
+            tasks.push(task);
         }
         let watcher = {
             let ctx = ctx.clone();

@@ -545,6 +545,18 @@ fn parse_id(id: &str) -> Result<i64, Response<Body>> {
         .ok_or_else(|| bad(format!("{id:?} is not a message id")))
 }
 
+/// The prologue of the routes on one message: its caller (a Bearer token, see
+/// [`authenticate`]), then the message id of its path.
+fn client_and_id(
+    app: &App,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    id: &str,
+) -> Result<(Client, i64), Response<Body>> {
+    let client = authenticate(app, headers, peer, false)?;
+    Ok((client, parse_id(id)?))
+}
+
 async fn read(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -552,12 +564,8 @@ async fn read(
     Path(id): Path<String>,
 ) -> Response<Body> {
     Metrics::bump(&app.metrics.requests);
-    let client = match authenticate(&app, &headers, peer, false) {
+    let (client, id) = match client_and_id(&app, &headers, peer, &id) {
         Ok(c) => c,
-        Err(r) => return r,
-    };
-    let id = match parse_id(&id) {
-        Ok(i) => i,
         Err(r) => return r,
     };
     let store = app.ctx.store();
@@ -650,12 +658,8 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> Response<Body> {
     Metrics::bump(&app.metrics.requests);
-    let client = match authenticate(&app, &headers, peer, false) {
+    let (client, id) = match client_and_id(&app, &headers, peer, &id) {
         Ok(c) => c,
-        Err(r) => return r,
-    };
-    let id = match parse_id(&id) {
-        Ok(i) => i,
         Err(r) => return r,
     };
     let now = app.ctx.clock.now();

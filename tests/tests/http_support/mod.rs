@@ -1,6 +1,8 @@
 //! Shared by the `http_*` tests: start `relais serve` as a separate process, talk raw
 //! HTTP/1.x to it over TCP (so answers are checked byte for byte), and run a callback
-//! receiver that records what it gets and fails the first N calls.
+//! receiver that records what it gets and fails the first N calls. Also the setup the
+//! tests share: the simulator's scenario, the base `relais.toml`, credentials headers,
+//! the JSON API calls, the store read beside the server, and polling.
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
@@ -12,7 +14,192 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::sim_support::relais_binary;
+use serde_json::{Value, json};
+
+use crate::sim_support::{Sim, relais_binary};
+
+/// How long the tests wait for anything the gateway does (a modem coming up, a message
+/// delivered, a callback taken).
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// The simulator's world: one modem `m1` (+33700000001), and an operator that takes
+/// every message and reports it delivered.
+pub const SCENARIO: &str = r#"
+seed = 7
+start = "2026-03-10T10:00:00"
+utc_offset = "+01:00"
+
+[[modem]]
+name = "m1"
+msisdn = "+33700000001"
+submit_latency = "200ms"
+
+[operator]
+report_latency = "200ms"
+
+[[route]]
+prefix = "*"
+outcome = "delivered"
+"#;
+
+/// The base `relais.toml`: the store, a fast scheduler, no pacing, the brand Acme, and,
+/// when `device` gives its (name, port), the modem of [`SCENARIO`]; then `extra` (the
+/// `[http]` settings, users and tokens of the test).
+pub fn gateway_config(device: Option<(&str, &Path)>, extra: &str) -> String {
+    let device = device.map_or(String::new(), |(name, port)| {
+        format!(
+            r#"
+[[device]]
+name = "{name}"
+kind = "modem"
+port = "{}"
+sender = "longnum:+33700000001"
+state = "agent.flash"
+"#,
+            port.display()
+        )
+    });
+    format!(
+        r#"
+database = "relais.db"
+
+[scheduler]
+poll = "100ms"
+
+[pacing]
+per_minute = 0
+per_hour = 0
+per_day = 0
+min_gap = "0s"
+jitter = "0s"
+
+[[brand]]
+name = "Acme"
+{device}{extra}
+"#
+    )
+}
+
+/// Starts the simulator (with [`SCENARIO`]) and `relais serve` in its `host`
+/// subdirectory, with its modem as the device `device` and `extra` (see
+/// [`gateway_config`]). Does not wait for the modem to be up.
+pub fn start_with_modem(test: &str, device: &str, extra: &str) -> (Sim, Serve) {
+    let sim = Sim::start(test, SCENARIO, &[]);
+    let dir = sim.dir.join("host");
+    std::fs::create_dir_all(&dir).unwrap();
+    let serve = Serve::start(&dir, &gateway_config(Some((device, &sim.link())), extra));
+    (sim, serve)
+}
+
+/// The simulated network delivers an SMS from `from` with `text` to the modem `m1`.
+pub fn receive_sms(sim: &Sim, from: &str, text: &str) {
+    sim.control(json!({"cmd": "sms", "modem": "m1", "from": from, "text": text}));
+}
+
+/// Waits (at most [`WAIT`]) until `GET /api/v1/health` counts `n` devices up; every
+/// answer on the way must be a 200.
+#[track_caller]
+pub fn wait_until_up(serve: &Serve, n: u64) {
+    wait_for(
+        &format!("{n} device(s) up (GET /api/v1/health)"),
+        WAIT,
+        || {
+            let h = serve.get("/api/v1/health", &[]);
+            assert_eq!(h.status, 200, "health: {h:?}");
+            (h.json()["devices"]["up"] == n).then_some(())
+        },
+    );
+}
+
+/// Polls `f` every 50 ms until it gives Some (at most `timeout`).
+#[track_caller]
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("waited {timeout:?} for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Seconds since 1970 now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// The store, read-only (serve may be running beside: it is in WAL mode).
+pub fn open_store(path: &Path) -> rusqlite::Connection {
+    let db =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap_or_else(|e| panic!("open {} read-only: {e}", path.display()));
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    db
+}
+
+// ----- credentials and the JSON API ----------------------------------------------------
+
+/// Standard base64 (for Basic credentials).
+pub fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The `Authorization` value of HTTP Basic for `user` and `password`.
+pub fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
+}
+
+/// The `Authorization` value of a Bearer `token`.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// `POST /api/v1/messages` of `body` with the Bearer `token` (and an `Idempotency-Key`
+/// when `key` is given).
+pub fn api_send(serve: &Serve, token: &str, body: &Value, key: Option<&str>) -> Answer {
+    let auth = bearer(token);
+    let mut headers = vec![
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    if let Some(k) = key {
+        headers.push(("Idempotency-Key", k));
+    }
+    serve.post("/api/v1/messages", &headers, body.to_string().as_bytes())
+}
+
+/// A GET of `path` with the Bearer `token`.
+pub fn api_get(serve: &Serve, token: &str, path: &str) -> Answer {
+    serve.get(path, &[("Authorization", &bearer(token))])
+}
+
+/// A DELETE of `path` with the Bearer `token`.
+pub fn api_delete(serve: &Serve, token: &str, path: &str) -> Answer {
+    serve.request("DELETE", path, &[("Authorization", &bearer(token))], b"")
+}
 
 /// A running `relais serve`.
 pub struct Serve {
