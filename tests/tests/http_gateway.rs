@@ -817,6 +817,51 @@ fn unknown_paths_get_kannel_s_404() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Receivers as Kannel clients write them: `0033...` and bare digits are international;
+/// a leading 0 is national when the user has a `country_code`, and set aside otherwise.
+#[test]
+fn national_and_bare_receivers_are_read_like_kannel_clients_write_them() {
+    let dir = scratch("http_gateway_national");
+    let config = format!(
+        "{KANNEL_CONFIG}\n[[http.user]]\nname = \"fr\"\npassword = \"frpw\"\ncountry_code = 33\n"
+    );
+    let serve = Serve::start(&dir, &config);
+    let send = |user: &str, pw: &str, to: &str| {
+        serve.get(
+            &format!("{SENDSMS}?username={user}&password={pw}&to={to}&text=hi"),
+            &[],
+        )
+    };
+    kannel(
+        &send("fr", "frpw", "0612345001"),
+        202,
+        QUEUED,
+        "national with a country code",
+    );
+    kannel(
+        &send("fr", "frpw", "33612345002"),
+        202,
+        QUEUED,
+        "bare digits",
+    );
+    kannel(
+        &send("kuser", "kpass", "0033612345003"),
+        202,
+        QUEUED,
+        "00 prefix",
+    );
+    kannel(
+        &send("kuser", "kpass", "0612345004"),
+        400,
+        "Number(s) has/have been denied by white- and/or black-lists.",
+        "national without a country code",
+    );
+    let numbers: Vec<String> = jobs(&serve.db()).into_iter().map(|j| j.number).collect();
+    assert_eq!(numbers, ["+33612345001", "+33612345002", "+33612345003"]);
+    drop(serve);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A relais device whose port is missing at start (unplugged) does not stop the
 /// gateway: messages are queued, and the device is tried again.
 #[test]

@@ -228,6 +228,7 @@ mod tests {
             allow_ip: vec!["127.0.0.1".into()],
             rate: 0,
             max_messages: 10,
+            country_code: None,
         }];
         let c = Credentials::new(&users, &[]);
         let lo: IpAddr = "127.0.0.1".parse().unwrap();

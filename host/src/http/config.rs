@@ -109,6 +109,11 @@ pub struct HttpUser {
     /// Most SMS parts one message may take (Kannel's `max-messages`).
     #[serde(default = "default_max_messages")]
     pub max_messages: u32,
+    /// Country calling code for receivers in national form: with 33, `0612345678` is
+    /// +33 6 12 34 56 78. Without it such receivers are set aside. (Receivers of
+    /// digits alone, without a leading 0, are read as international: `33612345678`.)
+    #[serde(default)]
+    pub country_code: Option<u16>,
 }
 
 fn default_class() -> String {

@@ -26,12 +26,32 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri, header};
 use relais_core::compliance::decision::ConsentStatus;
-use relais_core::compliance::number::Msisdn;
+use relais_core::compliance::number::{Msisdn, NumberError};
 
 use super::kannel::{self, Answer, Coding, Limits, RawRequest};
 use super::server::{App, Metrics};
 use super::writer::{Fate, Submission, Written};
 use crate::store::{NewJob, Origin};
+
+/// A receiver as Kannel clients write them: international (`+33...`, `0033...`, or
+/// digits alone: `33612345678`), or national with a leading 0 when the user has a
+/// `country_code`.
+pub fn receiver(text: &str, country_code: Option<u16>) -> Result<Msisdn, NumberError> {
+    let t = text.trim();
+    if t.starts_with('+') || t.starts_with("00") {
+        return Msisdn::parse(t);
+    }
+    if let Some(rest) = t.strip_prefix('0') {
+        return match country_code {
+            Some(cc) => Msisdn::parse(&format!("+{cc}{rest}")),
+            None => Err(NumberError::NotInternational),
+        };
+    }
+    if t.is_empty() {
+        return Err(NumberError::Empty);
+    }
+    Msisdn::parse(&format!("+{t}"))
+}
 
 /// Kannel's answer as an HTTP response, with Kannel's headers.
 pub fn respond(a: &Answer) -> Response<Body> {
@@ -140,7 +160,7 @@ async fn answer(
     let numbers: Vec<String> = sms
         .to
         .iter()
-        .filter_map(|n| match Msisdn::parse(n) {
+        .filter_map(|n| match receiver(n, u.country_code) {
             Ok(m) => Some(m.to_string()),
             Err(e) => {
                 tracing::info!(user = %u.name, receiver = %n, "receiver set aside: {e}");
@@ -222,5 +242,24 @@ async fn answer(
         Answer::queued()
     } else {
         Answer::accepted()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receivers_are_read_as_kannel_clients_write_them() {
+        let r = |t: &str, cc| receiver(t, cc).map(|m| m.to_string());
+        assert_eq!(r("+33612345678", None).unwrap(), "+33612345678");
+        assert_eq!(r("0033612345678", None).unwrap(), "+33612345678");
+        assert_eq!(r("33612345678", None).unwrap(), "+33612345678");
+        assert_eq!(r("0612345678", Some(33)).unwrap(), "+33612345678");
+        assert_eq!(r("0612345678", None), Err(NumberError::NotInternational));
+        assert_eq!(r("0044 7700 900123", Some(33)).unwrap(), "+447700900123");
+        assert!(r("", Some(33)).is_err());
+        assert!(r("12", None).is_err(), "too short");
+        assert!(r("33-61x", None).is_err());
     }
 }
