@@ -48,6 +48,8 @@ enum Command {
     Sim(Box<sim::Args>),
     /// The HTTP gateway with the daemon: Kannel sendsms, JSON API, webhooks, dashboard.
     Serve(relais::http::server::ServeArgs),
+    /// The callbacks and webhooks of `relais serve`: list, retry dead letters, prune.
+    Callbacks(commands::callbacks::CallbacksArgs),
     /// Talk to a relais device over its serial or TCP link (handshake, status).
     Device(link::cli::Args),
     /// Print the versions of the host program and of the core and agent it embeds.
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Status(a) => finish("status", commands::status(a)),
         Command::Config(a) => finish("config", commands::config(a)),
         Command::Serve(a) => finish("serve", relais::http::server::run(a)),
+        Command::Callbacks(a) => finish("callbacks", commands::callbacks::callbacks(a)),
         Command::Pdu(args) => pdu::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Sim(args) => sim::run(*args),

@@ -1025,3 +1025,70 @@ fn sigterm_stops_serve_cleanly() {
     );
     stored_texts(&serve.db());
 }
+
+/// `relais callbacks` beside the running server.
+fn callbacks_cli(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(sim_support::relais_binary())
+        .current_dir(dir)
+        .args(["callbacks", "--config", "relais.toml"])
+        .args(args)
+        .output()
+        .expect("run relais callbacks");
+    assert!(out.status.success(), "relais callbacks {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// After its last try a callback is a dead letter: kept, listed by `relais callbacks
+/// list --state dead`, and tried again with the same event id after `relais callbacks
+/// retry`.
+#[test]
+fn a_dead_letter_is_kept_listed_and_retried_with_its_event_id() {
+    let app = Receiver::start(usize::MAX, 200);
+    let (sim, _dir, serve) = with_modem("http_cb_dead", 2, "");
+    let dlr = pct(app.url("/dlr?type=%d").as_bytes());
+    let a = sendsms(
+        &serve,
+        "+33612340009",
+        "dead letter",
+        &format!("&dlr-mask=8&dlr-url={dlr}"),
+    );
+    assert_eq!(a.status, 202, "{a:?}");
+    sim.wait_entries("message", 1, WAIT);
+    // Two tries (the first and one retry a second later), then dead.
+    let deadline = Instant::now() + WAIT;
+    let dead = loop {
+        let rows = callback_rows(&serve.db());
+        if let Some(r) = rows.iter().find(|r| r.state == "dead") {
+            break r.clone();
+        }
+        assert!(Instant::now() < deadline, "no dead letter: {rows:#?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!((dead.kind.as_str(), dead.attempts), ("dlr", 2));
+    assert_eq!(app.requests().len(), 2, "two tries, no more");
+    let listed = callbacks_cli(&serve.dir, &["list", "--state", "dead"]);
+    assert!(
+        listed.contains(&format!("{:>6} dead", dead.id)) && listed.contains("HTTP 500"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("type=8"),
+        "the list shows no query strings: {listed}"
+    );
+    app.heal();
+    let retried = callbacks_cli(&serve.dir, &["retry", "--all-dead"]);
+    assert!(retried.starts_with("1 dead letter(s)"), "{retried}");
+    let calls = app.wait(WAIT, |r| r.iter().any(|c| c.answered == 200));
+    assert_eq!(calls.len(), 3);
+    assert!(
+        calls
+            .iter()
+            .all(|c| event_id(c) == dead.id && c.target == "/dlr?type=8")
+    );
+    let rows = wait_all_done(&serve.db());
+    assert_eq!(rows.len(), 1, "retried, not produced again: {rows:#?}");
+    assert_eq!(
+        callbacks_cli(&serve.dir, &["list", "--state", "dead"]).trim(),
+        "no callback dead"
+    );
+}

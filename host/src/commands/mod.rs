@@ -1,6 +1,7 @@
 //! The user commands over the store: `send`, `campaign`, `contacts`, `optout`,
 //! `consent`, `status`, `config`. The daemons (`run`, `direct`) are in [`daemon`].
 
+pub mod callbacks;
 pub mod daemon;
 
 use std::path::PathBuf;

@@ -90,6 +90,35 @@ pub struct InboundView {
 /// One recipient of a message: (job id, recipient, state, reason, last change).
 pub type RecipientRow = (i64, String, String, Option<String>, UtcInstant);
 
+/// A callback as `relais callbacks` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CallbackView {
+    /// Its id (the event id receivers see).
+    pub id: i64,
+    /// dlr, service or webhook.
+    pub kind: String,
+    /// The event.
+    pub event: String,
+    /// The job it is about.
+    pub job_id: Option<i64>,
+    /// The inbound message it is about.
+    pub inbound_id: Option<i64>,
+    /// The URL (with its query: may carry message text).
+    pub url: String,
+    /// pending, done or dead.
+    pub state: String,
+    /// Tries so far.
+    pub attempts: i64,
+    /// HTTP status of the last try.
+    pub last_status: Option<i64>,
+    /// Why the last try failed.
+    pub last_error: Option<String>,
+    /// Created.
+    pub created_at: String,
+    /// Next try (pending).
+    pub due_at: String,
+}
+
 /// A webhook registered through the API.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct WebhookRow {
@@ -251,6 +280,64 @@ impl Store {
                 "DELETE FROM webhooks WHERE id = ?1 AND client = ?2",
                 params![id, client],
             )? > 0)
+        })
+    }
+
+    /// Callbacks in `state` (all when `None`), newest first, at most `limit`.
+    pub fn callback_views(&self, state: Option<&str>, limit: u32) -> Result<Vec<CallbackView>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, kind, event, job_id, inbound_id, url, state, attempts, last_status,
+                    last_error, created_at, due_at
+             FROM callbacks WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![state, limit], |r| {
+            Ok(CallbackView {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                event: r.get(2)?,
+                job_id: r.get(3)?,
+                inbound_id: r.get(4)?,
+                url: r.get(5)?,
+                state: r.get(6)?,
+                attempts: r.get(7)?,
+                last_status: r.get(8)?,
+                last_error: r.get(9)?,
+                created_at: time(r.get(10)?),
+                due_at: time(r.get(11)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Gives dead letters (`ids`, or every one when empty) their tries back: pending,
+    /// due `now`, with the same event ids. Returns how many.
+    pub fn retry_dead_callbacks(&mut self, ids: &[i64], now: UtcInstant) -> Result<usize> {
+        self.transaction(|tx| {
+            if ids.is_empty() {
+                return Ok(tx.execute(
+                    "UPDATE callbacks SET state = 'pending', attempts = 0, due_at = ?1 WHERE state = 'dead'",
+                    [now.0],
+                )?);
+            }
+            let mut n = 0;
+            for id in ids {
+                n += tx.execute(
+                    "UPDATE callbacks SET state = 'pending', attempts = 0, due_at = ?2
+                     WHERE id = ?1 AND state = 'dead'",
+                    params![id, now.0],
+                )?;
+            }
+            Ok(n)
+        })
+    }
+
+    /// Removes callbacks that were taken before `before`; returns how many.
+    pub fn prune_done_callbacks(&mut self, before: UtcInstant) -> Result<usize> {
+        self.transaction(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM callbacks WHERE state = 'done' AND coalesce(done_at, created_at) < ?1",
+                [before.0],
+            )?)
         })
     }
 

@@ -29,7 +29,9 @@ use relais_core::link::msg::{EventEpoch, EventId};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 pub use events::{Applied, BrandNames, RetryPolicy, failure_name, keyword_kind_name, refusal_name};
-pub use http::{HistoryStep, InboundView, MessageFilter, MessageView, WebhookRow};
+pub use http::{
+    CallbackView, HistoryStep, InboundView, MessageFilter, MessageView, RecipientRow, WebhookRow,
+};
 pub use jobs::{Change, JobRow, JobState, NewJob, Origin, key_of, split_key};
 
 /// Schema migrations, in order: entry `i` brings `user_version` from `i` to `i + 1`.
