@@ -352,7 +352,7 @@ pub fn next_job(ctx: &Context, target: &Target) -> Result<Option<Job>, StoreErro
     let now = ctx.clock.now();
     let mut store = ctx.store();
     loop {
-        let due = store.due_jobs(now, &target.brands, 16)?;
+        let due = store.due_jobs_for(now, Some(&target.name), &target.brands, 16)?;
         if due.is_empty() {
             return Ok(None);
         }

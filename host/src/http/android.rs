@@ -267,6 +267,7 @@ async fn send(
             client: client.origin.clone(),
             meta: Some(meta.to_string()),
             message_id: Some(id.clone()),
+            via: client.device.clone(),
             ..Default::default()
         },
         jobs,

@@ -80,8 +80,11 @@ pub fn send(
         not_before: None,
         expires: None,
     };
+    // The answer goes back through the device the message came in on: the sender
+    // wrote to that SIM's number.
     let origin = Origin {
         client: format!("service:{}", service.keyword),
+        via: Some(device.clone()),
         ..Default::default()
     };
     let id = store

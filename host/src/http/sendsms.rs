@@ -209,6 +209,7 @@ async fn answer(
             dlr_mask: sms.dlr_mask,
             meta: Some(meta),
             message_id: None,
+            via: u.device.clone(),
         },
         jobs,
         identity,

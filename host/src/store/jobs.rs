@@ -422,6 +422,8 @@ pub struct Origin {
     pub meta: Option<String>,
     /// The client's id for a message to several recipients.
     pub message_id: Option<String>,
+    /// The only device that may send it.
+    pub via: Option<String>,
 }
 
 impl Store {
@@ -436,7 +438,7 @@ impl Store {
             let id = insert(tx, None, job, now)?;
             tx.prepare_cached(
                 "UPDATE jobs SET origin = ?2, sender = ?3, dlr_url = ?4, dlr_mask = ?5, meta = ?6,
-                     message_id = ?7 WHERE id = ?1",
+                     message_id = ?7, via = ?8 WHERE id = ?1",
             )?
             .execute(params![
                 id,
@@ -445,7 +447,8 @@ impl Store {
                 origin.dlr_url,
                 origin.dlr_mask,
                 origin.meta,
-                origin.message_id
+                origin.message_id,
+                origin.via
             ])?;
             Ok(id)
         })
@@ -471,6 +474,18 @@ impl Store {
         brands: &[String],
         limit: usize,
     ) -> Result<Vec<JobRow>> {
+        self.due_jobs_for(now, None, brands, limit)
+    }
+
+    /// [`Store::due_jobs`] for `device`: without the jobs another device must send
+    /// (`via`, an HTTP user's `device`). `None`: every device's.
+    pub fn due_jobs_for(
+        &self,
+        now: UtcInstant,
+        device: Option<&str>,
+        brands: &[String],
+        limit: usize,
+    ) -> Result<Vec<JobRow>> {
         // The brand list goes in as a JSON array so that the filter runs in SQL (a
         // device for one brand is never starved by other brands' jobs) and the
         // statement stays cacheable.
@@ -480,9 +495,10 @@ impl Store {
              WHERE state IN ('queued', 'deferred', 'retry') AND due_at <= ?1
                AND (campaign_id IS NULL OR campaign_id IN (SELECT id FROM campaigns WHERE status = 'running'))
                AND (?3 = '[]' OR brand IN (SELECT value FROM json_each(?3)))
+               AND (?4 IS NULL OR via IS NULL OR via = ?4)
              ORDER BY class = 'marketing', due_at, id LIMIT ?2"
         ))?;
-        let rows = st.query_map(params![now.0, limit as i64, brands], job_row)?;
+        let rows = st.query_map(params![now.0, limit as i64, brands, device], job_row)?;
         rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
     }
 

@@ -488,6 +488,7 @@ fn a_delivery_report_about_no_job_is_kept_unattributed() {
                  ALTER TABLE jobs DROP COLUMN origin; ALTER TABLE jobs DROP COLUMN sender;
                  ALTER TABLE jobs DROP COLUMN dlr_url; ALTER TABLE jobs DROP COLUMN dlr_mask;
                  ALTER TABLE jobs DROP COLUMN meta; ALTER TABLE jobs DROP COLUMN message_id;
+                 ALTER TABLE jobs DROP COLUMN via;
                  PRAGMA user_version = 2;",
             )
             .unwrap();
@@ -659,4 +660,31 @@ fn a_job_given_back_with_a_past_until_waits_a_minute() {
     assert_eq!(row.state, JobState::Deferred);
     assert_eq!(row.due_at, T0.plus(60));
     assert!(s.due_jobs(T0.plus(59), &[], 16).unwrap().is_empty());
+}
+
+#[test]
+fn a_job_for_one_device_is_not_handed_to_another() {
+    let mut s = Store::open_in_memory().unwrap();
+    let pinned = s
+        .insert_job_from(
+            &job("+33612345001"),
+            &Origin {
+                client: "sendsms:desk-app".into(),
+                via: Some("desk".into()),
+                ..Default::default()
+            },
+            T0,
+        )
+        .unwrap();
+    let free = s.insert_job(&job("+33612345002"), T0).unwrap();
+    let ids = |device| {
+        s.due_jobs_for(T0, device, &[], 16)
+            .unwrap()
+            .iter()
+            .map(|j| j.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(Some("desk")), [pinned, free]);
+    assert_eq!(ids(Some("field")), [free]);
+    assert_eq!(ids(None), [pinned, free]);
 }

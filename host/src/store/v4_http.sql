@@ -8,6 +8,7 @@ ALTER TABLE jobs ADD COLUMN dlr_url TEXT;     -- Kannel dlr-url template
 ALTER TABLE jobs ADD COLUMN dlr_mask INTEGER; -- Kannel dlr-mask (1, 2, 4, 8, 16)
 ALTER TABLE jobs ADD COLUMN meta TEXT;        -- JSON: request parameters relais records but does not act on
 ALTER TABLE jobs ADD COLUMN message_id TEXT;  -- the client's id of a message to several recipients
+ALTER TABLE jobs ADD COLUMN via TEXT;         -- the only device that may send it (a user's `device`)
 CREATE INDEX jobs_origin ON jobs (origin, id);
 CREATE INDEX jobs_message ON jobs (origin, message_id) WHERE message_id IS NOT NULL;
 
