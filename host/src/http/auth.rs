@@ -135,7 +135,14 @@ pub fn basic(header: &str) -> Option<(String, Vec<u8>)> {
     let b64 = header
         .strip_prefix("Basic ")
         .or_else(|| header.strip_prefix("basic "))?;
-    let raw = base64_decode(b64.trim())?;
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    // Standard alphabet (RFC 4648 §4); clients differ on padding, so take both.
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let raw = LENIENT.decode(b64.trim()).ok()?;
     let colon = raw.iter().position(|&c| c == b':')?;
     let name = String::from_utf8(raw[..colon].to_vec()).ok()?;
     Some((name, raw[colon + 1..].to_vec()))
@@ -147,36 +154,6 @@ pub fn bearer(header: &str) -> Option<&str> {
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))
         .map(str::trim)
-}
-
-/// Standard base64 (RFC 4648 §4), padding optional; `None` on anything else.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let bytes = text.trim_end_matches('=').as_bytes();
-    if bytes.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= val(c)? << (18 - 6 * i);
-        }
-        let n = chunk.len() - 1;
-        for i in 0..n {
-            out.push((acc >> (16 - 8 * i)) as u8);
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -197,6 +174,11 @@ mod tests {
         assert_eq!(
             basic("Basic YXBwOnNlOmNyZXQ="),
             Some(("app".to_string(), b"se:cret".to_vec()))
+        );
+        assert_eq!(
+            basic("Basic YXBwOnNlOmNyZXQ"),
+            Some(("app".to_string(), b"se:cret".to_vec())),
+            "without padding"
         );
         assert_eq!(basic("Basic YXBw"), None, "no colon");
         assert_eq!(basic("Basic !!!!"), None);

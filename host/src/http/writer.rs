@@ -68,20 +68,9 @@ impl Idempotency {
         Idempotency {
             client: client.to_string(),
             key: key.to_string(),
-            body_hash: hex(&Sha256::digest(body)),
+            body_hash: super::outbox::hex(&Sha256::digest(body)),
         }
     }
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// Builds the answer of an idempotent request from its outcomes.

@@ -135,7 +135,8 @@ fn hmac_hex(secret: &[u8], parts: &[&[u8]]) -> String {
     hex(&mac.finalize().into_bytes())
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex (signatures, body digests).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -145,9 +146,9 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Constant-time comparison of two signatures.
 fn equal(a: &str, b: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    crate::http::auth::same_secret(a.as_bytes(), b.as_bytes())
 }
 
 /// relais's webhook signature, the value of `X-Relais-Signature`:
