@@ -9,6 +9,53 @@ use crate::{TARGET, repo_root};
 
 /// The board the CI and the test harness boot under QEMU.
 pub const QEMU_BOARD: &str = "qemu-lm3s6965";
+/// The Raspberry Pi Pico (RP2040), run under rp2040js by the test harness.
+pub const PICO_BOARD: &str = "rp-pico";
+
+/// What the tasks know about each board under `boards/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Board {
+    /// Directory name under `boards/`.
+    pub name: &'static str,
+    /// The Rust target it builds for.
+    pub target: &'static str,
+    /// Flash the firmware may use, in bytes: the size report shows the use against it.
+    pub flash_budget: u64,
+    /// Static RAM (data + bss) the firmware may use; the stack takes the rest.
+    pub ram_budget: u64,
+    /// UF2 family id, for boards flashed by copying a UF2 file.
+    pub uf2_family: Option<u32>,
+}
+
+/// Every board.
+pub const BOARDS: &[Board] = &[
+    // Budgeted as a 128 KiB-flash / 20 KiB-RAM part (docs/budget.md), smaller than
+    // the LM3S6965 itself: the firmware must fit the cheap parts.
+    Board {
+        name: QEMU_BOARD,
+        target: TARGET,
+        flash_budget: 128 * 1024,
+        ram_budget: 20 * 1024,
+        uf2_family: None,
+    },
+    // memory.x: boot2 and the firmware take the 2 MiB chip less the store (256 KiB);
+    // RAM is the RP2040's 264 KiB.
+    Board {
+        name: PICO_BOARD,
+        target: "thumbv6m-none-eabi",
+        flash_budget: 2048 * 1024 - 256 * 1024,
+        ram_budget: 264 * 1024,
+        uf2_family: Some(crate::uf2::RP2040_FAMILY),
+    },
+];
+
+/// The board called `name`.
+pub fn board(name: &str) -> Result<&'static Board, String> {
+    BOARDS.iter().find(|b| b.name == name).ok_or_else(|| {
+        let names: Vec<&str> = BOARDS.iter().map(|b| b.name).collect();
+        format!("no board `{name}` (boards: {})", names.join(", "))
+    })
+}
 
 /// What to build: a board directory under `boards/`, with optional cargo features.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -23,6 +70,17 @@ impl BoardBuild {
     /// The QEMU board with its default features.
     pub fn qemu() -> Self {
         Self::new(QEMU_BOARD, &[])
+    }
+
+    /// The Pico board with its default features.
+    pub fn pico() -> Self {
+        Self::new(PICO_BOARD, &[])
+    }
+
+    /// The Rust target of this build's board ([`TARGET`] for a board not in
+    /// [`BOARDS`], which `build_board` then refuses).
+    pub fn target(&self) -> &'static str {
+        board(&self.board).map_or(TARGET, |b| b.target)
     }
 
     /// `board` with `features` enabled.
@@ -56,10 +114,12 @@ pub struct Firmware {
     pub size: SizeReport,
 }
 
-/// Builds `build` (release profile) with `toolchain` and reads its size.
+/// Builds `build` (release profile, for its board's target) with `toolchain` and reads
+/// its size. `toolchain` must serve that target ([`Toolchain::select_for`]).
 ///
 /// Cargo's output goes to this process's stderr so that long builds show progress.
 pub fn build_board(build: &BoardBuild, toolchain: &Toolchain) -> Result<Firmware, String> {
+    let target = board(&build.board)?.target;
     let manifest = repo_root()
         .join("boards")
         .join(&build.board)
@@ -74,7 +134,7 @@ pub fn build_board(build: &BoardBuild, toolchain: &Toolchain) -> Result<Firmware
     let target_dir = build.target_dir(toolchain);
     let mut cmd = toolchain.cargo();
     cmd.current_dir(repo_root().join("boards"))
-        .args(["build", "--release", "--target", TARGET])
+        .args(["build", "--release", "--target", target])
         .args(toolchain.build_args())
         .arg("--manifest-path")
         .arg(&manifest)
@@ -91,6 +151,23 @@ pub fn build_board(build: &BoardBuild, toolchain: &Toolchain) -> Result<Firmware
         toolchain: toolchain.clone(),
         size,
     })
+}
+
+/// Writes `fw` as a UF2 file beside its ELF (`relais-rp-pico.uf2`) and returns its path.
+/// The image must lie in the board's firmware flash (below the store).
+pub fn write_uf2(fw: &Firmware, board: &Board) -> Result<PathBuf, String> {
+    let family = board
+        .uf2_family
+        .ok_or_else(|| format!("board `{}` has no UF2 boot loader", board.name))?;
+    let elf = std::fs::read(&fw.elf).map_err(|e| format!("{}: {e}", fw.elf.display()))?;
+    // Boot2 and the firmware: the flash from its start up to the store.
+    let base = crate::uf2::RP2040_FLASH_BASE;
+    let end = base + u32::try_from(board.flash_budget).map_err(|_| "budget too large")?;
+    let uf2 = crate::uf2::from_elf(&elf, family, base..end)
+        .map_err(|e| format!("{}: {e}", fw.elf.display()))?;
+    let path = fw.elf.with_extension("uf2");
+    std::fs::write(&path, uf2).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
 }
 
 /// Runs a `cargo build --message-format json-render-diagnostics` and returns the path of
@@ -171,6 +248,26 @@ mod tests {
         assert_eq!(executable_of(line), Some(PathBuf::from("/b/t/release/fw")));
         let lib = r#"{"reason":"compiler-artifact","executable":null}"#;
         assert_eq!(executable_of(lib), None);
+    }
+
+    #[test]
+    fn each_board_has_its_target_and_unknown_boards_are_refused() {
+        assert_eq!(BoardBuild::qemu().target(), "thumbv7m-none-eabi");
+        assert_eq!(BoardBuild::pico().target(), "thumbv6m-none-eabi");
+        for b in BOARDS {
+            assert!(
+                repo_root()
+                    .join("boards")
+                    .join(b.name)
+                    .join("Cargo.toml")
+                    .is_file()
+            );
+        }
+        let err = board("arduino-uno").unwrap_err();
+        assert!(
+            err.contains("qemu-lm3s6965") && err.contains("rp-pico"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! Choosing the toolchain that builds `thumbv7m-none-eabi` code.
+//! Choosing the toolchain that builds Cortex-M code (`thumbv7m-none-eabi` for the QEMU
+//! board and the `no_std` checks, `thumbv6m-none-eabi` for the Pico).
 //!
 //! On a normal machine that is rustup's toolchain with the target installed
-//! (`rustup target add thumbv7m-none-eabi`). Where rustup cannot download targets,
+//! (`rustup target add thumbv7m-none-eabi thumbv6m-none-eabi`). Where rustup cannot download targets,
 //! Debian 12 packages a recent compiler with the standard library sources
 //! (`rustc-web cargo-web rust-web-src lld-22`): `core` is then built from source with
 //! `-Z build-std=core`, and `lld-22` makes Debian's `rust-lld` able to link.
@@ -43,7 +44,7 @@ impl Preference {
     }
 }
 
-/// A toolchain able to build for [`TARGET`].
+/// A toolchain able to build for a Cortex-M target ([`TARGET`] unless said otherwise).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Toolchain {
     /// A cargo whose rustc has the target's prebuilt standard library.
@@ -56,7 +57,7 @@ impl fmt::Display for Toolchain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Rustup { rustc, .. } => {
-                write!(f, "rustup target {TARGET} ({})", version_of(rustc))
+                write!(f, "rustup target ({})", version_of(rustc))
             }
             Self::DebianBuildStd => write!(
                 f,
@@ -68,9 +69,16 @@ impl fmt::Display for Toolchain {
 }
 
 impl Toolchain {
-    /// Picks a toolchain according to `preference`, or explains what to install.
+    /// Picks a toolchain for [`TARGET`] according to `preference`, or explains what to
+    /// install.
     pub fn select(preference: Preference) -> Result<Self, String> {
-        let rustup = rustup_with_target();
+        Self::select_for(preference, TARGET)
+    }
+
+    /// Picks a toolchain for `target` according to `preference`, or explains what to
+    /// install. The Debian fallback builds `core` from source, so it serves any target.
+    pub fn select_for(preference: Preference, target: &str) -> Result<Self, String> {
+        let rustup = rustup_with_target(target);
         let debian = debian_fallback();
         match (preference, rustup, debian) {
             (Preference::Auto | Preference::Rustup, Ok(t), _) => Ok(t),
@@ -78,8 +86,8 @@ impl Toolchain {
             (Preference::Rustup, Err(why), _) => Err(why),
             (Preference::Debian, _, Err(why)) => Err(why),
             (Preference::Auto, Err(rustup), Err(debian)) => Err(format!(
-                "no toolchain can build {TARGET}:\n  - {rustup}\n  - {debian}\n\
-                 Install one: `rustup target add {TARGET}`, or on Debian 12 \
+                "no toolchain can build {target}:\n  - {rustup}\n  - {debian}\n\
+                 Install one: `rustup target add {target}`, or on Debian 12 \
                  `apt-get install rustc-web cargo-web rust-web-src lld-22`."
             )),
         }
@@ -114,7 +122,7 @@ impl Toolchain {
         cmd
     }
 
-    /// Extra `cargo build` arguments this toolchain needs for [`TARGET`].
+    /// Extra `cargo build` arguments this toolchain needs for a Cortex-M target.
     pub fn build_args(&self) -> &'static [&'static str] {
         match self {
             Self::Rustup { .. } => &[],
@@ -152,16 +160,16 @@ fn inherited_var_is_unsafe(key: &str) -> bool {
         || key == "RUSTUP_TOOLCHAIN"
 }
 
-fn rustup_with_target() -> Result<Toolchain, String> {
+fn rustup_with_target(target: &str) -> Result<Toolchain, String> {
     let cargo = std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from);
     let rustc = sibling_rustc(&cargo);
     let output = Command::new(&rustc)
-        .args(["--print", "target-libdir", "--target", TARGET])
+        .args(["--print", "target-libdir", "--target", target])
         .output()
         .map_err(|e| format!("{}: {e}", rustc.display()))?;
     if !output.status.success() {
         return Err(format!(
-            "{} does not know the target {TARGET}",
+            "{} does not know the target {target}",
             rustc.display()
         ));
     }
@@ -170,7 +178,7 @@ fn rustup_with_target() -> Result<Toolchain, String> {
         Ok(Toolchain::Rustup { cargo, rustc })
     } else {
         Err(format!(
-            "rustup target {TARGET} is not installed ({} has no libcore)",
+            "rustup target {target} is not installed ({} has no libcore)",
             libdir.display()
         ))
     }

@@ -89,6 +89,7 @@
 //! should not hand it a PIN the SIM has already refused.
 
 mod pdu;
+mod power;
 mod profile;
 mod reports;
 
@@ -107,6 +108,7 @@ use relais_core::at::{Event as AtEvent, Final, Parser, Urc};
 
 pub use pdu::{InboundPdu, MAX_PDU, PduBytes, PduError, SubmitPdu};
 // The `relais-core` types that appear in this module's API, so callers need one import.
+pub use power::{KeyLevel, KeyTiming, NoStatus, PowerKey, PowerStatus, StatusPin};
 pub use profile::Profile;
 pub use relais_core::at::command::general::{InvalidPin, ModemClock, SimPin};
 pub use relais_core::at::command::sms::MessageReference;
