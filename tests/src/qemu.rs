@@ -28,10 +28,8 @@
 //! that booted it.
 
 use std::collections::HashMap;
-use std::fmt;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -41,6 +39,8 @@ use std::time::{Duration, Instant};
 pub use xtask::firmware::{BoardBuild, Firmware};
 use xtask::toolchain::{Preference, Toolchain};
 
+pub use crate::guest_log::{HarnessError, LogLine, fresh_dir};
+use crate::guest_log::{KillOnDrop, LogBook, decode_log, die_with_parent, lock};
 use crate::tier;
 
 /// Environment variable naming the QEMU binary (default: `qemu-system-arm` on `PATH`).
@@ -48,56 +48,6 @@ pub const QEMU_VAR: &str = "RELAIS_QEMU";
 
 /// How long QEMU may take to start and connect its chardevs.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Everything that can go wrong while running a guest.
-#[derive(Debug)]
-pub enum HarnessError {
-    /// No toolchain can build the firmware, or QEMU is missing.
-    Missing(String),
-    /// The firmware did not build.
-    Build(String),
-    /// QEMU could not be started or did not connect its endpoints.
-    Start(String),
-    /// A wait ran out of time; carries what the firmware logged so far.
-    Timeout {
-        waiting_for: String,
-        log: Vec<String>,
-    },
-    /// An endpoint was used as the wrong kind (e.g. a pty as TCP).
-    Endpoint(String),
-    /// An I/O error talking to QEMU.
-    Io(std::io::Error),
-}
-
-impl fmt::Display for HarnessError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Missing(m) => write!(f, "missing tool: {m}"),
-            Self::Build(m) => write!(f, "firmware build failed: {m}"),
-            Self::Start(m) => write!(f, "QEMU did not start: {m}"),
-            Self::Timeout { waiting_for, log } => {
-                write!(
-                    f,
-                    "timed out waiting for {waiting_for}; firmware log so far:"
-                )?;
-                for line in log {
-                    write!(f, "\n  {line}")?;
-                }
-                Ok(())
-            }
-            Self::Endpoint(m) => write!(f, "wrong endpoint: {m}"),
-            Self::Io(e) => write!(f, "I/O error: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for HarnessError {}
-
-impl From<std::io::Error> for HarnessError {
-    fn from(e: std::io::Error) -> Self {
-        Self::Io(e)
-    }
-}
 
 /// The QEMU binary to use, if it exists.
 pub fn qemu_binary() -> Option<PathBuf> {
@@ -111,7 +61,8 @@ pub fn qemu_binary() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Builds `build` once per test process (later calls share the result).
+/// Builds `build` (for its board's target) once per test process (later calls share
+/// the result).
 pub fn firmware(build: &BoardBuild) -> Result<Arc<Firmware>, HarnessError> {
     type Cache = Mutex<HashMap<BoardBuild, Result<Arc<Firmware>, String>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
@@ -122,7 +73,7 @@ pub fn firmware(build: &BoardBuild) -> Result<Arc<Firmware>, HarnessError> {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let entry = cache.entry(build.clone()).or_insert_with(|| {
         let preference = Preference::from_env()?;
-        let toolchain = Toolchain::select(preference)?;
+        let toolchain = Toolchain::select_for(preference, build.target())?;
         eprintln!("building firmware {build:?} with {toolchain}");
         xtask::firmware::build_board(build, &toolchain).map(Arc::new)
     });
@@ -189,20 +140,6 @@ impl Default for GuestConfig {
     }
 }
 
-/// A fresh directory under the system's temporary directory.
-pub fn fresh_dir(label: &str) -> std::io::Result<PathBuf> {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "relais-{label}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
 /// The host side of one UART.
 #[derive(Debug)]
 pub enum Endpoint {
@@ -234,42 +171,6 @@ impl Endpoint {
             ))),
         }
     }
-}
-
-/// One decoded line of the firmware's defmt log.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogLine {
-    /// The firmware's timestamp in milliseconds since boot, when it has one.
-    pub millis: Option<u64>,
-    /// `trace`, `debug`, `info`, `warn`, `error`, or empty for `println`.
-    pub level: String,
-    /// The formatted message.
-    pub message: String,
-}
-
-impl fmt::Display for LogLine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.millis {
-            Some(ms) => write!(f, "{ms:>8} ms {:<5} {}", self.level, self.message),
-            None => write!(f, "{:<5} {}", self.level, self.message),
-        }
-    }
-}
-
-/// Decoded log lines, shared between the reader thread and the test.
-#[derive(Debug, Default)]
-struct LogBook {
-    state: Mutex<LogState>,
-    changed: Condvar,
-}
-
-#[derive(Debug, Default)]
-struct LogState {
-    lines: Vec<LogLine>,
-    /// Set when the semihosting stream ended (QEMU exited) or broke.
-    closed: bool,
-    /// Frames that could not be decoded.
-    malformed: usize,
 }
 
 /// A running QEMU with the firmware. Dropping it kills QEMU.
@@ -401,33 +302,7 @@ impl Guest {
         needle: &str,
         timeout: Duration,
     ) -> Result<(usize, LogLine), HarnessError> {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.log.lock();
-        loop {
-            let found = state
-                .lines
-                .iter()
-                .enumerate()
-                .skip(from)
-                .find(|(_, l)| l.message.contains(needle));
-            if let Some((i, line)) = found {
-                return Ok((i, line.clone()));
-            }
-            let now = Instant::now();
-            if state.closed || now >= deadline {
-                let why = if state.closed { " (QEMU exited)" } else { "" };
-                return Err(HarnessError::Timeout {
-                    waiting_for: format!("log line containing {needle:?}{why}"),
-                    log: state.lines.iter().map(ToString::to_string).collect(),
-                });
-            }
-            state = self
-                .log
-                .changed
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
+        self.log.wait_for_log_after(from, needle, timeout, "QEMU")
     }
 
     /// Waits for QEMU to exit on its own (the firmware exits through semihosting).
@@ -474,41 +349,6 @@ impl Guest {
 impl Drop for Guest {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-impl LogBook {
-    fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
-        lock(&self.state)
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Kills and reaps a child unless disarmed; used while `Guest::boot` is not done.
-struct KillOnDrop(Option<Child>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Asks Linux to kill QEMU when the thread that spawned it dies.
-fn die_with_parent(cmd: &mut Command) {
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
     }
 }
 
@@ -684,59 +524,8 @@ fn spawn_stdout_reader(
             changed.notify_all();
         }
         decode_log(&mut stream, &table, &log);
-        log.lock().closed = true;
-        log.changed.notify_all();
+        log.close();
     })
-}
-
-/// Decodes defmt frames from `stream` into `log` until the stream ends.
-fn decode_log(stream: &mut impl Read, table: &defmt_decoder::Table, log: &LogBook) {
-    let mut decoder = table.new_stream_decoder();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        decoder.received(&buf[..n]);
-        let mut state = log.lock();
-        loop {
-            match decoder.decode() {
-                Ok(frame) => {
-                    let line = LogLine {
-                        millis: frame
-                            .display_timestamp()
-                            .and_then(|t| parse_millis(&t.to_string())),
-                        level: frame
-                            .level()
-                            .map(|l| l.as_str().to_owned())
-                            .unwrap_or_default(),
-                        message: frame.display_message().to_string(),
-                    };
-                    eprintln!("[fw] {line}");
-                    state.lines.push(line);
-                }
-                Err(defmt_decoder::DecodeError::UnexpectedEof) => break,
-                // rzcobs frames resynchronise on the next delimiter.
-                Err(defmt_decoder::DecodeError::Malformed) => state.malformed += 1,
-            }
-        }
-        drop(state);
-        log.changed.notify_all();
-    }
-}
-
-/// The firmware's `{=u64:ms}` timestamp as defmt displays it (`seconds.millis`).
-fn parse_millis(text: &str) -> Option<u64> {
-    let (seconds, millis) = text.trim().split_once('.')?;
-    if millis.len() != 3 {
-        return None;
-    }
-    seconds
-        .parse::<u64>()
-        .ok()?
-        .checked_mul(1000)?
-        .checked_add(millis.parse().ok()?)
 }
 
 #[cfg(test)]
@@ -754,15 +543,6 @@ mod tests {
             parse_pty_notice("qemu-system-arm: warning: something"),
             None
         );
-    }
-
-    #[test]
-    fn defmt_millisecond_timestamps_are_parsed() {
-        assert_eq!(parse_millis("0.000"), Some(0));
-        assert_eq!(parse_millis("12.345"), Some(12_345));
-        assert_eq!(parse_millis(" 3.007 "), Some(3_007));
-        assert_eq!(parse_millis("3.7"), None);
-        assert_eq!(parse_millis("00:00:03.007"), None);
     }
 
     #[test]

@@ -158,6 +158,19 @@ impl Sim {
         self.dir.join("modem")
     }
 
+    /// The TCP address of the first modem (with `--tcp`), from the banner line
+    /// `modem NAME (PROFILE): tcp ADDR`.
+    pub fn tcp_addr(&self) -> std::net::SocketAddr {
+        self.banner
+            .iter()
+            .find_map(|line| {
+                line.starts_with("modem ")
+                    .then(|| line.split(": tcp ").nth(1))?
+            })
+            .and_then(|addr| addr.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no TCP modem in the banner: {:?}", self.banner))
+    }
+
     /// Opens an AT client on the first modem.
     pub fn client(&self) -> AtClient {
         AtClient::open(&self.link())
