@@ -9,6 +9,7 @@
 //   rp2040js: link tcp:127.0.0.1:PORT                  once, when ready for a host client
 //   rp2040js: gpio N high|low at T ms                  PWRKEY (14) and LED (25) outputs
 //   rp2040js: speed 0.41x (sim 4.1 s, wall 10.0 s)     every 10 s of wall time
+//   rp2040js: flash erase 0xA..0xB at T ms (N sectors erased, M programs so far)
 //   rp2040js: firmware stopped (break #IMM at pc=0xADDR)   then exit 101 (panic-probe's udf;
 //             pc is the instruction's address), or (hard fault: ...), (reset_to_usb_boot called)
 //   rp2040js: modem connection closed; ...  /  rp2040js: warning: ...  /  rp2040js: error: ...
@@ -222,6 +223,9 @@ function flashChanged(what, start, end) {
 }
 
 const R = mcu.core.registers;
+// Flash operations since start: the store's wear, and how often a real chip would
+// stall (an erase stops the CPU for tens of milliseconds on the Pico's flash).
+const flashOps = { erases: 0, programs: 0 };
 function romCall(name) {
   const [r0, r1, r2] = [R[0] >>> 0, R[1] >>> 0, R[2] >>> 0];
   switch (name) {
@@ -235,8 +239,14 @@ function romCall(name) {
       const start = name === 'RE' ? (r0 & ~0xfff) >>> 0 : r0;
       const end = name === 'RE' ? Math.ceil((r0 + r1) / 4096) * 4096 : r0 + r2;
       if (end > FLASH_SIZE) { say(`warning: ${name} at ${hex(r0)} is beyond the 2 MiB flash: ignored`); break; }
-      if (name === 'RE') mcu.flash.fill(0xff, start, end);
-      else for (let k = 0; k < r2; k++) mcu.flash[r0 + k] &= mcu.readUint8(r1 + k);
+      if (name === 'RE') {
+        mcu.flash.fill(0xff, start, end);
+        flashOps.erases += (end - start) / 4096;
+        say(`flash erase ${hex(start)}..${hex(end)} at ${(mcu.clock.nanos / 1e6).toFixed(3)} ms (${flashOps.erases} sectors erased, ${flashOps.programs} programs so far)`);
+      } else {
+        for (let k = 0; k < r2; k++) mcu.flash[r0 + k] &= mcu.readUint8(r1 + k);
+        flashOps.programs += 1;
+      }
       flashChanged(name === 'RE' ? 'flash erase' : 'flash program', start, end);
       break;
     }

@@ -315,6 +315,15 @@ impl Pico {
         lock(&self.gpio).clone()
     }
 
+    /// Every sector erase of the flash so far, in order (from the harness's
+    /// `rp2040js: flash erase` lines).
+    pub fn flash_erases(&self) -> Vec<FlashErase> {
+        lock(&self.stderr)
+            .iter()
+            .filter_map(|line| parse_erase_line(line))
+            .collect()
+    }
+
     /// What the harness printed on stderr (lines starting with `rp2040js: `).
     pub fn stderr(&self) -> Vec<String> {
         lock(&self.stderr).clone()
@@ -432,6 +441,34 @@ fn parse_link_line(line: &str) -> Option<String> {
     Some(spec.to_owned())
 }
 
+/// One flash erase the firmware asked the (stand-in) ROM for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FlashErase {
+    /// Flash offsets erased, `start..end` (whole 4 KiB sectors).
+    pub start: u32,
+    pub end: u32,
+    /// Simulated time of the erase, in milliseconds.
+    pub at_ms: f64,
+    /// Page programs before it, since the harness started.
+    pub programs_before: u64,
+}
+
+/// `rp2040js: flash erase 0x1c3000..0x1c4000 at 12.345 ms (3 sectors erased, 40 programs so far)`.
+fn parse_erase_line(line: &str) -> Option<FlashErase> {
+    let rest = line.strip_prefix("rp2040js: flash erase ")?;
+    let (range, rest) = rest.split_once(" at ")?;
+    let (start, end) = range.split_once("..")?;
+    let hex = |t: &str| u32::from_str_radix(t.strip_prefix("0x")?, 16).ok();
+    let (ms, rest) = rest.split_once(" ms (")?;
+    let programs = rest.split(", ").nth(1)?.strip_suffix(" programs so far)")?;
+    Some(FlashErase {
+        start: hex(start)?,
+        end: hex(end)?,
+        at_ms: ms.parse().ok().filter(|v: &f64| v.is_finite())?,
+        programs_before: programs.parse().ok()?,
+    })
+}
+
 /// `rp2040js: gpio 14 high at 1234.567 ms`.
 fn parse_gpio_line(line: &str) -> Option<GpioChange> {
     let rest = line.strip_prefix("rp2040js: gpio ")?;
@@ -454,6 +491,28 @@ fn parse_gpio_line(line: &str) -> Option<GpioChange> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn erase_lines_are_parsed() {
+        assert_eq!(
+            parse_erase_line(
+                "rp2040js: flash erase 0x1c3000..0x1c4000 at 12.345 ms (3 sectors erased, 40 programs so far)"
+            ),
+            Some(FlashErase {
+                start: 0x1c_3000,
+                end: 0x1c_4000,
+                at_ms: 12.345,
+                programs_before: 40
+            })
+        );
+        assert_eq!(parse_erase_line("rp2040js: gpio 14 high at 1.000 ms"), None);
+        assert_eq!(
+            parse_erase_line(
+                "rp2040js: flash erase 1c3000..0x1c4000 at 1 ms (1 sectors erased, 2 programs so far)"
+            ),
+            None
+        );
+    }
 
     #[test]
     fn the_link_line_is_parsed() {

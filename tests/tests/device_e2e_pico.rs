@@ -8,8 +8,9 @@
 //!   refused after it, the verified zone and house window, the SIM PIN;
 //! - the Pico's own parts: the UF2 file `cargo xtask firmware --board rp-pico --uf2`
 //!   writes boots, the store in the QSPI flash survives a power cut (the emulator is
-//!   killed and restarted on the same flash), and a modem that stops answering gets a
-//!   power-key press of the SIM800 length on GP14.
+//!   killed and restarted on the same flash), a modem that stops answering gets a
+//!   power-key press of the SIM800 length on GP14, `relais device status` answers over
+//!   the USB port, and the store erases only its own sectors.
 //!
 //! What the emulator lacks and how the harness stands in for it: docs/boards/pico.md,
 //! "Tested without hardware".
@@ -201,4 +202,168 @@ duration = "12s"
         "the driver logged the power cycle"
     );
     assert_eq!(rig.ledger("message").len(), 1);
+}
+
+#[test]
+fn relais_device_status_answers_over_usb_and_the_store_wears_its_own_region_only() {
+    let test = "device_e2e_pico_wear";
+    let Some(fw) = relais_tests::rp2040js::firmware_or_skip(test, &BoardBuild::pico()) else {
+        return;
+    };
+    let sim = Sim::start(
+        test,
+        &scenario("2026-03-10T10:00:00", ""),
+        &["--tcp", "127.0.0.1:0"],
+    );
+    let pico = Pico::boot(&fw, PicoConfig::new(sim.tcp_addr())).expect("boot");
+    pico.wait_for_log("modem: ready", device_support::START)
+        .expect("the modem comes up");
+
+    // docs/boards/pico.md's first step, with the real command over the emulated USB port.
+    let out = std::process::Command::new(sim_support::relais_binary())
+        .args(["device", "--port", &pico.link_spec(), "status", "--json"])
+        .output()
+        .expect("run relais device status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_str(&text).expect("status JSON");
+    assert_eq!(status["firmware"], env!("CARGO_PKG_VERSION"), "{status:#}");
+    assert_eq!(status["modem"]["ready"], true, "{status:#}");
+
+    // The store's wear over a run of jobs: more jobs than the store keeps records of
+    // (64), so it must reuse sectors, and every erase is in its own region.
+    let mut device = Device::attach(Machine::Pico(pico), unpaced(Settings::default()));
+    const JOBS: u64 = 120;
+    let erases_at_start = device.guest.pico().flash_erases().len();
+    let mut events = BTreeMap::new();
+    // Four at a time (the job slots), reading events between them: credits come back
+    // as the host acknowledges events.
+    for first in (100..100 + JOBS).step_by(4) {
+        let keys: Vec<u64> = (first..(first + 4).min(100 + JOBS)).collect();
+        for &key in &keys {
+            let to = format!("+336123451{:02}", key - 100);
+            device.submit(job(key, &to, "Votre code : 7782", Class::Transactional));
+        }
+        assert!(
+            device.events_until(&mut events, device_support::EVENTS, |ev| {
+                keys.iter().all(|&k| {
+                    ev.values()
+                        .any(|e| matches!(e, Event::Sent { key, .. } if key.0 == k))
+                })
+            }),
+            "jobs {keys:?} sent; events: {events:#?}"
+        );
+    }
+    assert!(
+        device.events_until(&mut events, device_support::EVENTS, |ev| {
+            ev.values()
+                .filter(|e| matches!(e, Event::Delivery { .. }))
+                .count()
+                == JOBS as usize
+        }),
+        "a delivery report per job; events: {events:#?}"
+    );
+    sim.wait_entries("message", JOBS as usize, device_support::EVENTS);
+    let erases = device.guest.pico().flash_erases();
+    for e in &erases {
+        assert!(
+            e.start >= 0x1C_0000 && e.end <= 0x20_0000,
+            "an erase outside the store region: {e:?}"
+        );
+    }
+    let run = &erases[erases_at_start..];
+    assert!(
+        !run.is_empty(),
+        "{JOBS} jobs against 64 job records: the store reuses (erases) sectors"
+    );
+    let programs = erases.last().map_or(0, |e| e.programs_before);
+    // Reported in docs/boards/pico.md (flow control and flash erases).
+    eprintln!(
+        "flash wear: {} sector erases during {JOBS} jobs ({} at start-up), {programs} page programs before the last erase",
+        run.len(),
+        erases_at_start
+    );
+}
+
+#[test]
+fn with_host_uart1_the_link_runs_over_uart1() {
+    let test = "device_e2e_pico_uart1";
+    let build = BoardBuild::new(xtask::firmware::PICO_BOARD, &["host-uart1"]);
+    let Some(fw) = relais_tests::rp2040js::firmware_or_skip(test, &build) else {
+        return;
+    };
+    let sim = Sim::start(
+        test,
+        &scenario("2026-03-10T10:00:00", ""),
+        &["--tcp", "127.0.0.1:0"],
+    );
+    let mut config = PicoConfig::new(sim.tcp_addr());
+    config.host_uart1 = true;
+    let pico = Pico::boot(&fw, config).expect("boot");
+    let mut device = Device::attach(Machine::Pico(pico), unpaced(Settings::default()));
+    device.submit(job(
+        60,
+        "+33612345060",
+        "Votre code : 1208",
+        Class::Transactional,
+    ));
+    let mut events = BTreeMap::new();
+    assert!(
+        device.events_until(&mut events, device_support::EVENTS, |ev| {
+            ev.values().any(|e| {
+                matches!(
+                    e,
+                    Event::Delivery {
+                        key: JobKey(60),
+                        ..
+                    }
+                )
+            })
+        }),
+        "job 60 sent and delivered over the UART1 link; events: {events:#?}"
+    );
+    assert!(
+        device
+            .guest
+            .wait_for_log("usb:", std::time::Duration::ZERO)
+            .is_err(),
+        "no USB device in this build"
+    );
+    assert_eq!(
+        sim.wait_entries("message", 1, device_support::EVENTS).len(),
+        1
+    );
+}
+
+#[test]
+fn a_panic_is_logged_with_its_message_and_stops_the_firmware() {
+    let test = "device_e2e_pico_panic";
+    let build = BoardBuild::new(xtask::firmware::PICO_BOARD, &["selftest-panic"]);
+    let Some(fw) = relais_tests::rp2040js::firmware_or_skip(test, &build) else {
+        return;
+    };
+    // A modem port that never answers: the panic comes right after boot.
+    let modem = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = PicoConfig::new(modem.local_addr().unwrap());
+    let mut pico = Pico::boot(&fw, config).expect("boot");
+    let status = pico
+        .wait_exit(std::time::Duration::from_secs(30))
+        .expect("the emulator stops");
+    assert_eq!(
+        status.code(),
+        Some(relais_tests::rp2040js::EXIT_FIRMWARE_STOPPED),
+        "{:?}",
+        pico.stderr()
+    );
+    let line = pico
+        .wait_for_log(
+            "selftest: deliberate panic after boot",
+            std::time::Duration::ZERO,
+        )
+        .expect("panic-probe logged the message over RTT");
+    assert_eq!(line.level, "error", "{line}");
 }

@@ -117,6 +117,17 @@ impl Toolchain {
                     .env("RUSTDOC", "/usr/bin/rustdoc")
                     // build-std is unstable; Debian's stable compiler accepts it this way.
                     .env("RUSTC_BOOTSTRAP", "1");
+                // The Cortex-M targets link with `rust-lld`, which Debian's rustc-web does
+                // not ship: LLVM's own `ld.lld` (package lld-22) takes the same arguments.
+                if let Some(lld) = debian_linker() {
+                    for target in CORTEX_M_TARGETS {
+                        let var = format!(
+                            "CARGO_TARGET_{}_LINKER",
+                            target.to_uppercase().replace('-', "_")
+                        );
+                        cmd.env(var, &lld);
+                    }
+                }
             }
         }
         cmd
@@ -223,7 +234,31 @@ fn debian_fallback() -> Result<Toolchain, String> {
             core_src.display()
         ));
     }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let rust_lld = std::env::split_paths(&path).any(|dir| dir.join("rust-lld").is_file());
+    if !rust_lld && debian_linker().is_none() {
+        return Err(
+            "Debian fallback missing a linker: no rust-lld, no /usr/lib/llvm-22/bin/ld.lld (package lld-22)"
+                .to_owned(),
+        );
+    }
     Ok(Toolchain::DebianBuildStd)
+}
+
+/// The targets whose linker [`debian_linker`] stands in for.
+const CORTEX_M_TARGETS: &[&str] = &["thumbv6m-none-eabi", "thumbv7m-none-eabi"];
+
+/// The linker for Debian's compiler: nothing when a `rust-lld` is on `PATH`, else
+/// lld-22's `ld.lld`.
+fn debian_linker() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if std::env::split_paths(&path).any(|dir| dir.join("rust-lld").is_file()) {
+        return None;
+    }
+    ["/usr/lib/llvm-22/bin/ld.lld", "/usr/bin/ld.lld-22"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
 }
 
 fn version_of(rustc: &Path) -> String {

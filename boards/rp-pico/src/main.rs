@@ -12,6 +12,9 @@
 //! | modem STATUS | GP15 | with `modem-status` |
 //! | LED | GP25 | see [`led`] |
 //!
+//! With the `bridge` feature the loop bridges the host link and the modem instead of
+//! running the agent: an AT console through the board.
+//!
 //! The agent's store is the last 256 KiB of the QSPI flash ([`STORE_OFFSET`],
 //! `memory.x`), written through embassy-rp's blocking flash driver. Logs are defmt
 //! frames over RTT (a debug probe shows them: `cargo run --release` in this folder);
@@ -20,11 +23,10 @@
 #![no_std]
 #![no_main]
 
+#[cfg(not(feature = "bridge"))]
 mod led;
 #[cfg(not(feature = "host-uart1"))]
 mod usb_link;
-
-use core::mem::MaybeUninit;
 
 use defmt_rtt as _;
 use panic_probe as _;
@@ -53,12 +55,6 @@ const BAUD: u32 = 115_200;
 const REPORT_EVERY_MS: u64 = 1_000;
 
 type BoardFlash = Flash<'static, FLASH, Blocking, FLASH_SIZE>;
-type ModemUart = Uart<'static, uart::Blocking>;
-
-#[cfg(feature = "host-uart1")]
-type HostLink = Uart<'static, uart::Blocking>;
-#[cfg(not(feature = "host-uart1"))]
-type HostLink = usb_link::UsbLink;
 
 /// The modem family: its AT profile and power-key timing.
 #[cfg(feature = "modem-sim7600")]
@@ -128,27 +124,84 @@ fn main() -> ! {
     );
 
     #[cfg(feature = "host-uart1")]
-    {
-        let host = Uart::new_blocking(p.UART1, p.PIN_4, p.PIN_5, config);
-        let _ = p.USB;
-        let mut board = agent::start(host, modem, power, flash, led);
-        loop {
-            if !board.poll() {
-                nap();
-            }
+    let host = Uart::new_blocking(p.UART1, p.PIN_4, p.PIN_5, config);
+    #[cfg(not(feature = "host-uart1"))]
+    let host = usb_link::UsbLink;
+
+    #[cfg(feature = "bridge")]
+    let mut turn = {
+        let _ = (power, flash, led);
+        bridge::Bridge::new(host, modem)
+    };
+    #[cfg(not(feature = "bridge"))]
+    let mut turn = agent::start(host, modem, power, flash, led);
+
+    #[cfg(feature = "host-uart1")]
+    loop {
+        if !turn.poll() {
+            nap();
         }
     }
     #[cfg(not(feature = "host-uart1"))]
-    {
-        let mut board = agent::start(usb_link::UsbLink, modem, power, flash, led);
-        usb_link::run(p.USB, "rp-pico", async move {
-            loop {
-                if !board.poll() {
-                    nap();
-                }
-                embassy_futures::yield_now().await;
+    usb_link::run(p.USB, "rp-pico", async move {
+        loop {
+            if !turn.poll() {
+                nap();
             }
-        })
+            embassy_futures::yield_now().await;
+        }
+    })
+}
+
+#[cfg(feature = "bridge")]
+mod bridge {
+    //! An AT console: the host link and the modem UART bridged byte for byte, for
+    //! bring-up and one-time modem settings (`AT+IFC=2,2`, `AT&W`).
+
+    use embedded_hal_nb::serial::{Read, Write};
+    use relais_agent::passthrough::{Passthrough, Stats};
+
+    use super::{Instant, REPORT_EVERY_MS};
+
+    pub struct Bridge<H, M> {
+        host: H,
+        modem: M,
+        bridge: Passthrough<64>,
+        reported: Stats,
+        last_report: u64,
+    }
+
+    impl<H: Read<u8> + Write<u8>, M: Read<u8> + Write<u8>> Bridge<H, M> {
+        pub fn new(host: H, modem: M) -> Self {
+            defmt::info!("passthrough: host link <-> modem UART0");
+            Bridge {
+                host,
+                modem,
+                bridge: Passthrough::new(),
+                reported: Stats::default(),
+                last_report: Instant::now().as_millis(),
+            }
+        }
+
+        /// Moves what both sides can take; false when nothing moved.
+        pub fn poll(&mut self) -> bool {
+            let moved = self.bridge.poll(&mut self.host, &mut self.modem);
+            let now = Instant::now().as_millis();
+            if now.wrapping_sub(self.last_report) >= REPORT_EVERY_MS {
+                self.last_report = now;
+                let stats = self.bridge.stats();
+                if stats != self.reported {
+                    self.reported = stats;
+                    defmt::info!(
+                        "passthrough: {=u32} bytes host->modem, {=u32} bytes modem->host, {=u32} read errors",
+                        stats.host_to_modem,
+                        stats.modem_to_host,
+                        stats.read_errors
+                    );
+                }
+            }
+            moved
+        }
     }
 }
 
@@ -178,17 +231,20 @@ fn nap() {
 }
 
 /// The modem's power key on this board.
-#[cfg(feature = "modem-status")]
+#[cfg(all(feature = "modem-status", not(feature = "bridge")))]
 type Power = relais_agent::modem::PowerKey<
     Output<'static>,
     relais_agent::modem::StatusPin<Input<'static>>,
     Delay,
 >;
-#[cfg(not(feature = "modem-status"))]
+#[cfg(all(not(feature = "modem-status"), not(feature = "bridge")))]
 type Power = relais_agent::modem::PowerKey<Output<'static>, relais_agent::modem::NoStatus, Delay>;
 
+#[cfg(not(feature = "bridge"))]
 mod agent {
     //! The agent on this board: types, store layout, and one turn of the loop.
+
+    use core::mem::MaybeUninit;
 
     use super::*;
 
@@ -226,6 +282,11 @@ mod agent {
     const SLOTS: usize = 4;
     const WINDOW: usize = 4;
 
+    type ModemUart = Uart<'static, uart::Blocking>;
+    #[cfg(feature = "host-uart1")]
+    type HostLink = Uart<'static, uart::Blocking>;
+    #[cfg(not(feature = "host-uart1"))]
+    type HostLink = crate::usb_link::UsbLink;
     type Store = FlashStore<BoardFlash>;
     type Buffers = AgentBuffers<SLOTS>;
     type BoardAgent =
