@@ -245,6 +245,29 @@ pub(crate) fn parse_millis(text: &str) -> Option<u64> {
         .checked_add(millis.parse().ok()?)
 }
 
+/// Polls `child` until it exits or `timeout` runs out; on a timeout the error names
+/// `what` and carries the firmware's log so far.
+pub(crate) fn wait_child_exit(
+    child: &mut std::process::Child,
+    timeout: std::time::Duration,
+    what: &str,
+    log: &LogBook,
+) -> Result<std::process::ExitStatus, HarnessError> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(HarnessError::Timeout {
+                waiting_for: format!("{what} to exit"),
+                log: log.lock().lines.iter().map(ToString::to_string).collect(),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

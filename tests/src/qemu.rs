@@ -40,7 +40,7 @@ pub use xtask::firmware::{BoardBuild, Firmware};
 use xtask::toolchain::{Preference, Toolchain};
 
 pub use crate::guest_log::{HarnessError, LogLine, fresh_dir};
-use crate::guest_log::{KillOnDrop, LogBook, decode_log, die_with_parent, lock};
+use crate::guest_log::{KillOnDrop, LogBook, decode_log, die_with_parent, lock, wait_child_exit};
 use crate::tier;
 
 /// Environment variable naming the QEMU binary (default: `qemu-system-arm` on `PATH`).
@@ -307,20 +307,9 @@ impl Guest {
 
     /// Waits for QEMU to exit on its own (the firmware exits through semihosting).
     pub fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus, HarnessError> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                self.join_threads();
-                return Ok(status);
-            }
-            if Instant::now() >= deadline {
-                return Err(HarnessError::Timeout {
-                    waiting_for: "QEMU to exit".into(),
-                    log: self.log().iter().map(ToString::to_string).collect(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let status = wait_child_exit(&mut self.child, timeout, "QEMU", &self.log)?;
+        self.join_threads();
+        Ok(status)
     }
 
     /// Kills QEMU and waits for it and the reader threads. Also done by `Drop`.

@@ -45,7 +45,9 @@ pub use xtask::firmware::{BoardBuild, Firmware};
 use xtask::toolchain::{Preference, Toolchain};
 
 pub use crate::guest_log::{HarnessError, LogLine};
-use crate::guest_log::{KillOnDrop, LogBook, decode_log, die_with_parent, fresh_dir, lock};
+use crate::guest_log::{
+    KillOnDrop, LogBook, decode_log, die_with_parent, fresh_dir, lock, wait_child_exit,
+};
 use crate::tier;
 
 /// Environment variable naming the node binary (default: `node` on `PATH`).
@@ -350,20 +352,9 @@ impl Pico {
 
     /// Waits for node to exit on its own: [`EXIT_FIRMWARE_STOPPED`] after a panic.
     pub fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus, HarnessError> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                self.join_threads();
-                return Ok(status);
-            }
-            if Instant::now() >= deadline {
-                return Err(HarnessError::Timeout {
-                    waiting_for: "rp2040js to exit".into(),
-                    log: self.log().iter().map(ToString::to_string).collect(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let status = wait_child_exit(&mut self.child, timeout, "rp2040js", &self.log)?;
+        self.join_threads();
+        Ok(status)
     }
 
     /// Kills node with SIGKILL at once, as a power cut: the flash file keeps every
