@@ -202,6 +202,51 @@ duration = "12s"
         "the driver logged the power cycle"
     );
     assert_eq!(rig.ledger("message").len(), 1);
+
+    // The LED (GP25) as docs/boards/pico.md describes it: a slow blink (1 s on, 1 s
+    // off) while the modem is not ready, then on, off for a moment after a sent part.
+    let led_changes = |rig: &mut device_support::Rig| -> Vec<_> {
+        rig.device
+            .guest
+            .pico()
+            .gpio_changes()
+            .into_iter()
+            .filter(|c| c.pin == 25)
+            .collect()
+    };
+    // Off for a moment after the sent part, then on: the blink may still be under way
+    // when the Sent event arrives, so give it a moment.
+    let sent_blink = |led: &[relais_tests::rp2040js::GpioChange]| {
+        led.windows(2).any(|w| {
+            w[0].at_ms > at
+                && !w[0].high
+                && w[1].high
+                && (140.0..170.0).contains(&(w[1].at_ms - w[0].at_ms))
+        })
+    };
+    let settled = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut led = led_changes(&mut rig);
+    while !(sent_blink(&led) && led.last().is_some_and(|c| c.high))
+        && std::time::Instant::now() < settled
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        led = led_changes(&mut rig);
+    }
+    let before_press: Vec<f64> = led
+        .iter()
+        .filter(|c| c.at_ms > 100.0 && c.at_ms < at)
+        .map(|c| c.at_ms)
+        .collect();
+    assert!(before_press.len() >= 8, "slow blink while silent: {led:?}");
+    for pair in before_press.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!((990.0..1_010.0).contains(&gap), "1 s on, 1 s off: {led:?}");
+    }
+    assert!(
+        sent_blink(&led),
+        "off for 150 ms after the sent part: {led:?}"
+    );
+    assert!(led.last().is_some_and(|c| c.high), "on once ready: {led:?}");
 }
 
 #[test]
