@@ -10,6 +10,7 @@
 //   rp2040js: gpio N high|low at T ms                  PWRKEY (14) and LED (25) outputs
 //   rp2040js: speed 0.41x (sim 4.1 s, wall 10.0 s)     every 10 s of wall time
 //   rp2040js: flash erase 0xA..0xB at T ms (N sectors erased, M programs so far)
+//   rp2040js: uart0: N bytes lost (receive FIFO full) at T ms   first loss, then <= every 100 ms
 //   rp2040js: firmware stopped (break #IMM at pc=0xADDR)   then exit 101 (panic-probe's udf;
 //             pc is the instruction's address), or (hard fault: ...), (reset_to_usb_boot called)
 //   rp2040js: modem connection closed; ...  /  rp2040js: warning: ...  /  rp2040js: error: ...
@@ -25,8 +26,9 @@
 //    program routines would change nothing. Our ROM's flash_range_erase ('RE') and
 //    flash_range_program ('RP', NOR semantics: bits only go from 1 to 0) act on
 //    `mcu.flash` and write the store region through to --flash-file at once, so a SIGKILL
-//    at any moment leaves the file as a power cut would leave the chip. Both take no
-//    simulated time (a real sector erase stalls the chip for tens of milliseconds).
+//    at any moment leaves the file as a power cut would leave the chip. Each takes the
+//    chip's time (45 ms per sector erase, 0.4 ms per page program, W25Q16JV typical), in
+//    which no instruction runs but the peripherals go on, as on the chip.
 // 3. No XIP_CTRL block at 0x14000000 (reads give 0xffffffff, so embassy-rp would wait for
 //    ever on STREAM_CTR): a small stub peripheral with an idle cache stands in.
 // 4. USB bulk OUT: rp2040js clears an OUT buffer's AVAILABLE bit as soon as the device arms
@@ -34,8 +36,12 @@
 //    It also completes an armed OUT buffer with a zero-length packet whenever its host has
 //    nothing to send. patchUsbBulkOut() fixes both by wrapping rp2040js methods. The
 //    emulated USB host sets DTR once, at enumeration, whether a link client is there or not.
-// 5. UART RX drops bytes when the 32-byte FIFO is full and has no notion of baud timing:
-//    we feed at most one byte per 10 bit times of simulated time, and only when not full.
+// 5. UART RX has no notion of baud timing: we feed one byte per 10 bit times of simulated
+//    time. The modem's bytes come at that rate whatever the firmware does, and one that
+//    finds the 32-byte FIFO full is lost and counted ("uart0: N bytes lost"), as an
+//    overrun on the chip; the host link on UART1 instead waits for room.
+// 8. The UART raises no RX DREQ, so DMA could not read it: uartRxDreq() follows UARTDMACR
+//    and drives the DREQ from the FIFO's state.
 // 6. No real-time pacing and no I/O loop: run() below paces simulated time to wall time.
 // 7. No HardFault: rp2040js raises none (UDF included). panic-probe's `udf` and any BKPT
 //    outside our ROM stop the run (exit 101), and so does an unaligned word read, the one
@@ -226,6 +232,13 @@ const R = mcu.core.registers;
 // Flash operations since start: the store's wear, and how often a real chip would
 // stall (an erase stops the CPU for tens of milliseconds on the Pico's flash).
 const flashOps = { erases: 0, programs: 0 };
+// How long the Pico's W25Q16JV takes (datasheet, AC characteristics, typical): 45 ms
+// per 4 KiB sector erase, 0.4 ms per 256-byte page program. The core runs nothing
+// meanwhile (it executes from that flash), but time goes on: the UART keeps receiving
+// and DMA keeps moving bytes, as on the chip.
+const ERASE_NANOS = 45e6, PROGRAM_NANOS = 0.4e6;
+let stallUntil = 0;
+const stall = (nanos) => (stallUntil = Math.max(stallUntil, mcu.clock.nanos) + nanos);
 function romCall(name) {
   const [r0, r1, r2] = [R[0] >>> 0, R[1] >>> 0, R[2] >>> 0];
   switch (name) {
@@ -242,10 +255,12 @@ function romCall(name) {
       if (name === 'RE') {
         mcu.flash.fill(0xff, start, end);
         flashOps.erases += (end - start) / 4096;
+        stall(ERASE_NANOS * ((end - start) / 4096));
         say(`flash erase ${hex(start)}..${hex(end)} at ${(mcu.clock.nanos / 1e6).toFixed(3)} ms (${flashOps.erases} sectors erased, ${flashOps.programs} programs so far)`);
       } else {
         for (let k = 0; k < r2; k++) mcu.flash[r0 + k] &= mcu.readUint8(r1 + k);
         flashOps.programs += 1;
+        stall(PROGRAM_NANOS * Math.ceil(r2 / 256));
       }
       flashChanged(name === 'RE' ? 'flash erase' : 'flash program', start, end);
       break;
@@ -275,6 +290,7 @@ mcu.core.VTOR = FLASH_BASE + 0x100;
 mcu.core.reset(); // SP and PC from the application's vector table
 
 // ---- byte queues, paced UART input ----
+const atFinish = []; // reports to print when the run ends
 class ByteQueue {
   chunks = [];
   offset = 0;
@@ -292,17 +308,54 @@ class ByteQueue {
     this.chunks = [], (this.offset = 0), (this.length = 0);
   }
 }
-// Feeds `uart`'s RX one byte per 10 bit times of simulated time, never into a full FIFO,
-// from a clock alarm (so that a WFI-waiting core wakes up for it).
-function uartInput(uart) {
+// Gap 8: rp2040js's UART raises no RX DREQ, so DMA cannot read it. This follows the
+// UARTDMACR register (RXDMAE) and keeps DREQ `dreq` up while RX DMA is on and the FIFO
+// holds a byte; reading UARTDR (the DMA does) re-evaluates it.
+function uartRxDreq(uart, dreq) {
+  let dmacr = 0;
+  const update = () =>
+    dmacr & 1 && !uart.rxFIFO.empty ? mcu.dma.setDREQ(dreq) : mcu.dma.clearDREQ(dreq);
+  const write = uart.writeUint32.bind(uart), read = uart.readUint32.bind(uart);
+  uart.writeUint32 = (offset, value) => {
+    if (offset !== 0x48) return write(offset, value);
+    dmacr = value & 7;
+    update();
+  };
+  uart.readUint32 = (offset) => {
+    if (offset === 0x48) return dmacr;
+    const value = read(offset);
+    if (offset === 0) update();
+    return value;
+  };
+  return update;
+}
+
+// Feeds `uart`'s RX one byte per 10 bit times of simulated time, from a clock alarm (so
+// that a WFI-waiting core wakes up for it). `lossy`: as a modem does, the bytes come at
+// line rate whatever the receiver does, and one that finds the FIFO full is lost (an
+// overrun); they are counted and reported. Otherwise a full FIFO holds the sender back
+// (ideal flow control).
+function uartInput(uart, name, dreq, lossy) {
   const queue = new ByteQueue();
-  let byteNanos = 10e9 / 115200, armed = false;
+  const dreqUpdate = uartRxDreq(uart, dreq);
+  let byteNanos = 10e9 / 115200, armed = false, lost = 0, lostSaid = 0;
+  const sayLost = () =>
+    say(`${name}: ${lost} bytes lost (receive FIFO full) at ${(mcu.clock.nanos / 1e6).toFixed(3)} ms`);
+  atFinish.push(() => lost && sayLost());
   uart.onBaudRateChange = (baud) => {
     if (Number.isFinite(baud) && baud >= 300) byteNanos = 10e9 / baud;
   };
   const alarm = mcu.clock.createAlarm(() => {
     armed = false;
-    if (queue.length && !uart.rxFIFO.full) uart.feedByte(queue.shift());
+    if (queue.length && !uart.rxFIFO.full) {
+      uart.feedByte(queue.shift());
+      dreqUpdate();
+    } else if (queue.length && lossy) {
+      queue.shift();
+      lost++;
+      // The first loss at once, then at most every 100 ms, and the total at the end.
+      if (lost === 1 || mcu.clock.nanos - lostSaid >= 100e6) (lostSaid = mcu.clock.nanos), sayLost();
+    }
     if (queue.length) (armed = true), alarm.schedule(byteNanos);
   });
   return {
@@ -315,7 +368,7 @@ function uartInput(uart) {
 }
 
 // ---- the modem: UART0 <-> TCP ----
-const modemIn = uartInput(mcu.uart[0]);
+const modemIn = uartInput(mcu.uart[0], 'uart0', 21, true);
 const modemOut = [];
 let modem = null;
 mcu.uart[0].onByte = (b) => modem && modemOut.push(b);
@@ -342,7 +395,7 @@ let client = null;
 const hostOut = [];
 let hostIn; // { queue, push(buf) }
 if (opts.hostUart1) {
-  hostIn = uartInput(mcu.uart[1]);
+  hostIn = uartInput(mcu.uart[1], 'uart1', 23, false);
   mcu.uart[1].onByte = (b) => client && hostOut.push(Buffer.of(b));
 } else {
   const cdc = new USBCDC(mcu.usbCtrl);
@@ -472,7 +525,10 @@ function run() {
   const target = Math.min((performance.now() - wallStart) * 1e6, limitNanos);
   while (clock.nanos < target && !stopped) {
     for (let k = 0; k < CHUNK && clock.nanos < target; k++) {
-      if (core.waiting) {
+      if (clock.nanos < stallUntil) {
+        // A flash operation under way: no instruction runs, peripherals go on.
+        clock.tick(Math.max(0, Math.min(stallUntil, nextAlarmAt(), target) - clock.nanos));
+      } else if (core.waiting) {
         clock.tick(Math.max(0, Math.min(nextAlarmAt(), target) - clock.nanos)); // sleep to the next event
       } else {
         clock.tick((core.executeInstruction() * 1e9) / mcu.clkSys);
@@ -502,6 +558,7 @@ function finish(code, why) {
   finishing = true;
   drainRtt();
   flushOutputs();
+  for (const report of atFinish) report();
   say(why);
   // Let the last bytes reach the sockets, for at most half a second.
   process.exitCode = code;

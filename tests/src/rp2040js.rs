@@ -326,6 +326,20 @@ impl Pico {
             .collect()
     }
 
+    /// Bytes the modem sent that found UART0's receive FIFO full and were lost (an
+    /// overrun), so far: the harness feeds the modem's bytes at line rate, as a modem
+    /// does, also while a flash operation stalls the core.
+    pub fn modem_bytes_lost(&self) -> u64 {
+        lock(&self.stderr)
+            .iter()
+            .filter_map(|line| {
+                let rest = line.strip_prefix("rp2040js: uart0: ")?;
+                rest.split_once(" bytes lost")?.0.parse().ok()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// What the harness printed on stderr (lines starting with `rp2040js: `).
     pub fn stderr(&self) -> Vec<String> {
         lock(&self.stderr).clone()

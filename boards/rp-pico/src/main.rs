@@ -7,7 +7,7 @@
 //! | What | Pins | Notes |
 //! |---|---|---|
 //! | host link | the Pico's USB port (CDC-ACM) | or UART1 GP4/GP5 with `host-uart1` |
-//! | modem UART | UART0: GP0 TX, GP1 RX, 115200 8N1 | RTS GP3 / CTS GP2 with `modem-flow-control` |
+//! | modem UART | UART0: GP0 TX, GP1 RX, 115200 8N1, received by DMA ([`modem_uart`]) | RTS GP3 / CTS GP2 with `modem-flow-control` |
 //! | modem power key | GP14 | high = pressed (a transistor), `pwrkey-active-low` for a direct wire |
 //! | modem STATUS | GP15 | with `modem-status` |
 //! | LED | GP25 | see [`led`] |
@@ -25,6 +25,7 @@
 
 #[cfg(not(feature = "bridge"))]
 mod led;
+mod modem_uart;
 #[cfg(not(feature = "host-uart1"))]
 mod usb_link;
 
@@ -96,9 +97,11 @@ fn main() -> ! {
     let mut config = uart::Config::default();
     config.baudrate = BAUD;
     #[cfg(feature = "modem-flow-control")]
-    let modem = Uart::new_with_rtscts_blocking(p.UART0, p.PIN_0, p.PIN_1, p.PIN_3, p.PIN_2, config);
+    let uart0 = Uart::new_with_rtscts_blocking(p.UART0, p.PIN_0, p.PIN_1, p.PIN_3, p.PIN_2, config);
     #[cfg(not(feature = "modem-flow-control"))]
-    let modem = Uart::new_blocking(p.UART0, p.PIN_0, p.PIN_1, config);
+    let uart0 = Uart::new_blocking(p.UART0, p.PIN_0, p.PIN_1, config);
+    // Received bytes go to RAM by DMA, also while a flash operation stalls the core.
+    let modem = modem_uart::ModemUart::new(uart0, p.DMA_CH0, p.DMA_CH1);
 
     let key = Output::new(p.PIN_14, Level::Low);
     #[cfg(feature = "modem-status")]
@@ -282,7 +285,7 @@ mod agent {
     const SLOTS: usize = 4;
     const WINDOW: usize = 4;
 
-    type ModemUart = Uart<'static, uart::Blocking>;
+    use crate::modem_uart::ModemUart;
     #[cfg(feature = "host-uart1")]
     type HostLink = Uart<'static, uart::Blocking>;
     #[cfg(not(feature = "host-uart1"))]
