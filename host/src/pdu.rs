@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use clap::{Subcommand, ValueEnum};
 use relais_core::sms::pdu::{
     self, Address, Concat, EncodingChoice, MessageClass, MessageReference, PhoneNumber,
-    RelativeValidity, SmscField, SubmitHeader, TextPlan, Timestamp, Tpdu, UserData, Validity,
+    RelativeValidity, SmscField, SubmitHeader, TextPlan, Tpdu, UserData, Validity,
 };
 use relais_core::sms::{ConcatWidth, Encoding, NationalLanguage, Shift, preview_national};
+use serde::{Serialize, Serializer};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -92,16 +93,19 @@ fn language_name(l: NationalLanguage) -> &'static str {
     }
 }
 
-/// `{"locking", "single"}` for national tables, `null` for the default alphabet.
-fn shift_json(shift: Shift) -> Json {
-    if shift.is_default() {
-        return Json::Null;
-    }
-    let name = |l: Option<NationalLanguage>| l.map_or(Json::Null, |l| Json::str(language_name(l)));
-    Json::obj([
-        ("locking", name(shift.locking)),
-        ("single", name(shift.single)),
-    ])
+/// `{"locking", "single"}`: the national language tables a GSM 7-bit text uses.
+#[derive(Debug, Serialize)]
+struct NationalJson {
+    locking: Option<&'static str>,
+    single: Option<&'static str>,
+}
+
+/// The national tables, `None` (`null`) for the default alphabet.
+fn shift_json(shift: Shift) -> Option<NationalJson> {
+    (!shift.is_default()).then(|| NationalJson {
+        locking: shift.locking.map(language_name),
+        single: shift.single.map(language_name),
+    })
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -139,7 +143,7 @@ pub fn run(args: Args) -> ExitCode {
     let result = match args.command {
         PduCommand::Encode(a) => encode(&a),
         PduCommand::Decode(a) => decode(&a),
-        PduCommand::Count(a) => Ok(count(&a)),
+        PduCommand::Count(a) => count(&a),
     };
     match result {
         Ok(out) => {
@@ -195,33 +199,76 @@ fn encode(a: &EncodeArgs) -> Result<String, String> {
         }
         return Ok(out);
     }
-    let json = Json::obj([
-        ("type", Json::str("submit")),
-        ("smsc", opt_str(smsc.as_ref().map(|s| s.to_string()))),
-        ("to", Json::Str(to.to_string())),
-        ("text", Json::str(&a.text)),
-        ("encoding", Json::str(plan.encoding().name())),
-        ("national", shift_json(plan.shift())),
-        ("class", class_json(header.class)),
-        ("report", Json::Bool(a.report)),
-        ("mr", Json::Num(i64::from(a.mr))),
-        (
-            "segments",
-            Json::Arr(
-                segments
-                    .into_iter()
-                    .map(|(len, h, concat)| {
-                        Json::obj([
-                            ("length", Json::Num(len as i64)),
-                            ("pdu", Json::Str(h)),
-                            ("concat", concat_json(concat)),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ),
-    ]);
-    Ok(format!("{json}\n"))
+    let json = EncodeJson {
+        kind: "submit",
+        smsc: smsc.as_ref().map(|s| s.to_string()),
+        to: to.to_string(),
+        text: &a.text,
+        encoding: plan.encoding().name(),
+        national: shift_json(plan.shift()),
+        class: header.class.map(MessageClass::number),
+        report: a.report,
+        mr: a.mr,
+        segments: segments
+            .into_iter()
+            .map(|(length, pdu, concat)| SegmentJson {
+                length,
+                pdu,
+                concat: concat.map(ConcatJson::from),
+            })
+            .collect(),
+    };
+    json_line(&json)
+}
+
+/// `encode --json`.
+#[derive(Debug, Serialize)]
+struct EncodeJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    smsc: Option<String>,
+    to: String,
+    text: &'a str,
+    encoding: &'static str,
+    national: Option<NationalJson>,
+    class: Option<u8>,
+    report: bool,
+    mr: u8,
+    segments: Vec<SegmentJson>,
+}
+
+/// One segment of `encode --json`.
+#[derive(Debug, Serialize)]
+struct SegmentJson {
+    length: usize,
+    pdu: String,
+    concat: Option<ConcatJson>,
+}
+
+/// `{"ref", "part", "total"}` of a multipart message.
+#[derive(Debug, Serialize)]
+struct ConcatJson {
+    #[serde(rename = "ref")]
+    reference: u16,
+    part: u8,
+    total: u8,
+}
+
+impl From<Concat> for ConcatJson {
+    fn from(c: Concat) -> ConcatJson {
+        ConcatJson {
+            reference: c.reference,
+            part: c.part,
+            total: c.total,
+        }
+    }
+}
+
+/// `value` as one line of compact JSON.
+fn json_line(value: &impl Serialize) -> Result<String, String> {
+    let mut out = serde_json::to_string(value).map_err(|e| format!("cannot write JSON: {e}"))?;
+    out.push('\n');
+    Ok(out)
 }
 
 /// A reference in 0-255 derived from the text (FNV-1a), so that the same command prints
@@ -244,94 +291,114 @@ fn decode(a: &DecodeArgs) -> Result<String, String> {
     let tpdu = pdu::decode(&bytes, smsc).map_err(|e| e.to_string())?;
     let fields = fields(&tpdu);
     if a.json {
-        return Ok(format!("{}\n", Json::Obj(fields)));
+        return json_line(&fields);
     }
     let mut out = String::new();
-    for (name, value) in fields {
+    for (name, value) in fields.0 {
         let shown = match value {
-            Json::Null => continue,
-            Json::Str(s) => s,
-            other => other.to_string(),
+            None => continue,
+            Some(Field::Text(s)) => s,
+            Some(other) => serde_json::to_string(&other).map_err(|e| e.to_string())?,
         };
         let _ = writeln!(out, "{name}: {shown}");
     }
     Ok(out)
 }
 
-/// The decoded fields, named as in the README.
-fn fields(tpdu: &Tpdu<'_>) -> Vec<(&'static str, Json)> {
-    let mut f: Vec<(&'static str, Json)> = Vec::new();
+/// The decoded fields in order, named as in the README: `decode --json` writes them as
+/// one object, `decode` as `name: value` lines (leaving out the `null` ones).
+#[derive(Debug)]
+struct Fields(Vec<(&'static str, Option<Field>)>);
+
+impl Fields {
+    fn put(&mut self, name: &'static str, value: impl Into<Option<Field>>) {
+        self.0.push((name, value.into()));
+    }
+}
+
+impl Serialize for Fields {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(name, value)| (name, value)))
+    }
+}
+
+/// The value of one decoded field (a field without a value is `None`, `null` in JSON).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Field {
+    Text(String),
+    Number(u8),
+    Flag(bool),
+    National(NationalJson),
+    Concat(ConcatJson),
+}
+
+/// A text field from anything printable (names, numbers as text, timestamps).
+fn text(value: impl std::fmt::Display) -> Field {
+    Field::Text(value.to_string())
+}
+
+fn fields(tpdu: &Tpdu<'_>) -> Fields {
+    let mut f = Fields(Vec::new());
     match tpdu {
         Tpdu::Deliver(d) => {
-            f.push(("type", Json::str("deliver")));
-            f.push(("smsc", opt_str(d.smsc.as_ref().map(|s| s.to_string()))));
-            f.push(("from", Json::Str(d.from.to_string())));
-            f.push(("timestamp", timestamp_json(&d.timestamp)));
+            f.put("type", text("deliver"));
+            f.put("smsc", d.smsc.as_ref().map(text));
+            f.put("from", text(&d.from));
+            f.put("timestamp", text(d.timestamp));
             user_data_fields(&mut f, &d.user_data, d.dcs.class);
         }
         Tpdu::Submit(s) => {
-            f.push(("type", Json::str("submit")));
-            f.push(("smsc", opt_str(s.smsc.as_ref().map(|s| s.to_string()))));
-            f.push(("to", Json::Str(s.to.to_string())));
-            f.push(("mr", Json::Num(i64::from(s.message_reference.0))));
-            f.push(("report", Json::Bool(s.status_report)));
+            f.put("type", text("submit"));
+            f.put("smsc", s.smsc.as_ref().map(text));
+            f.put("to", text(&s.to));
+            f.put("mr", Field::Number(s.message_reference.0));
+            f.put("report", Field::Flag(s.status_report));
             let validity = match s.validity {
-                Validity::None => Json::Null,
-                Validity::Relative(v) => Json::Str(format!("{} min", v.minutes())),
-                Validity::Absolute(t) => timestamp_json(&t),
-                Validity::Enhanced(raw) => Json::Str(format!("enhanced {}", hex(&raw))),
+                Validity::None => None,
+                Validity::Relative(v) => Some(Field::Text(format!("{} min", v.minutes()))),
+                Validity::Absolute(t) => Some(text(t)),
+                Validity::Enhanced(raw) => Some(Field::Text(format!("enhanced {}", hex(&raw)))),
             };
-            f.push(("validity", validity));
+            f.put("validity", validity);
             user_data_fields(&mut f, &s.user_data, s.dcs.class);
         }
         Tpdu::StatusReport(r) => {
-            f.push(("type", Json::str("status-report")));
-            f.push(("smsc", opt_str(r.smsc.as_ref().map(|s| s.to_string()))));
-            f.push(("to", Json::Str(r.recipient.to_string())));
-            f.push(("mr", Json::Num(i64::from(r.message_reference.0))));
-            f.push(("status", Json::str(r.status.kind().name())));
-            f.push(("status_code", Json::Num(i64::from(r.status.0))));
-            f.push(("status_text", Json::str(r.status.description())));
-            f.push(("timestamp", timestamp_json(&r.timestamp)));
-            f.push(("discharge_time", timestamp_json(&r.discharge_time)));
+            f.put("type", text("status-report"));
+            f.put("smsc", r.smsc.as_ref().map(text));
+            f.put("to", text(&r.recipient));
+            f.put("mr", Field::Number(r.message_reference.0));
+            f.put("status", text(r.status.kind().name()));
+            f.put("status_code", Field::Number(r.status.0));
+            f.put("status_text", text(r.status.description()));
+            f.put("timestamp", text(r.timestamp));
+            f.put("discharge_time", text(r.discharge_time));
         }
     }
     f
 }
 
-fn user_data_fields(
-    f: &mut Vec<(&'static str, Json)>,
-    ud: &UserData<'_>,
-    class: Option<MessageClass>,
-) {
-    f.push(("encoding", Json::str(ud.encoding.name())));
+fn user_data_fields(f: &mut Fields, ud: &UserData<'_>, class: Option<MessageClass>) {
+    f.put("encoding", text(ud.encoding.name()));
     if ud.encoding == Encoding::Gsm7 && !ud.shift().is_default() {
-        f.push(("national", shift_json(ud.shift())));
+        f.put("national", shift_json(ud.shift()).map(Field::National));
     }
-    f.push(("class", class_json(class)));
+    f.put("class", class.map(|c| Field::Number(c.number())));
     if ud.encoding == Encoding::EightBit {
-        f.push(("text", Json::Null));
-        f.push(("data", Json::Str(hex(ud.octets().unwrap_or(&[])))));
+        f.put("text", None);
+        f.put("data", Field::Text(hex(ud.octets().unwrap_or(&[]))));
     } else {
         let mut text = String::new();
         let _ = ud.write_text(&mut text);
-        f.push(("text", Json::Str(text)));
+        f.put("text", Field::Text(text));
     }
-    f.push(("concat", concat_json(ud.udh.concat)));
+    f.put(
+        "concat",
+        ud.udh.concat.map(|c| Field::Concat(ConcatJson::from(c))),
+    );
 }
 
-fn concat_json(c: Option<Concat>) -> Json {
-    match c {
-        Some(c) => Json::obj([
-            ("ref", Json::Num(i64::from(c.reference))),
-            ("part", Json::Num(i64::from(c.part))),
-            ("total", Json::Num(i64::from(c.total))),
-        ]),
-        None => Json::Null,
-    }
-}
-
-fn count(a: &CountArgs) -> String {
+fn count(a: &CountArgs) -> Result<String, String> {
     let p = preview_national(&a.text, &languages(&a.national));
     let unit = match p.encoding {
         Encoding::Gsm7 => "septets",
@@ -339,15 +406,14 @@ fn count(a: &CountArgs) -> String {
         Encoding::EightBit => "octets",
     };
     if a.json {
-        let json = Json::obj([
-            ("encoding", Json::str(p.encoding.name())),
-            ("national", shift_json(p.shift)),
-            ("segments", Json::Num(i64::from(p.segments.get()))),
-            ("units", Json::Num(i64::from(p.units))),
-            ("capacity", Json::Num(i64::from(p.capacity))),
-            ("free", Json::Num(i64::from(p.free_in_last))),
-        ]);
-        return format!("{json}\n");
+        return json_line(&CountJson {
+            encoding: p.encoding.name(),
+            national: shift_json(p.shift),
+            segments: p.segments.get(),
+            units: p.units,
+            capacity: p.capacity,
+            free: p.free_in_last,
+        });
     }
     let plural = if p.segments.get() == 1 { "" } else { "s" };
     let national = match (p.shift.locking, p.shift.single) {
@@ -364,22 +430,21 @@ fn count(a: &CountArgs) -> String {
             .join(" and ")
         ),
     };
-    format!(
+    Ok(format!(
         "{}{national} {} segment{plural} ({} {unit}, {} per segment, {} free in the last)\n",
         p.encoding, p.segments, p.units, p.capacity, p.free_in_last
-    )
+    ))
 }
 
-fn class_json(c: Option<MessageClass>) -> Json {
-    c.map_or(Json::Null, |c| Json::Num(i64::from(c.number())))
-}
-
-fn timestamp_json(t: &Timestamp) -> Json {
-    Json::Str(t.to_string())
-}
-
-fn opt_str(s: Option<String>) -> Json {
-    s.map_or(Json::Null, Json::Str)
+/// `count --json`.
+#[derive(Debug, Serialize)]
+struct CountJson {
+    encoding: &'static str,
+    national: Option<NationalJson>,
+    segments: u16,
+    units: u32,
+    capacity: u16,
+    free: u16,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -388,83 +453,16 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Just enough JSON for this command's output (objects keep their field order).
-#[derive(Debug)]
-enum Json {
-    Null,
-    Bool(bool),
-    Num(i64),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(&'static str, Json)>),
-}
-
-impl Json {
-    fn str(s: &str) -> Json {
-        Json::Str(s.to_owned())
-    }
-
-    fn obj<const N: usize>(fields: [(&'static str, Json); N]) -> Json {
-        Json::Obj(fields.into())
-    }
-}
-
-impl std::fmt::Display for Json {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Json::Null => f.write_str("null"),
-            Json::Bool(b) => write!(f, "{b}"),
-            Json::Num(n) => write!(f, "{n}"),
-            Json::Str(s) => write_json_str(f, s),
-            Json::Arr(items) => {
-                f.write_str("[")?;
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(",")?;
-                    }
-                    write!(f, "{item}")?;
-                }
-                f.write_str("]")
-            }
-            Json::Obj(fields) => {
-                f.write_str("{")?;
-                for (i, (name, value)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(",")?;
-                    }
-                    write_json_str(f, name)?;
-                    write!(f, ":{value}")?;
-                }
-                f.write_str("}")
-            }
-        }
-    }
-}
-
-/// A JSON string literal (RFC 8259 §7): quote, backslash and control characters escaped.
-fn write_json_str(f: &mut std::fmt::Formatter<'_>, s: &str) -> std::fmt::Result {
-    f.write_str("\"")?;
-    for c in s.chars() {
-        match c {
-            '"' => f.write_str("\\\"")?,
-            '\\' => f.write_str("\\\\")?,
-            '\n' => f.write_str("\\n")?,
-            '\r' => f.write_str("\\r")?,
-            '\t' => f.write_str("\\t")?,
-            c if u32::from(c) < 0x20 => write!(f, "\\u{:04x}", u32::from(c))?,
-            c => f.write_char(c)?,
-        }
-    }
-    f.write_str("\"")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn json_escapes() {
-        let j = Json::obj([("t", Json::str("a\"b\\c\n\u{1}€"))]);
-        assert_eq!(j.to_string(), "{\"t\":\"a\\\"b\\\\c\\n\\u0001€\"}");
+        let f = Fields(vec![("t", Some(text("a\"b\\c\n\u{1}€")))]);
+        assert_eq!(
+            json_line(&f).unwrap(),
+            "{\"t\":\"a\\\"b\\\\c\\n\\u0001€\"}\n"
+        );
     }
 }
