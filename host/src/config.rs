@@ -3,6 +3,7 @@
 //! field has a default; `relais config example` prints a commented file.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use relais_core::at::command::general::SimPin;
 use relais_core::compliance::decision::Options;
@@ -10,7 +11,6 @@ use relais_core::compliance::number::Msisdn;
 use relais_core::link::msg::{Identity, Pacing, Sender, Settings, bounded};
 use serde::Deserialize;
 
-use crate::sim::time::SimDuration;
 use crate::store::RetryPolicy;
 
 /// Where the configuration is looked for when `--config` is not given.
@@ -18,7 +18,8 @@ pub const DEFAULT_PATH: &str = "relais.toml";
 
 /// A commented example, printed by `relais config example`.
 pub const EXAMPLE: &str = r#"# relais configuration. Every key is optional; the values shown are the defaults
-# unless marked "example".
+# unless marked "example". Durations are a whole number and a unit (ms, s, m, h, d),
+# or several added up: "500ms", "30s", "1h30m".
 
 # The SQLite store, relative to this file.
 database = "relais.db"
@@ -274,9 +275,62 @@ impl Default for Config {
     }
 }
 
+/// Parses a duration as the configuration writes it: a whole number and a unit, `ms`,
+/// `s`, `m` (or `min`), `h` or `d`, or several of those added up (`1h30m`, `1h 30m`).
+/// Spaces around the parts are allowed; `0s` is zero.
+///
+/// A number without a unit (seconds? milliseconds?), a fraction (`1.5s`: write
+/// `1500ms`), a negative number or an unknown unit is an error that says which.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    const HINT: &str =
+        "write a whole number and a unit (ms, s, m, h or d), e.g. \"500ms\", \"30s\", \"1h30m\"";
+    let bad = |why: String| format!("bad duration {text:?}: {why}; {HINT}");
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(format!("empty duration {text:?}: {HINT}"));
+    }
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(bad(format!("{rest:?} does not start with a number")));
+        }
+        let (number, after) = rest.split_at(digits);
+        if after.starts_with(['.', ',']) {
+            return Err(bad("fractions are not accepted, use a smaller unit".into()));
+        }
+        let after = after.trim_start();
+        let letters = after
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(letters);
+        let unit_ms: u64 = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" | "min" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "" => return Err(bad(format!("{number} has no unit"))),
+            _ => return Err(bad(format!("unknown unit {unit:?}"))),
+        };
+        let ms = number
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(unit_ms))
+            .ok_or_else(|| bad("too long".into()))?;
+        total = total
+            .checked_add(Duration::from_millis(ms))
+            .ok_or_else(|| bad("too long".into()))?;
+        rest = after.trim_start();
+    }
+    Ok(total)
+}
+
 fn duration_ms(what: &str, text: &str) -> Result<u32, String> {
-    let d = SimDuration::parse(text).map_err(|e| format!("{what}: {e}"))?;
-    u32::try_from(d.0).map_err(|_| format!("{what}: {text:?} is too long"))
+    let d = parse_duration(text).map_err(|e| format!("{what}: {e}"))?;
+    u32::try_from(d.as_millis()).map_err(|_| format!("{what}: {text:?} is too long"))
 }
 
 impl Config {
@@ -469,6 +523,73 @@ mod tests {
         let d = Config::parse("").unwrap();
         assert!(d.devices.is_empty());
         assert_eq!(d.database, PathBuf::from("relais.db"));
+    }
+
+    #[test]
+    fn durations_are_numbers_with_units() {
+        for (text, ms) in [
+            ("0s", 0),
+            ("10ms", 10),
+            ("500ms", 500),
+            ("2s", 2_000),
+            ("30s", 30_000),
+            ("5m", 300_000),
+            ("2min", 120_000),
+            ("1h", 3_600_000),
+            ("1d", 86_400_000),
+            ("1h30m", 5_400_000),
+            ("1h 30m", 5_400_000),
+            (" 30 s ", 30_000),
+            ("1m30s250ms", 90_250),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(ms)),
+                "{text:?}"
+            );
+        }
+        // Every duration the example file and the defaults write.
+        let c = Config::parse(EXAMPLE).unwrap();
+        let http = &c.http;
+        for text in [&c.scheduler.poll, &c.pacing.min_gap, &c.pacing.jitter]
+            .into_iter()
+            .chain(&c.scheduler.retry_backoff)
+            .chain([&http.request_timeout, &http.callback_timeout])
+            .chain(&http.callback_backoff)
+            .chain([&Config::default().pacing.min_gap])
+        {
+            assert!(parse_duration(text).is_ok(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn bad_durations_say_what_is_wrong() {
+        for (text, says) in [
+            ("", "empty duration"),
+            ("   ", "empty duration"),
+            ("soon", "\"soon\" does not start with a number"),
+            ("-5s", "does not start with a number"),
+            ("30", "30 has no unit"),
+            ("1h30", "30 has no unit"),
+            ("1.5s", "fractions are not accepted"),
+            ("5x", "unknown unit \"x\""),
+            ("5 seconds", "unknown unit \"seconds\""),
+            ("5S", "unknown unit \"S\""),
+            ("99999999999999999999s", "too long"),
+            ("300000000000d", "too long"),
+        ] {
+            let e = parse_duration(text).unwrap_err();
+            assert!(e.contains(says), "{text:?}: {e}");
+            assert!(e.contains("e.g. \"500ms\""), "{text:?}: {e}");
+        }
+        let e = Config::parse("[scheduler]\nretry_backoff = ['1m', '5']").unwrap_err();
+        assert!(
+            e.starts_with("scheduler.retry_backoff: bad duration \"5\": 5 has no unit"),
+            "{e}"
+        );
+        // A wait must fit the device's 32-bit millisecond field.
+        let e = Config::parse("[pacing]\nmin_gap = '50d'").unwrap_err();
+        assert!(e.contains("too long"), "{e}");
     }
 
     #[test]

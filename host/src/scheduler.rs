@@ -108,8 +108,8 @@ impl Context {
             settings,
             retry: config.retry()?,
             brands: BrandNames::new(config.brand_names()),
-            poll: crate::sim::time::SimDuration::parse(&config.scheduler.poll)
-                .map(|d| Duration::from_millis(d.0.max(10) as u64))
+            poll: crate::config::parse_duration(&config.scheduler.poll)
+                .map(|d| d.max(Duration::from_millis(10)))
                 .map_err(|e| format!("scheduler.poll: {e}"))?,
             busy: Mutex::new(Default::default()),
             up: Mutex::new(Default::default()),

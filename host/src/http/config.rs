@@ -6,8 +6,6 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::Deserialize;
 
-use crate::sim::time::SimDuration;
-
 /// The default address: loopback only, Kannel's sendsms port.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:13013";
 
@@ -351,9 +349,10 @@ impl HttpConfig {
     }
 }
 
+/// A configured duration in whole seconds (rounded down).
 fn secs(text: &str, what: &str) -> Result<u64, String> {
-    let d = SimDuration::parse(text).map_err(|e| format!("{what}: {e}"))?;
-    Ok(d.0.max(0) as u64 / 1000)
+    let d = crate::config::parse_duration(text).map_err(|e| format!("{what}: {e}"))?;
+    Ok(d.as_secs())
 }
 
 /// Checks a callback URL (or template): http or https, and a host from `hosts` when
