@@ -138,11 +138,10 @@ report_latency = "0"
     // last one, the idle scheduler lets virtual time jump ahead).
     let virtual_secs = ctx
         .store()
-        .connection()
-        .query_row(
+        .db()
+        .query_value::<i64>(
             "SELECT max(sent_at) - min(submitted_at) FROM jobs",
-            [],
-            |r| r.get::<_, i64>(0),
+            relais::store::db::params![],
         )
         .expect("span") as f64;
     let sent = ctx

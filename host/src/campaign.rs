@@ -9,6 +9,7 @@
 //! `yes`/`no`), `department` (French department number), `zone` (verified IANA zone)
 //! are optional; any other column is a template field.
 
+use crate::store::db::params;
 use std::collections::HashSet;
 use std::io::Read;
 
@@ -306,7 +307,7 @@ pub fn import(
         if let Some(c) = &spec.campaign {
             outcome.campaign = Some(crate::store::insert_campaign(tx, c, now)?);
         }
-        let before: i64 = tx.query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))?;
+        let before: i64 = tx.query_row("SELECT count(*) FROM contacts", params![], |r| r.get(0))?;
         let mut seen = HashSet::new();
         let mut record = csv::StringRecord::new();
         loop {
@@ -391,7 +392,7 @@ pub fn import(
                 outcome.rows
             )));
         }
-        let after: i64 = tx.query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))?;
+        let after: i64 = tx.query_row("SELECT count(*) FROM contacts", params![], |r| r.get(0))?;
         outcome.new_contacts = (after - before) as u64;
         Ok(())
     });

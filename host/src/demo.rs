@@ -15,6 +15,7 @@
 //! otherwise the same agent code running in this process on the simulator with a step
 //! clock (two virtual days in a few seconds). The demo says which.
 
+use crate::store::db::params;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -481,11 +482,11 @@ pub fn run_demo_qemu(
                 // The end of the story, once the device has been quiet for 8 s.
                 let rows: i64 = ctx
                     .store()
-                    .connection()
+                    .db()
                     .query_row(
                         "SELECT coalesce((SELECT max(id) FROM job_history), 0)
                               + (SELECT count(*) FROM keywords) + (SELECT count(*) FROM inbound)",
-                        [],
+                        params![],
                         |r| r.get(0),
                     )
                     .unwrap_or(0);
@@ -565,14 +566,14 @@ pub fn reconcile(store: &Store, ledger: &Path) -> Result<Reconciliation, String>
             _ => {}
         }
     }
-    let e = |e: rusqlite::Error| e.to_string();
-    let conn = store.connection();
+    let e = |e: crate::store::db::DbError| e.to_string();
+    let conn = store.db();
     let jobs: Vec<(String, String)> = conn
-        .prepare("SELECT number, text FROM jobs WHERE sent_at IS NOT NULL")
-        .map_err(e)?
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .map_err(e)?
-        .collect::<Result<_, _>>()
+        .query_map(
+            "SELECT number, text FROM jobs WHERE sent_at IS NOT NULL",
+            params![],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
         .map_err(e)?;
     r.store_sent = jobs.len() as u64;
     let mut used = vec![false; messages.len()];
@@ -595,15 +596,17 @@ pub fn reconcile(store: &Store, ledger: &Path) -> Result<Reconciliation, String>
     }
     r.ledger_replies = used.iter().filter(|u| !**u).count() as u64;
     r.store_confirmed = conn
-        .query_row("SELECT count(*) FROM keywords WHERE confirmed", [], |row| {
-            row.get::<_, i64>(0)
-        })
+        .query_row(
+            "SELECT count(*) FROM keywords WHERE confirmed <> 0",
+            params![],
+            |row| row.get::<i64>(0),
+        )
         .map_err(e)? as u64;
     r.store_undelivered = conn
         .query_row(
             "SELECT count(*) FROM jobs WHERE state = 'undelivered'",
-            [],
-            |row| row.get::<_, i64>(0),
+            params![],
+            |row| row.get::<i64>(0),
         )
         .map_err(e)? as u64;
     Ok(r)
@@ -615,7 +618,7 @@ fn narrate(ctx: &Context, shown: &mut std::collections::BTreeMap<&'static str, i
         return;
     }
     let store = ctx.store();
-    let conn = store.connection();
+    let conn = store.db();
     let last = shown.get("history").copied().unwrap_or(0);
     let rows: Vec<(i64, i64, String, String, String)> = conn
         .prepare(
@@ -626,7 +629,6 @@ fn narrate(ctx: &Context, shown: &mut std::collections::BTreeMap<&'static str, i
             st.query_map([last], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })
-            .and_then(|rows| rows.collect())
         })
         .unwrap_or_default();
     for (id, at, state, detail, number) in rows {
@@ -648,7 +650,6 @@ fn narrate(ctx: &Context, shown: &mut std::collections::BTreeMap<&'static str, i
             st.query_map([last], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
             })
-            .and_then(|rows| rows.collect())
         })
         .unwrap_or_default();
     for (id, at, sender, kind, keyword, confirmed) in rows {
@@ -664,7 +665,6 @@ fn narrate(ctx: &Context, shown: &mut std::collections::BTreeMap<&'static str, i
         .prepare("SELECT id, at, sender, text FROM inbound WHERE id > ?1 ORDER BY id")
         .and_then(|mut st| {
             st.query_map([last], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                .and_then(|rows| rows.collect())
         })
         .unwrap_or_default();
     for (id, at, sender, text) in rows {

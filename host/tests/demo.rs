@@ -2,6 +2,7 @@
 //! simulator's ledger: the test runs the demo and computes both sides.
 
 use relais::demo::run_demo;
+use relais::store::db::params;
 use relais::store::{JobState, Store};
 use relais_core::compliance::tz::UtcInstant;
 
@@ -21,7 +22,7 @@ fn the_demo_story_happens_and_its_report_matches_the_ledger() {
     assert!(r.ledger_failed >= 2, "the two dead numbers fail: {r:?}");
 
     let store = Store::open(&out.db).unwrap();
-    let conn = store.connection();
+    let conn = store.db();
     let monday_8 = UtcInstant::parse_rfc3339("2026-08-17T06:00:00Z").unwrap();
     let saturday = UtcInstant::parse_rfc3339("2026-08-15T19:30:00Z").unwrap();
     // Marketing: deferred by the host past the holiday Saturday night and the Sunday,
@@ -29,10 +30,8 @@ fn the_demo_story_happens_and_its_report_matches_the_ledger() {
     let marketing_sent: Vec<i64> = conn
         .prepare("SELECT sent_at FROM jobs WHERE class = 'marketing' AND sent_at IS NOT NULL")
         .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+        .query_map(params![], |r| r.get(0))
+        .unwrap();
     assert!(marketing_sent.len() >= 10, "{marketing_sent:?}");
     assert!(
         marketing_sent.iter().all(|&t| t >= monday_8.0),
@@ -41,10 +40,8 @@ fn the_demo_story_happens_and_its_report_matches_the_ledger() {
     let deferred_until: Vec<String> = conn
         .prepare("SELECT DISTINCT detail FROM job_history WHERE state = 'deferred'")
         .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+        .query_map(params![], |r| r.get(0))
+        .unwrap();
     assert_eq!(
         deferred_until,
         ["deferred until 2026-08-17T06:00:00Z (fr.marketing.window)"],
@@ -54,10 +51,8 @@ fn the_demo_story_happens_and_its_report_matches_the_ledger() {
     let alerts: Vec<(i64, String)> = conn
         .prepare("SELECT sent_at, state FROM jobs WHERE class = 'transactional'")
         .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+        .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
     assert_eq!(alerts.len(), 3);
     for (at, state) in &alerts {
         assert!(*at < saturday.0 + 600, "alert sent at {at}");
@@ -81,8 +76,8 @@ fn the_demo_story_happens_and_its_report_matches_the_ledger() {
     }
     let confirmed: i64 = conn
         .query_row(
-            "SELECT count(*) FROM keywords WHERE kind = 'opt-out' AND confirmed",
-            [],
+            "SELECT count(*) FROM keywords WHERE kind = 'opt-out' AND confirmed <> 0",
+            params![],
             |r| r.get(0),
         )
         .unwrap();
@@ -92,7 +87,7 @@ fn the_demo_story_happens_and_its_report_matches_the_ledger() {
     let state: String = conn
         .query_row(
             "SELECT state FROM jobs WHERE number = '+33612340015'",
-            [],
+            params![],
             |r| r.get(0),
         )
         .unwrap();

@@ -168,13 +168,13 @@ fn two_devices_share_the_queue_and_send_each_job_once() {
         }
     }
     let rows: Vec<(String, String, String)> = store
-        .connection()
-        .prepare("SELECT number, state, device FROM jobs")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+        .db()
+        .query_map(
+            "SELECT number, state, device FROM jobs",
+            relais::store::db::params![],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
     assert_eq!(rows.len() as u64, JOBS);
     for (number, state, device) in &rows {
         assert!(state == "sent" || state == "delivered", "{number}: {state}");

@@ -262,14 +262,16 @@ fn kill_round(sim: &Sim, dir: &Path, command: &[String], seed: u64, round: u64) 
     let total: u64 = counts.iter().map(|(_, n)| n).sum();
     assert_eq!(total, JOBS as u64);
     let mut unknown = 0;
-    for row in store
-        .connection()
-        .prepare("SELECT id FROM jobs WHERE campaign_id = ?1")
-        .unwrap()
-        .query_map([campaign.id], |r| r.get::<_, i64>(0))
+    for id in store
+        .db()
+        .query_map(
+            "SELECT id FROM jobs WHERE campaign_id = ?1",
+            [campaign.id],
+            |r| r.get::<i64>(0),
+        )
         .unwrap()
     {
-        let job = store.job(row.unwrap()).unwrap().unwrap();
+        let job = store.job(id).unwrap().unwrap();
         let n = copies.get(&job.number).copied().unwrap_or(0);
         match job.state {
             JobState::Sent | JobState::Delivered => {

@@ -7,6 +7,7 @@ mod sim_support;
 use std::process::Command;
 
 use relais::store::Store;
+use relais::store::db::params;
 use relais_core::compliance::tz::UtcInstant;
 use relais_tests::qemu::{self, BoardBuild};
 use sim_support::relais_binary;
@@ -35,12 +36,12 @@ fn the_demo_on_the_firmware_under_qemu_agrees_with_the_ledger() {
     assert!(stdout.contains("they agree"), "{stdout}");
 
     let store = Store::open(&dir.join("relais.db")).unwrap();
-    let conn = store.connection();
+    let conn = store.db();
     let monday_8 = UtcInstant::parse_rfc3339("2026-08-17T06:00:00Z").unwrap();
     let (marketing_sent, first): (i64, Option<i64>) = conn
         .query_row(
             "SELECT count(*), min(sent_at) FROM jobs WHERE class = 'marketing' AND sent_at IS NOT NULL",
-            [],
+            params![],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
@@ -65,7 +66,7 @@ fn the_demo_on_the_firmware_under_qemu_agrees_with_the_ledger() {
     let alerts: i64 = conn
         .query_row(
             "SELECT count(*) FROM jobs WHERE class = 'transactional' AND state = 'delivered'",
-            [],
+            params![],
             |r| r.get(0),
         )
         .unwrap();

@@ -4,6 +4,7 @@
 pub mod callbacks;
 pub mod daemon;
 
+use crate::store::db::params;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -831,17 +832,13 @@ pub fn calendar_warnings(store: &Store, now: UtcInstant) -> Result<Vec<String>, 
         .collect();
     // One number per leading digits is enough to find every country in use.
     let sql = format!(
-        "SELECT number FROM contacts GROUP BY substr(number, 1, 5) UNION \
-         SELECT number FROM jobs WHERE state IN ({}) GROUP BY substr(number, 1, 5)",
+        "SELECT min(number) FROM contacts GROUP BY substr(number, 1, 5) UNION \
+         SELECT min(number) FROM jobs WHERE state IN ({}) GROUP BY substr(number, 1, 5)",
         unfinished.join(", ")
     );
     let numbers: Vec<String> = store
-        .connection()
-        .prepare(&sql)
-        .and_then(|mut q| {
-            q.query_map([], |row| row.get::<_, String>(0))?
-                .collect::<Result<_, _>>()
-        })
+        .db()
+        .query_map(&sql, params![], |row| row.get::<String>(0))
         .map_err(|e| e.to_string())?;
     let today = Date::from_days_since_epoch(now.0.div_euclid(86_400));
     let mut seen: Vec<&str> = Vec::new();
@@ -871,7 +868,7 @@ pub fn status_screen(store: &Store) -> Result<String, String> {
     use std::fmt::Write as _;
     let e = |e: crate::store::StoreError| e.to_string();
     let mut out = String::new();
-    let _ = writeln!(out, "database {}", store.path().display());
+    let _ = writeln!(out, "database {}", store.location());
     let devices = store.devices().map_err(e)?;
     if devices.is_empty() {
         let _ = writeln!(out, "devices: none seen yet");

@@ -436,6 +436,7 @@ fn campaigns(g: &Gathered) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::db::params;
     use crate::store::{Change, NewCampaign, NewJob};
     use relais_core::compliance::decision::{Class, ConsentStatus};
 
@@ -500,12 +501,10 @@ sender = "longnum:+33700000002"
             )
             .unwrap();
         let ids: Vec<i64> = store
-            .connection()
+            .db()
             .prepare("SELECT id FROM jobs WHERE campaign_id = ?1 ORDER BY id")
             .unwrap()
             .query_map([cid], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
             .unwrap();
         store
             .transition(ids[0], JobState::Delivered, t, &Change::default(), "")
@@ -526,18 +525,18 @@ sender = "longnum:+33700000002"
             .unwrap();
         store.log_device("m1", true, "up", t).unwrap();
         store
-            .connection()
+            .db()
             .execute(
                 "INSERT INTO devices (name, status, updated_at) VALUES ('old', 'not json', 5)",
-                [],
+                params![],
             )
             .unwrap();
         store
-            .connection()
+            .db()
             .execute(
                 "INSERT INTO inbound (device, sender, text, at) VALUES
                  ('m1', '+33612345678', '<b>STOP</b>', 100), ('m1', '+33699999999', 'hi', 200)",
-                [],
+                params![],
             )
             .unwrap();
         store

@@ -2,11 +2,11 @@
 //! has `reply = true`, the text its URL answered is sent back to the sender, as a
 //! conversational message judged by the compliance core like any other.
 
+use crate::store::db::OptionalExt as _;
 use relais_core::compliance::class::Class;
 use relais_core::compliance::decision::ConsentStatus;
 use relais_core::compliance::number::Msisdn;
 use relais_core::link::msg::MAX_TEXT;
-use rusqlite::OptionalExtension as _;
 
 use super::server::App;
 use crate::scheduler::{judge, record_judgement};
@@ -23,7 +23,7 @@ pub fn send(
 ) -> Result<(), String> {
     let mut store = app.ctx.store();
     let row: Option<(String, String, String)> = store
-        .connection()
+        .db()
         .query_row(
             "SELECT device, sender, text FROM inbound WHERE id = ?1",
             [inbound_id],

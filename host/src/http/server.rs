@@ -2,7 +2,6 @@
 //! and the HTTP server in one process, over one store.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -243,8 +242,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
             served
         })
     });
-    let store_path: PathBuf = store.path().to_path_buf();
-    tracing::info!(store = %store_path.display(), "relais serve starting");
+    tracing::info!(store = %store.location(), "relais serve starting");
     daemon::serve_all(daemon_config, store, links, false, Some(service))
 }
 

@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use crate::store::db::params;
+
 use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::msg::Identity;
 use sha2::{Digest, Sha256};
@@ -260,7 +262,7 @@ fn write_one(
             store.transaction(|tx| {
                 tx.execute(
                     "INSERT INTO idempotency (client, key, body_hash, status, answer, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    rusqlite::params![idem.client, idem.key, idem.body_hash, status, body, now.0],
+                    params![idem.client, idem.key, idem.body_hash, status, body, now.0],
                 )?;
                 Ok(())
             })?;
@@ -275,12 +277,12 @@ fn stored_answer(
     store: &Store,
     idem: &Idempotency,
 ) -> Result<Option<(String, u16, String)>, StoreError> {
-    use rusqlite::OptionalExtension as _;
+    use crate::store::db::{OptionalExt as _, params};
     Ok(store
-        .connection()
+        .db()
         .query_row(
             "SELECT body_hash, status, answer FROM idempotency WHERE client = ?1 AND key = ?2",
-            rusqlite::params![idem.client, idem.key],
+            params![idem.client, idem.key],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?)

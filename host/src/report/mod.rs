@@ -391,7 +391,9 @@ pub fn build(store: &Store, campaign: Option<&str>) -> Result<Report, String> {
         }
         None => (None, query::Sel { campaign: None }),
     };
-    query::collect(store, info, sel).map_err(|e| format!("cannot build the report: {e}"))
+    store
+        .snapshot(|s| query::collect(s, info, sel))
+        .map_err(|e| format!("cannot build the report: {e}"))
 }
 
 fn unknown_campaign(store: &Store, name: &str) -> String {

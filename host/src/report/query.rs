@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::store::db::{Db, DbResult, Engine, Row, params};
 use relais_core::compliance::tz::UtcInstant;
-use rusqlite::Connection;
 
 use super::{
     CampaignInfo, CampaignRow, HaltedDevice, HourRow, KeywordCount, Keywords, KindCount, Latency,
@@ -25,7 +25,7 @@ impl Sel {
     fn jobs(self) -> String {
         match self.campaign {
             Some((id, _)) => format!("campaign_id = {id}"),
-            None => "1".into(),
+            None => "1 = 1".into(),
         }
     }
 
@@ -36,7 +36,7 @@ impl Sel {
             Some((id, since)) => format!(
                 "{at} >= {since} AND EXISTS (SELECT 1 FROM jobs j WHERE j.number = {number} AND j.campaign_id = {id})"
             ),
-            None => "1".into(),
+            None => "1 = 1".into(),
         }
     }
 
@@ -44,31 +44,25 @@ impl Sel {
     fn history(self) -> String {
         match self.campaign {
             Some((id, _)) => format!("h.job_id IN (SELECT id FROM jobs WHERE campaign_id = {id})"),
-            None => "1".into(),
+            None => "1 = 1".into(),
         }
     }
 }
 
 type Sql<T> = std::result::Result<T, StoreError>;
 
-fn rows<T>(
-    conn: &Connection,
-    sql: &str,
-    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Sql<Vec<T>> {
-    let mut st = conn.prepare(sql)?;
-    let out = st.query_map([], f)?.collect::<rusqlite::Result<_>>()?;
-    Ok(out)
+fn rows<T>(db: &Db, sql: &str, f: impl FnMut(&Row<'_>) -> DbResult<T>) -> Sql<Vec<T>> {
+    Ok(db.query_map(sql, params![], f)?)
 }
 
-fn count(conn: &Connection, sql: &str) -> Sql<u64> {
-    let n: i64 = conn.query_row(sql, [], |r| r.get(0))?;
+fn count(db: &Db, sql: &str) -> Sql<u64> {
+    let n: i64 = db.query_value(sql, params![])?;
     Ok(n.max(0) as u64)
 }
 
 /// A non-negative count from column `i`.
-fn col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
-    Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0).max(0) as u64)
+fn col(r: &Row<'_>, i: usize) -> DbResult<u64> {
+    Ok(r.get::<Option<i64>>(i)?.unwrap_or(0).max(0) as u64)
 }
 
 /// `'a', 'b', ...` of the states `pick` selects (names are constants, not user text).
@@ -94,16 +88,16 @@ fn rate(delivered: u64, sent: u64) -> Option<f64> {
 }
 
 pub(super) fn collect(store: &Store, campaign: Option<CampaignInfo>, sel: Sel) -> Sql<Report> {
-    let conn = store.connection();
-    // One read transaction: every query sees the same snapshot (rolled back on drop).
-    let snapshot = conn.unchecked_transaction()?;
+    // The caller reads in one snapshot (`Store::snapshot`): every figure is from the
+    // same instant, whatever other hosts write meanwhile.
+    let conn = store.db();
     let f = sel.jobs();
 
     let mut states = StateCounts::default();
     let by_state = rows(
         conn,
         &format!("SELECT state, count(*) FROM jobs WHERE {f} GROUP BY state"),
-        |r| Ok((r.get::<_, String>(0)?, col(r, 1)?)),
+        |r| Ok((r.get::<String>(0)?, col(r, 1)?)),
     )?;
     for (name, n) in by_state {
         if let Some(state) = JobState::parse(&name) {
@@ -116,14 +110,14 @@ pub(super) fn collect(store: &Store, campaign: Option<CampaignInfo>, sel: Sel) -
             "SELECT count(*), count(submitted_at), count(sent_at), min(created_at), max(updated_at)
              FROM jobs WHERE {f}"
         ),
-        [],
+        params![],
         |r| {
             Ok((
                 col(r, 0)?,
                 col(r, 1)?,
                 col(r, 2)?,
-                r.get::<_, Option<i64>>(3)?,
-                r.get::<_, Option<i64>>(4)?,
+                r.get::<Option<i64>>(3)?,
+                r.get::<Option<i64>>(4)?,
             ))
         },
     )?;
@@ -214,26 +208,35 @@ pub(super) fn collect(store: &Store, campaign: Option<CampaignInfo>, sel: Sel) -
         halted_devices: halted_devices(conn)?,
         states,
     };
-    drop(snapshot);
     Ok(report)
 }
 
-fn halted_devices(conn: &Connection) -> Sql<Vec<HaltedDevice>> {
-    rows(
+fn halted_devices(conn: &Db) -> Sql<Vec<HaltedDevice>> {
+    // The status is a JSON object in a text column (see `Store::set_device_status`).
+    let devices = rows(
         conn,
-        "SELECT name, json_extract(status, '$.halted'), updated_at FROM devices
-         WHERE json_extract(status, '$.halted') IS NOT NULL ORDER BY name",
-        |r| {
-            Ok(HaltedDevice {
-                device: r.get(0)?,
-                reason: r.get(1)?,
-                since: UtcInstant(r.get(2)?).to_string(),
+        "SELECT name, status, updated_at FROM devices ORDER BY name",
+        |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?)),
+    )?;
+    Ok(devices
+        .into_iter()
+        .filter_map(|(device, status, at)| {
+            let status: serde_json::Value = serde_json::from_str(&status).ok()?;
+            let reason = match status.get("halted")? {
+                serde_json::Value::Null => return None,
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            Some(HaltedDevice {
+                device,
+                reason,
+                since: UtcInstant(at).to_string(),
             })
-        },
-    )
+        })
+        .collect())
 }
 
-fn opt_outs(conn: &Connection, sel: Sel) -> Sql<OptOuts> {
+fn opt_outs(conn: &Db, sel: Sel) -> Sql<OptOuts> {
     let w = format!(
         "o.action = 'opt-out' AND {}",
         sel.by_numbers("o.number", "o.at")
@@ -252,20 +255,21 @@ fn opt_outs(conn: &Connection, sel: Sel) -> Sql<OptOuts> {
             })
         },
     )?;
-    let by_source = rows(
+    // Sources are `kind:detail` (`sms:modem1`, `import:file.csv`): counted by kind.
+    let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
+    for (source, n) in rows(
         conn,
-        &format!(
-            "SELECT CASE WHEN instr(source, ':') > 0 THEN substr(source, 1, instr(source, ':') - 1)
-                         ELSE source END AS s, count(*)
-             FROM optout_log o WHERE {w} GROUP BY s ORDER BY count(*) DESC, s"
-        ),
-        |r| {
-            Ok(SourceCount {
-                source: r.get(0)?,
-                count: col(r, 1)?,
-            })
-        },
-    )?;
+        &format!("SELECT source, count(*) FROM optout_log o WHERE {w} GROUP BY source"),
+        |r| Ok((r.get::<String>(0)?, col(r, 1)?)),
+    )? {
+        let kind = source.split_once(':').map_or(source.as_str(), |(k, _)| k);
+        *kinds.entry(kind.to_string()).or_default() += n;
+    }
+    let mut by_source: Vec<SourceCount> = kinds
+        .into_iter()
+        .map(|(source, count)| SourceCount { source, count })
+        .collect();
+    by_source.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.source.cmp(&b.source)));
     Ok(OptOuts {
         total: by_keyword.iter().map(|o| o.count).sum(),
         by_keyword,
@@ -273,7 +277,7 @@ fn opt_outs(conn: &Connection, sel: Sel) -> Sql<OptOuts> {
     })
 }
 
-fn keywords(conn: &Connection, sel: Sel) -> Sql<Keywords> {
+fn keywords(conn: &Db, sel: Sel) -> Sql<Keywords> {
     let by_keyword = rows(
         conn,
         &format!(
@@ -311,7 +315,7 @@ pub(super) fn rank(p: u64, n: u64) -> u64 {
     (p * n).div_ceil(100).clamp(1, n) - 1
 }
 
-fn latency(conn: &Connection, sel: Sel) -> Sql<Option<Latency>> {
+fn latency(conn: &Db, sel: Sel) -> Sql<Option<Latency>> {
     let w = format!(
         "{} AND state = 'delivered' AND sent_at IS NOT NULL AND delivered_at IS NOT NULL",
         sel.jobs()
@@ -323,21 +327,25 @@ fn latency(conn: &Connection, sel: Sel) -> Sql<Option<Latency>> {
     let want = [rank(50, n), rank(90, n), rank(99, n)];
     let mut got = [0i64; 3];
     let mut max = 0i64;
-    let mut st = conn.prepare(&format!(
-        "SELECT max(0, delivered_at - sent_at) AS l FROM jobs WHERE {w} ORDER BY l"
-    ))?;
-    let mut cursor = st.query([])?;
     let mut i = 0u64;
-    while let Some(row) = cursor.next()? {
-        let v: i64 = row.get(0)?;
-        for (w, g) in want.iter().zip(got.iter_mut()) {
-            if *w == i {
-                *g = v;
+    conn.query_map(
+        &format!(
+            "SELECT CASE WHEN delivered_at > sent_at THEN delivered_at - sent_at ELSE 0 END AS l
+             FROM jobs WHERE {w} ORDER BY l"
+        ),
+        params![],
+        |row| {
+            let v: i64 = row.get(0)?;
+            for (w, g) in want.iter().zip(got.iter_mut()) {
+                if *w == i {
+                    *g = v;
+                }
             }
-        }
-        max = v;
-        i += 1;
-    }
+            max = v;
+            i += 1;
+            Ok(())
+        },
+    )?;
     Ok(Some(Latency {
         samples: n,
         p50_s: got[0],
@@ -347,7 +355,7 @@ fn latency(conn: &Connection, sel: Sel) -> Sql<Option<Latency>> {
     }))
 }
 
-fn hours(conn: &Connection, sel: Sel) -> Sql<Vec<HourRow>> {
+fn hours(conn: &Db, sel: Sel) -> Sql<Vec<HourRow>> {
     let f = sel.jobs();
     let queries = [
         format!(
@@ -374,7 +382,7 @@ fn hours(conn: &Connection, sel: Sel) -> Sql<Vec<HourRow>> {
     ];
     let mut map: BTreeMap<i64, HourRow> = BTreeMap::new();
     for (which, sql) in queries.iter().enumerate() {
-        for (hour, n) in rows(conn, sql, |r| Ok((r.get::<_, i64>(0)?, col(r, 1)?)))? {
+        for (hour, n) in rows(conn, sql, |r| Ok((r.get::<i64>(0)?, col(r, 1)?)))? {
             let start = hour.saturating_mul(3600);
             let row = map.entry(hour).or_insert_with(|| HourRow {
                 hour: UtcInstant(start).to_string(),
@@ -395,22 +403,32 @@ fn hours(conn: &Connection, sel: Sel) -> Sql<Vec<HourRow>> {
 }
 
 fn campaign_rows(store: &Store) -> Sql<Vec<CampaignRow>> {
-    let conn = store.connection();
+    let conn = store.db();
+    let sqlite = conn.engine() == Engine::Sqlite;
     // One pass over the table: through the (campaign_id, state) index every row would
-    // cost a random read of its time stamps (measured 4x slower on a million jobs).
+    // cost a random read of its time stamps (SQLite: measured 4x slower on a million
+    // jobs; PostgreSQL's planner picks the scan itself).
+    let n = |cond: String| format!("count(*) FILTER (WHERE {cond})");
+    let is = |state: &str| n(format!("state = '{state}'"));
     let sql = format!(
         "SELECT campaign_id, count(*), count(submitted_at), count(sent_at),
-                sum(state = 'delivered'), sum(state = 'undelivered'), sum(state = 'failed'),
-                sum(state = 'refused'), sum(state IN ({})), sum(state IN ({})),
-                sum(state = 'unknown'), sum(state = 'expired'), sum(state = 'cancelled')
-         FROM jobs NOT INDEXED GROUP BY campaign_id",
-        state_list(is_pending),
-        state_list(is_deferred)
+                {}, {}, {}, {}, {}, {}, {}, {}, {}
+         FROM jobs {} GROUP BY campaign_id",
+        is("delivered"),
+        is("undelivered"),
+        is("failed"),
+        is("refused"),
+        n(format!("state IN ({})", state_list(is_pending))),
+        n(format!("state IN ({})", state_list(is_deferred))),
+        is("unknown"),
+        is("expired"),
+        is("cancelled"),
+        if sqlite { "NOT INDEXED" } else { "" },
     );
     let mut by_id: BTreeMap<Option<i64>, CampaignRow> = BTreeMap::new();
     for (id, row) in rows(conn, &sql, |r| {
         Ok((
-            r.get::<_, Option<i64>>(0)?,
+            r.get::<Option<i64>>(0)?,
             CampaignRow {
                 name: None,
                 status: None,
@@ -438,10 +456,13 @@ fn campaign_rows(store: &Store) -> Sql<Vec<CampaignRow>> {
     // order), counted once per campaign created before it.
     let opt_outs: BTreeMap<i64, u64> = rows(
         conn,
-        "SELECT j.campaign_id, count(DISTINCT o.id) FROM optout_log o
-         CROSS JOIN jobs j ON j.number = o.number
-         JOIN campaigns c ON c.id = j.campaign_id AND o.at >= c.created_at
-         WHERE o.action = 'opt-out' GROUP BY j.campaign_id",
+        &format!(
+            "SELECT j.campaign_id, count(DISTINCT o.id) FROM optout_log o
+             {} jobs j ON j.number = o.number
+             JOIN campaigns c ON c.id = j.campaign_id AND o.at >= c.created_at
+             WHERE o.action = 'opt-out' GROUP BY j.campaign_id",
+            if sqlite { "CROSS JOIN" } else { "JOIN" }
+        ),
         |r| Ok((r.get(0)?, col(r, 1)?)),
     )?
     .into_iter()

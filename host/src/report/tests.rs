@@ -50,13 +50,12 @@ fn campaign(s: &mut Store, name: &str, numbers: &[String]) -> Vec<i64> {
             T0,
         )
         .unwrap();
-    let mut st = s
-        .connection()
-        .prepare("SELECT id FROM jobs WHERE campaign_id = ?1 ORDER BY id")
-        .unwrap();
-    st.query_map([id], |r| r.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
+    s.db()
+        .query_map(
+            "SELECT id FROM jobs WHERE campaign_id = ?1 ORDER BY id",
+            [id],
+            |r| r.get(0),
+        )
         .unwrap()
 }
 

@@ -1,11 +1,11 @@
 //! Device events into the store: each event and the device's "last event stored" mark
 //! in one transaction, so an event the link delivers again is recognised and skipped.
 
+use super::db::{Db, params};
 use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::msg::{
     BrandId, Delivery, Event, EventEpoch, EventId, KeywordKind, RefusalCode, Scope, SendFailure,
 };
-use rusqlite::{Connection, params};
 
 use super::jobs::{Change, get, history, release, retries, set_state, split_key};
 use super::{ALL_BRANDS, JobState, OptOut, Result, Store, add_optout, remove_optout, switch_epoch};
@@ -154,7 +154,7 @@ impl Store {
 }
 
 fn apply(
-    tx: &Connection,
+    tx: &Db,
     device: &str,
     event: &Event,
     now: UtcInstant,

@@ -1,8 +1,8 @@
 //! What `relais serve` reads and writes beside jobs: message views for the JSON API,
 //! inbound messages by id, webhooks registered through the API.
 
+use super::db::{DbResult, OptionalExt as _, Row, params};
 use relais_core::compliance::tz::UtcInstant;
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Result, Store};
@@ -140,7 +140,7 @@ fn time(t: i64) -> String {
     UtcInstant(t).to_string()
 }
 
-fn view(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageView> {
+fn view(r: &Row<'_>) -> DbResult<MessageView> {
     Ok(MessageView {
         id: r.get(0)?,
         to: r.get(1)?,
@@ -154,8 +154,8 @@ fn view(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageView> {
         parts: r.get(9)?,
         due_at: time(r.get(10)?),
         created_at: time(r.get(11)?),
-        sent_at: r.get::<_, Option<i64>>(12)?.map(time),
-        delivered_at: r.get::<_, Option<i64>>(13)?.map(time),
+        sent_at: r.get::<Option<i64>>(12)?.map(time),
+        delivered_at: r.get::<Option<i64>>(13)?.map(time),
         origin: r.get(14)?,
         campaign_id: r.get(15)?,
     })
@@ -165,7 +165,7 @@ impl Store {
     /// The message `id`, if it exists (and belongs to `origin` when one is given).
     pub fn message_view(&self, id: i64, origin: Option<&str>) -> Result<Option<MessageView>> {
         Ok(self
-            .conn
+            .db
             .query_row(
                 &format!("SELECT {VIEW} FROM jobs WHERE id = ?1 AND (?2 IS NULL OR origin = ?2)"),
                 params![id, origin],
@@ -189,7 +189,7 @@ impl Store {
 
     /// Messages matching `f`, newest first.
     pub fn message_views(&self, f: &MessageFilter<'_>) -> Result<Vec<MessageView>> {
-        let mut st = self.conn.prepare_cached(&format!(
+        let mut st = self.db.prepare_cached(format!(
             "SELECT {VIEW} FROM jobs
              WHERE (?1 IS NULL OR origin = ?1) AND (?2 IS NULL OR state = ?2)
                AND (?3 IS NULL OR number = ?3) AND (?4 IS NULL OR created_at >= ?4)
@@ -207,13 +207,13 @@ impl Store {
             ],
             view,
         )?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows)
     }
 
     /// The jobs of `origin`'s message `message_id`: (job id, recipient, state, reason,
     /// last change), in recipient order.
     pub fn message_jobs(&self, origin: &str, message_id: &str) -> Result<Vec<RecipientRow>> {
-        let mut st = self.conn.prepare_cached(
+        let mut st = self.db.prepare_cached(
             "SELECT id, number, state, reason, updated_at FROM jobs
              WHERE origin = ?1 AND message_id = ?2 ORDER BY id",
         )?;
@@ -226,12 +226,12 @@ impl Store {
                 UtcInstant(r.get(4)?),
             ))
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows)
     }
 
     /// Inbound messages with ids above `after`, oldest first.
     pub fn inbound_after(&self, after: i64, limit: u32) -> Result<Vec<InboundView>> {
-        let mut st = self.conn.prepare_cached(
+        let mut st = self.db.prepare_cached(
             "SELECT id, device, sender, text, at FROM inbound WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?;
         let rows = st.query_map(params![after, limit], |r| {
@@ -243,7 +243,7 @@ impl Store {
                 at: time(r.get(4)?),
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows)
     }
 
     /// Registers a webhook (same id again: replaced).
@@ -259,7 +259,7 @@ impl Store {
 
     /// The webhooks `client` registered (all when `None`).
     pub fn webhooks(&self, client: Option<&str>) -> Result<Vec<WebhookRow>> {
-        let mut st = self.conn.prepare_cached(
+        let mut st = self.db.prepare_cached(
             "SELECT id, client, url, event FROM webhooks WHERE ?1 IS NULL OR client = ?1 ORDER BY created_at, id",
         )?;
         let rows = st.query_map(params![client], |r| {
@@ -270,7 +270,7 @@ impl Store {
                 event: r.get(3)?,
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows)
     }
 
     /// Removes `client`'s webhook `id`; false when there was none.
@@ -285,7 +285,7 @@ impl Store {
 
     /// Callbacks in `state` (all when `None`), newest first, at most `limit`.
     pub fn callback_views(&self, state: Option<&str>, limit: u32) -> Result<Vec<CallbackView>> {
-        let mut st = self.conn.prepare_cached(
+        let mut st = self.db.prepare_cached(
             "SELECT id, kind, event, job_id, inbound_id, url, state, attempts, last_status,
                     last_error, created_at, due_at
              FROM callbacks WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC LIMIT ?2",
@@ -306,7 +306,7 @@ impl Store {
                 due_at: time(r.get(11)?),
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows)
     }
 
     /// Gives dead letters (`ids`, or every one when empty) their tries back: pending,
@@ -343,10 +343,10 @@ impl Store {
 
     /// Callbacks by state (pending, done, dead), for metrics and the dashboard.
     pub fn callback_counts(&self) -> Result<Vec<(String, i64)>> {
-        let mut st = self.conn.prepare_cached(
+        let mut st = self.db.prepare_cached(
             "SELECT state, count(*) FROM callbacks GROUP BY state ORDER BY state",
         )?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = st.query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows)
     }
 }

@@ -19,10 +19,10 @@
 //! attempt (the device dedupes), new for a retry after a temporary failure and after a
 //! release.
 
+use super::db::{Db, DbResult, OptionalExt as _, Row, params};
 use relais_core::compliance::decision::{Class, ConsentStatus};
 use relais_core::compliance::tz::{UtcInstant, Zone};
 use relais_core::link::msg::JobKey;
-use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store, StoreError, consent_name, parse_consent};
 
@@ -218,7 +218,7 @@ pub const fn split_key(key: JobKey) -> Option<(i64, u8)> {
 /// the host's gives back an `until` the host sees as past, and would otherwise get the
 /// job back at once, again and again, until its clock catches up.
 pub(super) fn release(
-    tx: &Connection,
+    tx: &Db,
     job: &JobRow,
     until: UtcInstant,
     rule: &str,
@@ -259,7 +259,7 @@ pub(super) const RELEASE_FLOOR_S: i64 = 60;
 
 /// Retries job `id` had after temporary failures (its `retry` states): what the retry
 /// budget counts, whatever else gave it new keys.
-pub(super) fn retries(tx: &Connection, id: i64) -> Result<u8> {
+pub(super) fn retries(tx: &Db, id: i64) -> Result<u8> {
     let n: i64 = tx
         .prepare_cached("SELECT count(*) FROM job_history WHERE job_id = ?1 AND state = 'retry'")?
         .query_row([id], |r| r.get(0))?;
@@ -272,7 +272,7 @@ const COLUMNS: &str = "id, campaign_id, number, text, class, brand, categories, 
     consent, state, due_at, expires_at, attempt, device,
     (SELECT zone FROM contacts WHERE contacts.number = jobs.number)";
 
-fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
+fn job_row(r: &Row<'_>) -> DbResult<JobRow> {
     let class: String = r.get(4)?;
     let consent: String = r.get(8)?;
     let state: String = r.get(9)?;
@@ -288,47 +288,41 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
         consent: parse_consent(&consent).unwrap_or(ConsentStatus::None),
         state: JobState::parse(&state).unwrap_or(JobState::Failed),
         due_at: UtcInstant(r.get(10)?),
-        expires_at: r.get::<_, Option<i64>>(11)?.map(UtcInstant),
+        expires_at: r.get::<Option<i64>>(11)?.map(UtcInstant),
         attempt: r.get(12)?,
         device: r.get(13)?,
         zone: r
-            .get::<_, Option<String>>(14)?
+            .get::<Option<String>>(14)?
             .and_then(|z| Zone::from_name(&z)),
     })
 }
 
-pub(super) fn insert(
-    tx: &Connection,
-    campaign: Option<i64>,
-    job: &NewJob,
-    now: UtcInstant,
-) -> Result<i64> {
+pub(super) fn insert(tx: &Db, campaign: Option<i64>, job: &NewJob, now: UtcInstant) -> Result<i64> {
     let due = job.not_before.map_or(now.0, |t| t.0.max(now.0));
-    tx.prepare_cached(
+    let id: i64 = tx.query_value(
         "INSERT INTO jobs (campaign_id, number, text, class, brand, categories, department,
              consent, state, due_at, expires_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', ?9, ?10, ?11, ?11)",
-    )?
-    .execute(params![
-        campaign,
-        job.number,
-        job.text,
-        job.class.name(),
-        job.brand,
-        job.categories,
-        job.department,
-        consent_name(job.consent),
-        due,
-        job.expires.map(|t| t.0),
-        now.0
-    ])?;
-    let id = tx.last_insert_rowid();
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', ?9, ?10, ?11, ?11) RETURNING id",
+        params![
+            campaign,
+            job.number,
+            job.text,
+            job.class.name(),
+            job.brand,
+            job.categories,
+            job.department,
+            consent_name(job.consent),
+            due,
+            job.expires.map(|t| t.0),
+            now.0
+        ],
+    )?;
     history(tx, id, now, JobState::Queued, "created")?;
     Ok(id)
 }
 
 pub(super) fn history(
-    tx: &Connection,
+    tx: &Db,
     id: i64,
     at: UtcInstant,
     state: JobState,
@@ -341,7 +335,7 @@ pub(super) fn history(
     Ok(())
 }
 
-pub(super) fn get(tx: &rusqlite::Connection, id: i64) -> Result<Option<JobRow>> {
+pub(super) fn get(tx: &Db, id: i64) -> Result<Option<JobRow>> {
     tx.query_row(
         &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
         [id],
@@ -371,7 +365,7 @@ pub struct Change<'a> {
 }
 
 pub(super) fn set_state(
-    tx: &Connection,
+    tx: &Db,
     id: i64,
     state: JobState,
     at: UtcInstant,
@@ -461,7 +455,7 @@ impl Store {
 
     /// The job with this id.
     pub fn job(&self, id: i64) -> Result<Option<JobRow>> {
-        get(&self.conn, id)
+        get(&self.db, id)
     }
 
     /// Jobs waiting in the host and due at `now` (campaign running, or no campaign),
@@ -490,7 +484,7 @@ impl Store {
         // device for one brand is never starved by other brands' jobs) and the
         // statement stays cacheable.
         let brands = serde_json::to_string(brands).unwrap_or_else(|_| "[]".into());
-        let mut st = self.conn.prepare_cached(&format!(
+        let mut st = self.db.prepare_cached(format!(
             "SELECT {COLUMNS} FROM jobs
              WHERE state IN ('queued', 'deferred', 'retry') AND due_at <= ?1
                AND (campaign_id IS NULL OR campaign_id IN (SELECT id FROM campaigns WHERE status = 'running'))
@@ -499,16 +493,16 @@ impl Store {
              ORDER BY class = 'marketing', due_at, id LIMIT ?2"
         ))?;
         let rows = st.query_map(params![now.0, limit as i64, brands, device], job_row)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+        Ok(rows)
     }
 
     /// The earliest `due_at` of a waiting job that can run (campaign running or none).
     pub fn next_due(&self) -> Result<Option<UtcInstant>> {
-        let v: Option<i64> = self.conn.query_row(
+        let v: Option<i64> = self.db.query_row(
             "SELECT min(due_at) FROM jobs
              WHERE state IN ('queued', 'deferred', 'retry')
                AND (campaign_id IS NULL OR campaign_id IN (SELECT id FROM campaigns WHERE status = 'running'))",
-            [],
+            params![],
             |r| r.get(0),
         )?;
         Ok(v.map(UtcInstant))
@@ -517,18 +511,18 @@ impl Store {
     /// Jobs on `device` (submitted, accepted, held, sending): to resubmit after a
     /// reconnect or reboot, with the same keys.
     pub fn on_device(&self, device: &str) -> Result<Vec<JobRow>> {
-        let mut st = self.conn.prepare(&format!(
+        let mut st = self.db.prepare(format!(
             "SELECT {COLUMNS} FROM jobs
              WHERE device = ?1 AND state IN ('submitted', 'accepted', 'held', 'sending')
              ORDER BY id"
         ))?;
         let rows = st.query_map([device], job_row)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+        Ok(rows)
     }
 
     /// Jobs sent at or after `since` whose delivery report has not come yet.
     pub fn awaiting_reports(&self, since: UtcInstant) -> Result<u64> {
-        let n: i64 = self.conn.query_row(
+        let n: i64 = self.db.query_row(
             "SELECT count(*) FROM jobs WHERE state = 'sent' AND sent_at >= ?1",
             [since.0],
             |r| r.get(0),
@@ -540,7 +534,7 @@ impl Store {
     /// number matters).
     pub fn on_device_count(&self, device: &str) -> Result<u64> {
         let n: i64 = self
-            .conn
+            .db
             .prepare_cached(
                 "SELECT count(*) FROM jobs
              WHERE device = ?1 AND state IN ('submitted', 'accepted', 'held', 'sending')",
@@ -551,15 +545,13 @@ impl Store {
 
     /// Counts of jobs per state, for one campaign or all.
     pub fn job_counts(&self, campaign: Option<i64>) -> Result<Vec<(JobState, u64)>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.db.prepare(
             "SELECT state, count(*) FROM jobs WHERE ?1 IS NULL OR campaign_id = ?1 GROUP BY state",
         )?;
-        let rows = st.query_map([campaign], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?;
+        let rows = st.query_map([campaign], |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)))?;
         let mut out = Vec::new();
         for row in rows {
-            let (s, n) = row?;
+            let (s, n) = row;
             if let Some(s) = JobState::parse(&s) {
                 out.push((s, n as u64));
             }
@@ -588,14 +580,12 @@ impl Store {
         at: UtcInstant,
     ) -> Result<usize> {
         self.transaction(|tx| {
-            let ids: Vec<i64> = {
-                let mut st = tx.prepare(
-                    "SELECT id FROM jobs WHERE state IN ('queued', 'deferred', 'retry')
-                     AND (?1 IS NULL OR campaign_id = ?1) AND (?2 IS NULL OR id = ?2)",
-                )?;
-                let rows = st.query_map(params![campaign, job], |r| r.get(0))?;
-                rows.collect::<rusqlite::Result<_>>()?
-            };
+            let ids: Vec<i64> = tx.query_map(
+                "SELECT id FROM jobs WHERE state IN ('queued', 'deferred', 'retry')
+                 AND (?1 IS NULL OR campaign_id = ?1) AND (?2 IS NULL OR id = ?2)",
+                params![campaign, job],
+                |r| r.get(0),
+            )?;
             for id in &ids {
                 set_state(
                     tx,
@@ -613,9 +603,9 @@ impl Store {
     /// A job's history: (time, state, detail), oldest first.
     pub fn history(&self, id: i64) -> Result<Vec<(UtcInstant, String, String)>> {
         let mut st = self
-            .conn
+            .db
             .prepare("SELECT at, state, detail FROM job_history WHERE job_id = ?1 ORDER BY id")?;
         let rows = st.query_map([id], |r| Ok((UtcInstant(r.get(0)?), r.get(1)?, r.get(2)?)))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+        Ok(rows)
     }
 }

@@ -1,20 +1,26 @@
-//! The host's store: one SQLite file (bundled SQLite, WAL journal) with contacts,
-//! consent, opt-outs, campaigns, jobs and their full state history, delivery reports,
-//! inbound messages, keywords and device status.
+//! The host's store: contacts, consent, opt-outs, campaigns, jobs and their full
+//! state history, delivery reports, inbound messages, keywords and device status.
+//!
+//! It lives in one SQLite file (bundled SQLite, WAL journal: the embedded default) or
+//! in a PostgreSQL database that several hosts share ([`Location`]). The statements
+//! are the same on both engines ([`db`]); the schema is written once, in SQLite's
+//! words, and given to PostgreSQL through [`schema::postgres`].
 //!
 //! Every state change is one transaction: a crash (even `SIGKILL`) at any point leaves
-//! the file either before or after the change, never half-way. A device event and the
-//! device's "last event stored" mark are written in the same transaction, so an event
-//! is applied exactly once however often the link delivers it again.
+//! the database either before or after the change, never half-way. A device event and
+//! the device's "last event stored" mark are written in the same transaction, so an
+//! event is applied exactly once however often the link delivers it again.
 //!
 //! Times are UTC seconds since 1970 ([`UtcInstant`]); the demo runs on virtual time.
-//! The schema is `schema.sql`; its version is SQLite's `user_version`, and
-//! [`Store::open`] migrates older files and refuses newer ones.
+//! The schema's version is SQLite's `user_version` or PostgreSQL's `relais_schema`
+//! table, and [`Store::open_at`] migrates older stores and refuses newer ones.
 
 mod dashboard;
+pub mod db;
 mod events;
 mod http;
 mod jobs;
+pub mod schema;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -26,27 +32,87 @@ use relais_core::compliance::decision::{
 use relais_core::compliance::number::Msisdn;
 use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::msg::{EventEpoch, EventId};
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use rusqlite::ErrorCode;
 
+use db::{Db, DbError, DbResult, Engine, OptionalExt as _, Row, params};
 pub use events::{Applied, BrandNames, RetryPolicy, failure_name, keyword_kind_name, refusal_name};
 pub use http::{
     CallbackView, HistoryStep, InboundView, MessageFilter, MessageView, RecipientRow, WebhookRow,
 };
 pub use jobs::{Change, JobRow, JobState, NewJob, Origin, key_of, split_key};
 
-/// Schema migrations, in order: entry `i` brings `user_version` from `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
-    include_str!("schema.sql"),
-    include_str!("v2_epochs.sql"),
-    include_str!("v3_unmatched_reports.sql"),
-    include_str!("v4_http.sql"),
-];
-
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+pub const SCHEMA_VERSION: u32 = schema::MIGRATIONS.len() as u32;
 
 /// Brand name that stands for every brand in the opt-out table (STOPALL).
 pub const ALL_BRANDS: &str = "*";
+
+/// Where a store lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file.
+    File(PathBuf),
+    /// A private SQLite database in memory (tests, dry runs).
+    Memory,
+    /// A PostgreSQL database: a `postgres://` URL or a `host=... dbname=...` string.
+    Postgres(String),
+}
+
+impl Location {
+    /// `postgres://...` or `postgresql://...` is PostgreSQL; anything else is a SQLite
+    /// file, relative to `base`.
+    pub fn parse(text: &str, base: &Path) -> Location {
+        let t = text.trim();
+        if t.starts_with("postgres://") || t.starts_with("postgresql://") {
+            Location::Postgres(t.to_string())
+        } else if t == ":memory:" {
+            Location::Memory
+        } else {
+            Location::File(base.join(t))
+        }
+    }
+
+    /// The engine that serves this location.
+    pub fn engine(&self) -> Engine {
+        match self {
+            Location::File(_) | Location::Memory => Engine::Sqlite,
+            Location::Postgres(_) => Engine::Postgres,
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    /// The file, or the PostgreSQL address without its password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::File(p) => write!(f, "{}", p.display()),
+            Location::Memory => f.write_str(":memory:"),
+            Location::Postgres(url) => f.write_str(&redact_password(url)),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`; `password=x` → `password=***`.
+fn redact_password(url: &str) -> String {
+    if let Some(rest) = url.split_once("://").map(|(_, r)| r) {
+        let scheme = &url[..url.len() - rest.len()];
+        let (auth, tail) = match rest.find('@') {
+            Some(at) if !rest[..at].contains('/') => (&rest[..at], &rest[at..]),
+            _ => return url.to_string(),
+        };
+        return match auth.split_once(':') {
+            Some((user, _)) => format!("{scheme}{user}:***{tail}"),
+            None => url.to_string(),
+        };
+    }
+    url.split_whitespace()
+        .map(|kv| match kv.split_once('=') {
+            Some(("password", _)) => "password=***".to_string(),
+            _ => kv.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// What went wrong with the store.
 #[derive(Debug)]
@@ -63,10 +129,10 @@ pub enum StoreError {
         /// The file.
         path: PathBuf,
     },
-    /// The file was written by a newer relais.
+    /// The store was written by a newer relais.
     Newer {
-        /// The file.
-        path: PathBuf,
+        /// The store.
+        at: String,
         /// Its schema version.
         version: u32,
     },
@@ -77,10 +143,26 @@ pub enum StoreError {
         /// Why.
         detail: String,
     },
+    /// The database server cannot be reached, or the connection to it was lost: the
+    /// statement did not run (a transaction in progress was rolled back). Trying
+    /// again later may work.
+    Unreachable {
+        /// The server, without its password.
+        at: String,
+        /// Why.
+        detail: String,
+    },
     /// A request the store refuses (unknown campaign, bad state change, ...).
     Invalid(String),
-    /// Any other SQLite error.
-    Sql(rusqlite::Error),
+    /// Any other database error.
+    Sql(DbError),
+}
+
+impl StoreError {
+    /// True when the database could not be reached: the caller may wait and try again.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, StoreError::Unreachable { .. })
+    }
 }
 
 impl fmt::Display for StoreError {
@@ -96,13 +178,15 @@ impl fmt::Display for StoreError {
                 "{} is locked by another process (is a `relais run` or `relais direct` daemon using it?); nothing was changed",
                 path.display()
             ),
-            StoreError::Newer { path, version } => write!(
+            StoreError::Newer { at, version } => write!(
                 f,
-                "{} has schema version {version}, newer than this relais understands ({SCHEMA_VERSION}); upgrade relais",
-                path.display()
+                "{at} has schema version {version}, newer than this relais understands ({SCHEMA_VERSION}); upgrade relais"
             ),
             StoreError::Open { path, detail } => {
                 write!(f, "cannot open database {}: {detail}", path.display())
+            }
+            StoreError::Unreachable { at, detail } => {
+                write!(f, "database {at} is unreachable: {detail}")
             }
             StoreError::Invalid(msg) => f.write_str(msg),
             StoreError::Sql(e) => write!(f, "database error: {e}"),
@@ -112,9 +196,21 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        if e.is_connection_lost() {
+            return StoreError::Unreachable {
+                at: "server".into(),
+                detail: e.to_string(),
+            };
+        }
+        StoreError::Sql(e)
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sql(e)
+        StoreError::Sql(DbError::from(e))
     }
 }
 
@@ -300,34 +396,53 @@ pub struct DeviceRow {
     pub updated_at: UtcInstant,
 }
 
-/// The store: one connection to the database file.
+/// The store: one connection to its database.
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    db: Db,
+    location: Location,
     /// Inside [`Store::batch`]: transactions are savepoints of the batch's one.
     in_batch: bool,
 }
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store")
+            .field("location", &self.location.to_string())
+            .finish()
     }
 }
 
-/// Maps an SQLite error on `path` to the store's words for it.
-fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
-    match e.sqlite_error_code() {
+/// Maps a database error at `location` to the store's words for it.
+fn classify(location: &Location, e: DbError) -> StoreError {
+    let path = match location {
+        Location::File(p) => p.clone(),
+        Location::Memory => PathBuf::from(":memory:"),
+        Location::Postgres(_) => {
+            return match e {
+                e if e.is_connection_lost() => StoreError::Unreachable {
+                    at: location.to_string(),
+                    detail: e.to_string(),
+                },
+                e => StoreError::Sql(e),
+            };
+        }
+    };
+    let code = match &e {
+        DbError::Sqlite(s) => s.sqlite_error_code(),
+        _ => None,
+    };
+    match code {
         Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
-            path: path.to_owned(),
+            path,
             detail: e.to_string(),
         },
-        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Locked {
-            path: path.to_owned(),
-        },
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+            StoreError::Locked { path }
+        }
         Some(ErrorCode::CannotOpen)
         | Some(ErrorCode::ReadOnly)
         | Some(ErrorCode::PermissionDenied) => StoreError::Open {
-            path: path.to_owned(),
+            path,
             detail: e.to_string(),
         },
         _ => StoreError::Sql(e),
@@ -335,136 +450,197 @@ fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
 }
 
 impl Store {
-    /// Opens (or creates) the database at `path`, in WAL mode, and migrates it to
-    /// [`SCHEMA_VERSION`]. A file that is not a database, is damaged, is locked by
-    /// another writer for more than 5 s, or comes from a newer relais is refused with a
-    /// clear error and left as it is.
+    /// Opens (or creates) the SQLite database at `path`: see [`Store::open_at`].
     pub fn open(path: &Path) -> Result<Store> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
-                path: path.to_owned(),
-                detail: format!("cannot create {}: {e}", parent.display()),
-            })?;
-        }
-        let conn = Connection::open(path).map_err(|e| classify(path, e))?;
-        Self::setup(conn, path.to_owned())
+        Store::open_at(&Location::File(path.to_owned()))
     }
 
     /// A private in-memory store (tests, dry runs).
     pub fn open_in_memory() -> Result<Store> {
-        let conn = Connection::open_in_memory()?;
-        Self::setup(conn, PathBuf::from(":memory:"))
+        Store::open_at(&Location::Memory)
     }
 
-    fn setup(conn: Connection, path: PathBuf) -> Result<Store> {
-        let p = path.clone();
-        let err = move |e| classify(&p, e);
-        conn.busy_timeout(Duration::from_secs(5)).map_err(&err)?;
-        // Reading the header is what fails on a file that is not a database.
-        let version: u32 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(&err)?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::Newer { path, version });
-        }
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(&err)?;
-        if mode != "wal" && mode != "memory" {
-            tracing::warn!(%mode, "database is not in WAL mode");
-        }
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-            .map_err(&err)?;
+    /// Opens the store at `location` and migrates it to [`SCHEMA_VERSION`].
+    ///
+    /// SQLite: the file is created when missing and put in WAL mode; a file that is
+    /// not a database, is damaged, or is locked by another writer for more than 5 s is
+    /// refused with a clear error and left as it is. PostgreSQL: the database must
+    /// exist; the schema is created in it on first use. Both: a store from a newer
+    /// relais is refused.
+    pub fn open_at(location: &Location) -> Result<Store> {
+        Store::open_with(location, None)
+    }
+
+    /// [`Store::open_at`], with `listen` called for each PostgreSQL notification this
+    /// connection receives (see [`Store::listen`]).
+    pub fn open_with(location: &Location, listen: Option<db::Listener>) -> Result<Store> {
+        let err = |e| classify(location, e);
+        let db = match location {
+            Location::File(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+                        path: path.to_owned(),
+                        detail: format!("cannot create {}: {e}", parent.display()),
+                    })?;
+                }
+                Db::sqlite(rusqlite::Connection::open(path).map_err(|e| err(e.into()))?)
+            }
+            Location::Memory => Db::sqlite(rusqlite::Connection::open_in_memory()?),
+            Location::Postgres(config) => {
+                Db::postgres(config, listen).map_err(|e| StoreError::Unreachable {
+                    at: location.to_string(),
+                    detail: e.to_string(),
+                })?
+            }
+        };
         let mut store = Store {
-            conn,
-            path,
+            db,
+            location: location.clone(),
             in_batch: false,
         };
-        store.migrate(version)?;
+        store.setup()?;
         Ok(store)
     }
 
-    fn migrate(&mut self, from: u32) -> Result<()> {
-        if from == SCHEMA_VERSION {
+    fn setup(&mut self) -> Result<()> {
+        let location = self.location.clone();
+        let err = |e| classify(&location, e);
+        if let Some(conn) = self.db.as_sqlite() {
+            conn.busy_timeout(Duration::from_secs(5))
+                .map_err(|e| err(e.into()))?;
+            // Reading the header is what fails on a file that is not a database.
+            let version: u32 = self
+                .db
+                .query_value("PRAGMA user_version", params![])
+                .map_err(err)?;
+            if version > SCHEMA_VERSION {
+                return Err(StoreError::Newer {
+                    at: location.to_string(),
+                    version,
+                });
+            }
+            let mode: String = self
+                .db
+                .query_value("PRAGMA journal_mode = WAL", params![])
+                .map_err(err)?;
+            if mode != "wal" && mode != "memory" {
+                tracing::warn!(%mode, "database is not in WAL mode");
+            }
+            self.db
+                .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+                .map_err(err)?;
+            if version < SCHEMA_VERSION {
+                self.db.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+                let out = schema::migrate_sqlite(&self.db, version);
+                self.finish(out.map_err(err))?;
+            }
             return Ok(());
         }
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| classify(&path, e))?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
-            tx.execute_batch(sql).map_err(|e| classify(&path, e))?;
-            tx.pragma_update(None, "user_version", (i + 1) as u32)?;
+        // PostgreSQL: one host migrates at a time (the others wait on the lock, then
+        // find the schema current).
+        self.db.execute_batch("BEGIN").map_err(err)?;
+        let out = schema::migrate_postgres(&self.db).map_err(err);
+        let out = match out {
+            Ok(v) if v > SCHEMA_VERSION => Err(StoreError::Newer {
+                at: location.to_string(),
+                version: v,
+            }),
+            other => other.map(|_| ()),
+        };
+        self.finish(out)
+    }
+
+    /// Commits when `out` is Ok, rolls back otherwise.
+    fn finish<T>(&self, out: Result<T>) -> Result<T> {
+        match out {
+            Ok(v) => {
+                if let Err(e) = self.db.execute_batch("COMMIT") {
+                    let _ = self.db.execute_batch("ROLLBACK");
+                    return Err(classify(&self.location, e));
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.db.execute_batch("ROLLBACK");
+                Err(e)
+            }
         }
-        tx.commit().map_err(|e| classify(&path, e))?;
-        Ok(())
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the store lives.
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
-    /// Runs `f` in one immediate transaction; nothing it wrote stays if it fails.
-    /// Inside [`Store::batch`] it is a savepoint of the batch's transaction.
-    pub fn transaction<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let path = self.path.clone();
+    /// The engine the store runs on.
+    pub fn engine(&self) -> Engine {
+        self.db.engine()
+    }
+
+    /// The database file (`None` for PostgreSQL and in-memory stores).
+    pub fn path(&self) -> Option<&Path> {
+        match &self.location {
+            Location::File(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    fn begin(&self) -> Result<()> {
+        let sql = match self.db.engine() {
+            Engine::Sqlite => "BEGIN IMMEDIATE",
+            Engine::Postgres => "BEGIN",
+        };
+        self.db
+            .execute_batch(sql)
+            .map_err(|e| classify(&self.location, e))
+    }
+
+    /// Runs `f` in one transaction (SQLite: immediate, so it holds the write lock
+    /// from the start); nothing it wrote stays if it fails. Inside [`Store::batch`] it
+    /// is a savepoint of the batch's transaction.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
         if self.in_batch {
-            self.conn
-                .execute_batch("SAVEPOINT relais_step")
-                .map_err(|e| classify(&path, e))?;
-            return match f(&self.conn) {
-                Ok(out) => {
-                    self.conn
-                        .execute_batch("RELEASE relais_step")
-                        .map_err(|e| classify(&path, e))?;
-                    Ok(out)
-                }
-                Err(e) => {
-                    let _ = self
-                        .conn
-                        .execute_batch("ROLLBACK TO relais_step; RELEASE relais_step");
-                    Err(e)
-                }
-            };
+            return self.savepoint("relais_step", |s| f(&s.db));
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| classify(&path, e))?;
-        let out = f(&tx)?;
-        tx.commit().map_err(|e| classify(&path, e))?;
-        Ok(out)
+        self.begin()?;
+        let out = f(&self.db);
+        self.finish(out)
+    }
+
+    /// Runs `f` under a savepoint of the current transaction.
+    fn savepoint<T>(&mut self, name: &str, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        let location = self.location.clone();
+        self.db
+            .execute_batch(&format!("SAVEPOINT {name}"))
+            .map_err(|e| classify(&location, e))?;
+        match f(self) {
+            Ok(out) => {
+                self.db
+                    .execute_batch(&format!("RELEASE {name}"))
+                    .map_err(|e| classify(&location, e))?;
+                Ok(out)
+            }
+            Err(e) => {
+                let _ = self
+                    .db
+                    .execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
+                Err(e)
+            }
+        }
     }
 
     /// Runs `f` over the store in one transaction, committed once at the end (a group
     /// commit: many requests, one write to disk). Each [`Store::transaction`] inside it
     /// is a savepoint: one that fails leaves the others. When `f` fails nothing stays.
     pub fn batch<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
-        let path = self.path.clone();
         if self.in_batch {
             return f(self);
         }
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| classify(&path, e))?;
+        self.begin()?;
         self.in_batch = true;
         let out = f(self);
         self.in_batch = false;
-        match out {
-            Ok(v) => {
-                if let Err(e) = self.conn.execute_batch("COMMIT") {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                    return Err(classify(&path, e));
-                }
-                Ok(v)
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        self.finish(out)
     }
 
     /// Runs `f` over the store as one step: inside [`Store::batch`] a savepoint (all
@@ -473,37 +649,40 @@ impl Store {
         if !self.in_batch {
             return self.batch(f);
         }
-        let path = self.path.clone();
-        self.conn
-            .execute_batch("SAVEPOINT relais_batch_step")
-            .map_err(|e| classify(&path, e))?;
-        match f(self) {
-            Ok(v) => {
-                self.conn
-                    .execute_batch("RELEASE relais_batch_step")
-                    .map_err(|e| classify(&path, e))?;
-                Ok(v)
-            }
-            Err(e) => {
-                let _ = self
-                    .conn
-                    .execute_batch("ROLLBACK TO relais_batch_step; RELEASE relais_batch_step");
-                Err(e)
-            }
-        }
+        self.savepoint("relais_batch_step", f)
     }
 
-    /// Makes every commit wait until it is on disk (`synchronous = FULL`), for a
-    /// process that answers "accepted" only after its commit: a power cut then loses
-    /// nothing that was answered. Group commits ([`Store::batch`]) keep it fast.
+    /// Reads with `f` from one snapshot of the database (reports: every figure from
+    /// the same instant, whatever the other hosts write meanwhile).
+    pub fn snapshot<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        if self.in_batch {
+            return f(self);
+        }
+        let begin = match self.db.engine() {
+            Engine::Sqlite => "BEGIN DEFERRED",
+            Engine::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        };
+        self.db
+            .execute_batch(begin)
+            .map_err(|e| classify(&self.location, e))?;
+        let out = f(self);
+        self.finish(out)
+    }
+
+    /// Makes every commit wait until it is on disk (SQLite `synchronous = FULL`;
+    /// PostgreSQL's default already does), for a process that answers "accepted" only
+    /// after its commit: a power cut then loses nothing that was answered. Group
+    /// commits ([`Store::batch`]) keep it fast.
     pub fn set_durable(&mut self) -> Result<()> {
-        self.conn.execute_batch("PRAGMA synchronous = FULL")?;
+        if self.db.engine() == Engine::Sqlite {
+            self.db.execute_batch("PRAGMA synchronous = FULL")?;
+        }
         Ok(())
     }
 
-    /// The connection, for reports (read-only use).
-    pub fn connection(&self) -> &Connection {
-        &self.conn
+    /// The database connection, for reports and the HTTP gateway's own tables.
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     // ----- contacts -------------------------------------------------------------
@@ -516,7 +695,7 @@ impl Store {
 
     /// The contact with this number.
     pub fn contact(&self, number: &str) -> Result<Option<Contact>> {
-        self.conn
+        self.db
             .query_row(
                 "SELECT id, number, first_name, last_name, fields, zone, department
                  FROM contacts WHERE number = ?1",
@@ -529,20 +708,19 @@ impl Store {
 
     /// Contacts in number order, at most `limit`.
     pub fn contacts(&self, limit: usize) -> Result<Vec<Contact>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.db.prepare(
             "SELECT id, number, first_name, last_name, fields, zone, department
              FROM contacts ORDER BY number LIMIT ?1",
         )?;
         let rows = st.query_map([limit as i64], contact_row)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+        Ok(rows)
     }
 
     /// Number of contacts.
     pub fn contact_count(&self) -> Result<u64> {
         Ok(self
-            .conn
-            .query_row("SELECT count(*) FROM contacts", [], |r| r.get::<_, i64>(0))?
-            as u64)
+            .db
+            .query_value::<i64>("SELECT count(*) FROM contacts", params![])? as u64)
     }
 
     /// Removes a contact (its jobs and history stay); true when it existed.
@@ -561,7 +739,7 @@ impl Store {
 
     /// Recorded consent for `number` and `brand`.
     pub fn consent_of(&self, number: &str, brand: &str) -> Result<Option<ConsentRecord>> {
-        self.conn
+        self.db
             .query_row(
                 "SELECT number, brand, status, source, at FROM consents
                  WHERE number = ?1 AND brand = ?2",
@@ -574,11 +752,11 @@ impl Store {
 
     /// Every consent record, by number.
     pub fn consents(&self) -> Result<Vec<ConsentRecord>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.db.prepare(
             "SELECT number, brand, status, source, at FROM consents ORDER BY number, brand",
         )?;
-        let rows = st.query_map([], consent_row)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+        let rows = st.query_map(params![], consent_row)?;
+        Ok(rows)
     }
 
     // ----- opt-outs -------------------------------------------------------------
@@ -601,10 +779,10 @@ impl Store {
 
     /// Current opt-outs, by number.
     pub fn optouts(&self) -> Result<Vec<OptOut>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.db.prepare(
             "SELECT number, brand, keyword, tier, source, at FROM optouts ORDER BY number, brand",
         )?;
-        let rows = st.query_map([], |r| {
+        let rows = st.query_map(params![], |r| {
             Ok(OptOut {
                 number: r.get(0)?,
                 brand: r.get(1)?,
@@ -614,27 +792,27 @@ impl Store {
                 at: UtcInstant(r.get(5)?),
             })
         })?;
-        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+        Ok(rows)
     }
 
     /// The (number, brand) pairs with an opt-in on record (START, `optout remove`) and
     /// no opt-out now: entries a device may drop from its suppression list.
     pub fn opt_ins(&self) -> Result<Vec<(String, String)>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.db.prepare(
             "SELECT DISTINCT l.number, l.brand FROM optout_log l
              WHERE l.action = 'opt-in'
                AND NOT EXISTS (SELECT 1 FROM optouts o
                                WHERE o.number = l.number AND o.brand = l.brand)
              ORDER BY l.number, l.brand",
         )?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+        let rows = st.query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows)
     }
 
     /// The opt-out covering `number` for `brand`, if any.
     pub fn opted_out_of(&self, number: &str, brand: &str) -> Result<Option<OptOutScope>> {
         let found: Option<String> = self
-            .conn
+            .db
             .query_row(
                 "SELECT brand FROM optouts WHERE number = ?1 AND (brand = ?2 OR brand = '*')
                  ORDER BY brand = '*' DESC LIMIT 1",
@@ -671,7 +849,7 @@ impl Store {
 
     /// The campaign called `name`.
     pub fn campaign(&self, name: &str) -> Result<Option<Campaign>> {
-        self.conn
+        self.db
             .query_row(
                 "SELECT id, name, template, class, brand, categories, status, created_at
                  FROM campaigns WHERE name = ?1",
@@ -684,12 +862,12 @@ impl Store {
 
     /// Every campaign, oldest first.
     pub fn campaigns(&self) -> Result<Vec<Campaign>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.db.prepare(
             "SELECT id, name, template, class, brand, categories, status, created_at
              FROM campaigns ORDER BY id",
         )?;
-        let rows = st.query_map([], campaign_row)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+        let rows = st.query_map(params![], campaign_row)?;
+        Ok(rows)
     }
 
     /// Sets a campaign's status; an unknown name is an error.
@@ -710,7 +888,7 @@ impl Store {
 
     /// Inbound messages, newest first, at most `limit`.
     pub fn inbound(&self, limit: usize) -> Result<Vec<InboundRow>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.db.prepare(
             "SELECT device, sender, text, at FROM inbound ORDER BY at DESC, id DESC LIMIT ?1",
         )?;
         let rows = st.query_map([limit as i64], |r| {
@@ -721,7 +899,7 @@ impl Store {
                 at: UtcInstant(r.get(3)?),
             })
         })?;
-        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+        Ok(rows)
     }
 
     // ----- devices ---------------------------------------------------------------
@@ -729,7 +907,7 @@ impl Store {
     /// The last event stored from `device`, and the epoch that numbered it.
     pub fn last_event(&self, device: &str) -> Result<Option<(EventEpoch, EventId)>> {
         let v: Option<(Option<i64>, Option<i64>)> = self
-            .conn
+            .db
             .query_row(
                 "SELECT epoch, last_event FROM devices WHERE name = ?1",
                 [device],
@@ -807,31 +985,31 @@ impl Store {
 
     /// Every device the store has heard of.
     pub fn devices(&self) -> Result<Vec<DeviceRow>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.db.prepare(
             "SELECT name, boot, last_event, status, updated_at, epoch,
                     (SELECT max(at) FROM device_epochs e
                       WHERE e.device = d.name AND e.previous IS NOT NULL)
              FROM devices d ORDER BY name",
         )?;
-        let rows = st.query_map([], |r| {
+        let rows = st.query_map(params![], |r| {
             let status: String = r.get(3)?;
             Ok(DeviceRow {
                 name: r.get(0)?,
                 boot: r.get(1)?,
                 last_event: r.get(2)?,
                 epoch: r.get(5)?,
-                epoch_changed_at: r.get::<_, Option<i64>>(6)?.map(UtcInstant),
+                epoch_changed_at: r.get::<Option<i64>>(6)?.map(UtcInstant),
                 status: serde_json::from_str(&status).unwrap_or(serde_json::Value::Null),
                 updated_at: UtcInstant(r.get(4)?),
             })
         })?;
-        rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+        Ok(rows)
     }
 }
 
 /// Makes `epoch` the event numbering of `device`: see [`Store::note_epoch`].
 pub(crate) fn switch_epoch(
-    tx: &Connection,
+    tx: &Db,
     device: &str,
     epoch: EventEpoch,
     now: UtcInstant,
@@ -866,7 +1044,7 @@ pub(crate) fn switch_epoch(
     Ok(previous.map(|p| (p, last.map(|l| EventId(l as u32)))))
 }
 
-fn ensure_device(tx: &Connection, device: &str, now: UtcInstant) -> Result<()> {
+fn ensure_device(tx: &Db, device: &str, now: UtcInstant) -> Result<()> {
     tx.execute(
         "INSERT OR IGNORE INTO devices (name, updated_at) VALUES (?1, ?2)",
         params![device, now.0],
@@ -874,21 +1052,17 @@ fn ensure_device(tx: &Connection, device: &str, now: UtcInstant) -> Result<()> {
     Ok(())
 }
 
-fn upsert_contacts(tx: &Connection, rows: &[NewContact], now: UtcInstant) -> Result<usize> {
-    let before: i64 = tx.query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))?;
+fn upsert_contacts(tx: &Db, rows: &[NewContact], now: UtcInstant) -> Result<usize> {
+    let before: i64 = tx.query_value("SELECT count(*) FROM contacts", params![])?;
     for c in rows {
         upsert_contact(tx, c, now)?;
     }
-    let after: i64 = tx.query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))?;
+    let after: i64 = tx.query_value("SELECT count(*) FROM contacts", params![])?;
     Ok((after - before) as usize)
 }
 
 /// Creates a campaign (status draft) inside `tx`; a name in use is an error.
-pub(crate) fn insert_campaign(
-    tx: &Connection,
-    campaign: &NewCampaign,
-    now: UtcInstant,
-) -> Result<i64> {
+pub(crate) fn insert_campaign(tx: &Db, campaign: &NewCampaign, now: UtcInstant) -> Result<i64> {
     let exists = tx
         .query_row(
             "SELECT 1 FROM campaigns WHERE name = ?1",
@@ -903,9 +1077,9 @@ pub(crate) fn insert_campaign(
             campaign.name
         )));
     }
-    tx.execute(
+    Ok(tx.query_value(
         "INSERT INTO campaigns (name, template, class, brand, categories, status, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'draft', ?6)",
+         VALUES (?1, ?2, ?3, ?4, ?5, 'draft', ?6) RETURNING id",
         params![
             campaign.name,
             campaign.template,
@@ -914,12 +1088,11 @@ pub(crate) fn insert_campaign(
             campaign.categories,
             now.0
         ],
-    )?;
-    Ok(tx.last_insert_rowid())
+    )?)
 }
 
 /// Inserts or updates one contact (by number) inside `tx`.
-pub(crate) fn upsert_contact(tx: &Connection, c: &NewContact, now: UtcInstant) -> Result<()> {
+pub(crate) fn upsert_contact(tx: &Db, c: &NewContact, now: UtcInstant) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO contacts (number, first_name, last_name, fields, zone, department, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -941,7 +1114,7 @@ pub(crate) fn upsert_contact(tx: &Connection, c: &NewContact, now: UtcInstant) -
 
 /// Creates a job inside `tx`.
 pub(crate) fn insert_job(
-    tx: &Connection,
+    tx: &Db,
     campaign: Option<i64>,
     job: &NewJob,
     now: UtcInstant,
@@ -950,7 +1123,7 @@ pub(crate) fn insert_job(
 }
 
 /// The consent recorded for `number` and `brand` inside `tx` (none when nothing is).
-pub(crate) fn consent_in(tx: &Connection, number: &str, brand: &str) -> Result<ConsentStatus> {
+pub(crate) fn consent_in(tx: &Db, number: &str, brand: &str) -> Result<ConsentStatus> {
     let status: Option<String> = tx
         .prepare_cached("SELECT status FROM consents WHERE number = ?1 AND brand = ?2")?
         .query_row([number, brand], |r| r.get(0))
@@ -960,7 +1133,7 @@ pub(crate) fn consent_in(tx: &Connection, number: &str, brand: &str) -> Result<C
         .unwrap_or(ConsentStatus::None))
 }
 
-pub(crate) fn set_consent(tx: &Connection, record: &ConsentRecord) -> Result<()> {
+pub(crate) fn set_consent(tx: &Db, record: &ConsentRecord) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO consents (number, brand, status, source, at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(number, brand) DO UPDATE SET status = excluded.status,
@@ -976,7 +1149,7 @@ pub(crate) fn set_consent(tx: &Connection, record: &ConsentRecord) -> Result<()>
     Ok(())
 }
 
-pub(crate) fn add_optout(tx: &Connection, o: &OptOut) -> Result<bool> {
+pub(crate) fn add_optout(tx: &Db, o: &OptOut) -> Result<bool> {
     let n = tx.execute(
         "INSERT OR IGNORE INTO optouts (number, brand, keyword, tier, source, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -991,7 +1164,7 @@ pub(crate) fn add_optout(tx: &Connection, o: &OptOut) -> Result<bool> {
 }
 
 pub(crate) fn remove_optout(
-    tx: &Connection,
+    tx: &Db,
     number: &str,
     brand: &str,
     keyword: Option<&str>,
@@ -1036,7 +1209,7 @@ pub fn parse_consent(text: &str) -> Option<ConsentStatus> {
     }
 }
 
-fn contact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Contact> {
+fn contact_row(r: &Row<'_>) -> DbResult<Contact> {
     let fields: String = r.get(4)?;
     let fields = match serde_json::from_str(&fields) {
         Ok(serde_json::Value::Object(m)) => m,
@@ -1053,7 +1226,7 @@ fn contact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Contact> {
     })
 }
 
-fn consent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConsentRecord> {
+fn consent_row(r: &Row<'_>) -> DbResult<ConsentRecord> {
     let status: String = r.get(2)?;
     Ok(ConsentRecord {
         number: r.get(0)?,
@@ -1064,7 +1237,7 @@ fn consent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConsentRecord> {
     })
 }
 
-fn campaign_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Campaign> {
+fn campaign_row(r: &Row<'_>) -> DbResult<Campaign> {
     let class: String = r.get(3)?;
     let status: String = r.get(6)?;
     Ok(Campaign {
@@ -1103,7 +1276,7 @@ impl Consent for CoreView<'_> {
 
 impl SendLog for CoreView<'_> {
     fn sent_since(&self, number: &Msisdn, since: UtcInstant) -> Recent {
-        let row: rusqlite::Result<(i64, Option<i64>)> = self.0.conn.query_row(
+        let row: DbResult<(i64, Option<i64>)> = self.0.db.query_row(
             "SELECT count(*), min(sent_at) FROM jobs
              WHERE number = ?1 AND class = 'marketing' AND sent_at >= ?2",
             params![number.to_string(), since.0],

@@ -10,9 +10,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, MutexGuard};
 
+use crate::store::db::{Db, params};
 use relais_core::compliance::tz::UtcInstant;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use rusqlite::{Connection, params};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
@@ -271,7 +271,7 @@ pub async fn run<H: OutboxHost>(
 }
 
 fn due(store: &Store, now: UtcInstant, limit: usize) -> std::result::Result<Vec<Due>, StoreError> {
-    let mut st = store.connection().prepare_cached(
+    let mut st = store.db().prepare_cached(
         "SELECT c.id, c.kind, c.event, c.job_id, c.inbound_id, c.method, c.url, c.content_type,
                 c.body, c.secret, c.attempts, i.sender, i.device, i.at
          FROM callbacks c LEFT JOIN inbound i ON c.kind = 'service' AND i.id = c.inbound_id
@@ -280,9 +280,9 @@ fn due(store: &Store, now: UtcInstant, limit: usize) -> std::result::Result<Vec<
     )?;
     let rows = st.query_map(params![now.0, limit as i64], |r| {
         let inbound = match (
-            r.get::<_, Option<String>>(11)?,
-            r.get::<_, Option<String>>(12)?,
-            r.get::<_, Option<i64>>(13)?,
+            r.get::<Option<String>>(11)?,
+            r.get::<Option<String>>(12)?,
+            r.get::<Option<i64>>(13)?,
         ) {
             (Some(s), Some(d), Some(at)) => Some((s, d, at)),
             _ => None,
@@ -298,11 +298,11 @@ fn due(store: &Store, now: UtcInstant, limit: usize) -> std::result::Result<Vec<
             content_type: r.get(7)?,
             body: r.get(8)?,
             secret: r.get(9)?,
-            attempts: r.get::<_, i64>(10)?.clamp(0, i64::from(u32::MAX)) as u32,
+            attempts: r.get::<i64>(10)?.clamp(0, i64::from(u32::MAX)) as u32,
             inbound,
         })
     })?;
-    rows.collect::<rusqlite::Result<_>>().map_err(Into::into)
+    Ok(rows)
 }
 
 fn header(headers: &mut HeaderMap, name: &str, value: impl AsRef<[u8]>) {
@@ -536,7 +536,7 @@ fn classify(o: &Outcome, cfg: &OutboxConfig) -> Class {
 }
 
 fn record(
-    tx: &Connection,
+    tx: &Db,
     cfg: &OutboxConfig,
     outcomes: &[Outcome],
     now: UtcInstant,

@@ -10,8 +10,8 @@
 //! newest entry of each log: applications hear of what happens from then on, not of
 //! the whole history.
 
+use crate::store::db::{Db, OptionalExt as _, params};
 use relais_core::compliance::tz::UtcInstant;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
 use super::OutboxConfig;
@@ -110,7 +110,7 @@ impl Target {
     }
 }
 
-fn targets(tx: &Connection, cfg: &OutboxConfig) -> Result<Vec<Target>, StoreError> {
+fn targets(tx: &Db, cfg: &OutboxConfig) -> Result<Vec<Target>, StoreError> {
     let mut out: Vec<Target> = cfg
         .webhooks
         .iter()
@@ -126,16 +126,16 @@ fn targets(tx: &Connection, cfg: &OutboxConfig) -> Result<Vec<Target>, StoreErro
         .collect();
     let mut st =
         tx.prepare_cached("SELECT id, url, event, client FROM webhooks ORDER BY created_at, id")?;
-    let rows = st.query_map([], |r| {
+    let rows = st.query_map(params![], |r| {
         Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
+            r.get::<String>(0)?,
+            r.get::<String>(1)?,
+            r.get::<String>(2)?,
+            r.get::<String>(3)?,
         ))
     })?;
     for row in rows {
-        let (id, url, event, client) = row?;
+        let (id, url, event, client) = row;
         let android = ANDROID_EVENTS.contains(&event.as_str());
         if !android
             && event != "*"
@@ -168,25 +168,24 @@ struct NewCallback<'a> {
     secret: Option<&'a str>,
 }
 
-fn insert(tx: &Connection, c: &NewCallback<'_>, now: UtcInstant) -> Result<i64, StoreError> {
-    tx.prepare_cached(
+fn insert(tx: &Db, c: &NewCallback<'_>, now: UtcInstant) -> Result<i64, StoreError> {
+    Ok(tx.query_value(
         "INSERT INTO callbacks (kind, event, job_id, inbound_id, method, url, content_type,
              body, secret, state, attempts, due_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0, ?10, ?10)",
-    )?
-    .execute(params![
-        c.kind,
-        c.event,
-        c.job_id,
-        c.inbound_id,
-        c.method,
-        c.url,
-        c.content_type,
-        c.body,
-        c.secret,
-        now.0
-    ])?;
-    Ok(tx.last_insert_rowid())
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0, ?10, ?10) RETURNING id",
+        params![
+            c.kind,
+            c.event,
+            c.job_id,
+            c.inbound_id,
+            c.method,
+            c.url,
+            c.content_type,
+            c.body,
+            c.secret,
+            now.0
+        ],
+    )?)
 }
 
 /// Writes one webhook call per target that takes `event`; `body` makes the JSON body
@@ -196,7 +195,7 @@ fn insert(tx: &Connection, c: &NewCallback<'_>, now: UtcInstant) -> Result<i64, 
 /// messages and device events (`None`) go to every webhook that takes them.
 #[allow(clippy::too_many_arguments)]
 fn webhooks(
-    tx: &Connection,
+    tx: &Db,
     targets: &[Target],
     event: &str,
     job_id: Option<i64>,
@@ -264,7 +263,7 @@ fn android_body(id: i64, t: &Target, event: &str, device: &str, payload: Value) 
 }
 
 /// The mark of `log`, created at the newest entry when the store has none.
-fn cursor(tx: &Connection, log: &str) -> Result<Option<i64>, StoreError> {
+fn cursor(tx: &Db, log: &str) -> Result<Option<i64>, StoreError> {
     let last: Option<i64> = tx
         .prepare_cached("SELECT last FROM cursors WHERE name = ?1")?
         .query_row([log], |r| r.get(0))
@@ -275,7 +274,7 @@ fn cursor(tx: &Connection, log: &str) -> Result<Option<i64>, StoreError> {
     // `log` is one of LOGS, never user input.
     let max: i64 = tx.query_row(
         &format!("SELECT coalesce(max(id), 0) FROM {log}"),
-        [],
+        params![],
         |r| r.get(0),
     )?;
     set_cursor(tx, log, max)?;
@@ -286,14 +285,14 @@ fn cursor(tx: &Connection, log: &str) -> Result<Option<i64>, StoreError> {
 /// pass would. `relais serve` calls it when it opens the store, before any device
 /// starts: a device that connects (or a message that arrives) while serve starts up is
 /// news, not history, even when it is logged before the dispatcher's first pass.
-pub fn start_marks(tx: &Connection) -> Result<(), StoreError> {
+pub fn start_marks(tx: &Db) -> Result<(), StoreError> {
     for log in LOGS {
         cursor(tx, log)?;
     }
     Ok(())
 }
 
-fn set_cursor(tx: &Connection, log: &str, last: i64) -> Result<(), StoreError> {
+fn set_cursor(tx: &Db, log: &str, last: i64) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO cursors (name, last) VALUES (?1, ?2)
          ON CONFLICT(name) DO UPDATE SET last = excluded.last",
@@ -314,12 +313,12 @@ pub(super) struct Produced {
 /// Turns the log entries past the cursors into callbacks and moves the cursors, all
 /// in `tx` (see the module documentation); returns how many callbacks it wrote. At
 /// most `cfg.produce_batch` entries of each log are read per call.
-pub fn produce(tx: &Connection, cfg: &OutboxConfig, now: UtcInstant) -> Result<usize, StoreError> {
+pub fn produce(tx: &Db, cfg: &OutboxConfig, now: UtcInstant) -> Result<usize, StoreError> {
     produce_some(tx, cfg, now).map(|p| p.callbacks)
 }
 
 pub(super) fn produce_some(
-    tx: &Connection,
+    tx: &Db,
     cfg: &OutboxConfig,
     now: UtcInstant,
 ) -> Result<Produced, StoreError> {
@@ -373,7 +372,7 @@ struct JobInfo {
 
 /// Returns (entries read, last id read, callbacks written).
 fn history(
-    tx: &Connection,
+    tx: &Db,
     targets: &[Target],
     from: i64,
     limit: i64,
@@ -389,8 +388,8 @@ fn history(
              FROM job_history h LEFT JOIN jobs j ON j.id = h.job_id
              WHERE h.id > ?1 ORDER BY h.id LIMIT ?2",
         )?;
-        let rows = st.query_map(params![from, limit], |r| {
-            let job = match r.get::<_, Option<i64>>(6)? {
+        st.query_map(params![from, limit], |r| {
+            let job = match r.get::<Option<i64>>(6)? {
                 None => None,
                 Some(_) => Some(JobInfo {
                     number: r.get(7)?,
@@ -416,8 +415,7 @@ fn history(
                 previous: r.get(5)?,
                 job,
             })
-        })?;
-        rows.collect::<rusqlite::Result<_>>()?
+        })?
     };
     let mut written = 0;
     let mut last = from;
@@ -455,7 +453,7 @@ fn history(
 
 /// The Kannel dlr-url call for one job state, when its dlr-mask asks for it.
 fn dlr(
-    tx: &Connection,
+    tx: &Db,
     h: &HistoryRow,
     state: JobState,
     job: &JobInfo,
@@ -565,7 +563,7 @@ fn job_body(id: i64, t: &Target, event: &str, h: &HistoryRow, job: &JobInfo) -> 
 
 /// Inbound messages: sms-service calls and `received` webhooks.
 fn inbound(
-    tx: &Connection,
+    tx: &Db,
     cfg: &OutboxConfig,
     targets: &[Target],
     from: i64,
@@ -578,7 +576,7 @@ fn inbound(
             "SELECT id, device, sender, text, at, truncated FROM inbound
              WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?;
-        let rows = st.query_map(params![from, limit], |r| {
+        st.query_map(params![from, limit], |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
@@ -587,8 +585,7 @@ fn inbound(
                 r.get(4)?,
                 r.get(5)?,
             ))
-        })?;
-        rows.collect::<rusqlite::Result<_>>()?
+        })?
     };
     let mut written = 0;
     let mut last = from;
@@ -677,7 +674,7 @@ fn inbound(
 
 /// Device connections and losses: `device.up` and `device.down` webhooks.
 fn devices(
-    tx: &Connection,
+    tx: &Db,
     targets: &[Target],
     from: i64,
     limit: i64,
@@ -687,10 +684,9 @@ fn devices(
         let mut st = tx.prepare_cached(
             "SELECT id, device, up, detail, at FROM device_log WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?;
-        let rows = st.query_map(params![from, limit], |r| {
+        st.query_map(params![from, limit], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?;
-        rows.collect::<rusqlite::Result<_>>()?
+        })?
     };
     let mut written = 0;
     let mut last = from;

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::http::config::{HttpService, WebhookConfig};
+use crate::store::db::params;
 use crate::store::{Change, JobState, NewJob, Store};
 
 const T0: i64 = 1_767_261_600; // 2026-01-01T10:00:00Z
@@ -99,11 +100,11 @@ fn job(host: &Host, number: &str) -> i64 {
 
 fn set_dlr(host: &Host, id: i64, url: &str, mask: i64) {
     host.store()
-        .connection()
+        .db()
         .execute(
             "UPDATE jobs SET dlr_url = ?2, dlr_mask = ?3, sender = 'Shop', origin = 'sendsms:alice'
              WHERE id = ?1",
-            rusqlite::params![id, url, mask],
+            params![id, url, mask],
         )
         .unwrap();
 }
@@ -126,13 +127,12 @@ fn go(host: &Host, id: i64, state: JobState, detail: &str) {
 
 fn inbound(host: &Host, sender: &str, text: &str) -> i64 {
     let s = host.store();
-    s.connection()
-        .execute(
-            "INSERT INTO inbound (device, sender, text, at) VALUES ('modem1', ?1, ?2, ?3)",
-            rusqlite::params![sender, text, T0 - 5],
+    s.db()
+        .query_value(
+            "INSERT INTO inbound (device, sender, text, at) VALUES ('modem1', ?1, ?2, ?3) RETURNING id",
+            params![sender, text, T0 - 5],
         )
-        .unwrap();
-    s.connection().last_insert_rowid()
+        .unwrap()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -161,14 +161,14 @@ impl Row {
 fn rows(host: &Host) -> Vec<Row> {
     let s = host.store();
     let mut st = s
-        .connection()
+        .db()
         .prepare(
             "SELECT id, kind, event, job_id, method, url, content_type, body, secret, state,
                     attempts, last_status, last_error
              FROM callbacks ORDER BY id",
         )
         .unwrap();
-    st.query_map([], |r| {
+    st.query_map(params![], |r| {
         Ok(Row {
             id: r.get(0)?,
             kind: r.get(1)?,
@@ -186,19 +186,15 @@ fn rows(host: &Host) -> Vec<Row> {
         })
     })
     .unwrap()
-    .collect::<rusqlite::Result<_>>()
-    .unwrap()
 }
 
 fn cursors(host: &Host) -> Vec<(String, i64)> {
     let s = host.store();
     let mut st = s
-        .connection()
+        .db()
         .prepare("SELECT name, last FROM cursors ORDER BY name")
         .unwrap();
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
+    st.query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
 }
 
@@ -412,10 +408,10 @@ fn the_first_run_starts_at_the_newest_entries() {
     inbound(&host, "+33611111111", "hello");
     inbound(&host, "+33622222222", "STOP");
     host.store()
-        .connection()
+        .db()
         .execute(
             "INSERT INTO device_log (device, up, detail, at) VALUES ('modem1', 1, '', 1)",
-            [],
+            params![],
         )
         .unwrap();
     let mut c = cfg();
@@ -469,10 +465,10 @@ fn marks_set_at_start_up_make_what_comes_next_news() {
     // device.up that way).
     host.store().transaction(start_marks).unwrap();
     host.store()
-        .connection()
+        .db()
         .execute(
             "INSERT INTO device_log (device, up, detail, at) VALUES ('modem1', 1, '', 1)",
-            [],
+            params![],
         )
         .unwrap();
     let mut c = cfg();
@@ -631,17 +627,17 @@ fn webhook_bodies_carry_their_row_id() {
             ("wh_any", "http://api.example/any", "*"),
             ("wh_odd", "http://api.example/odd", "nonsense"),
         ] {
-            s.connection()
+            s.db()
                 .execute(
                     "INSERT INTO webhooks (id, client, url, event, created_at) VALUES (?1, 'api:shop', ?2, ?3, 0)",
-                    rusqlite::params![id, url, event],
+                    params![id, url, event],
                 )
                 .unwrap();
         }
     }
     let id = job(&host, "+33612345678");
     host.store()
-        .connection()
+        .db()
         .execute(
             "UPDATE jobs SET origin = 'api:shop', parts = 2, message_id = 'msg-7' WHERE id = ?1",
             [id],
@@ -668,7 +664,7 @@ fn webhook_bodies_carry_their_row_id() {
         .unwrap();
     let rx = inbound(&host, "+33611111111", "Hello");
     host.store()
-        .connection()
+        .db()
         .execute(
             "INSERT INTO device_log (device, up, detail, at) VALUES ('modem1', 0, 'Eof', ?1)",
             [T0 + 61],
