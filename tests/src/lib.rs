@@ -10,4 +10,5 @@
 pub mod guest_log;
 pub mod qemu;
 pub mod rp2040js;
-pub mod tier;
+/// Loud skips (moved to `relais-testkit`, shared with the host's unit tests).
+pub use relais_testkit::tier;

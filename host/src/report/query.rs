@@ -245,7 +245,7 @@ fn opt_outs(conn: &Db, sel: Sel) -> Sql<OptOuts> {
         conn,
         &format!(
             "SELECT keyword, tier, count(*) FROM optout_log o WHERE {w}
-             GROUP BY keyword, tier ORDER BY count(*) DESC, keyword, tier"
+             GROUP BY keyword, tier ORDER BY count(*) DESC, keyword NULLS FIRST, tier NULLS FIRST"
         ),
         |r| {
             Ok(OptOutCount {

@@ -9,6 +9,7 @@ use relais_core::link::msg::{BrandId, Event, EventId, KeywordKind, Scope, bounde
 
 use super::query::rank;
 use super::*;
+use crate::store::testing::both_engines;
 use crate::store::{BrandNames, Change, NewCampaign, NewJob, OptOut, RetryPolicy};
 
 /// 2026-05-28T20:00:00Z, on an hour boundary.
@@ -108,7 +109,11 @@ fn with_rule<'a>(rule: &'a str, reason: Option<&'a str>) -> Change<'a> {
 /// number) and an import one before the campaigns were created; a HELP keyword from
 /// a spring number; one inbound message from a spring number.
 fn fixture() -> Store {
-    let mut s = Store::open_in_memory().unwrap();
+    fixture_in(Store::open_in_memory().unwrap())
+}
+
+/// [`fixture`] in `s`.
+fn fixture_in(mut s: Store) -> Store {
     let spring = campaign(&mut s, "spring", &(0..10).map(number).collect::<Vec<_>>());
     let autumn = campaign(&mut s, "autumn", &(10..13).map(number).collect::<Vec<_>>());
     let single = s.insert_job(&new_job(number(13)), T0).unwrap();
@@ -230,9 +235,9 @@ fn fixture() -> Store {
     s
 }
 
-#[test]
-fn counts_per_state_agree_with_the_jobs() {
-    let s = fixture();
+both_engines! {
+fn counts_per_state_agree_with_the_jobs(s) {
+    let s = fixture_in(s);
     let r = build(&s, None).unwrap();
     let expected = [
         (JobState::Queued, 1),
@@ -290,11 +295,11 @@ fn counts_per_state_agree_with_the_jobs() {
     assert_eq!(spring.pending, 2);
     assert_eq!(spring.campaign.as_ref().unwrap().name, "spring");
     assert!(spring.campaigns.is_empty());
-}
+}}
 
-#[test]
-fn delivery_rate_and_latency_percentiles() {
-    let s = fixture();
+both_engines! {
+fn delivery_rate_and_latency_percentiles(s) {
+    let s = fixture_in(s);
     let r = build(&s, None).unwrap();
     let rate = r.delivery_rate.unwrap();
     assert!((rate - 5.0 / 7.0).abs() < 1e-12, "{rate}");
@@ -314,7 +319,7 @@ fn delivery_rate_and_latency_percentiles() {
     assert_eq!(autumn.latency, None);
 
     // 100 deliveries with latencies 1..=100 s, stored out of order.
-    let mut s = Store::open_in_memory().unwrap();
+    let mut s = crate::store::testing::fresh_like(&s);
     let ids = campaign(&mut s, "bulk", &(0..100).map(number).collect::<Vec<_>>());
     for (i, id) in ids.iter().enumerate() {
         deliver(&mut s, *id, 0, (i as i64 * 37) % 100 + 1);
@@ -328,11 +333,11 @@ fn delivery_rate_and_latency_percentiles() {
         (rank(50, 1), rank(99, 1), rank(50, 2), rank(99, 2)),
         (0, 0, 0, 1)
     );
-}
+}}
 
-#[test]
-fn refusals_and_deferrals_are_grouped_by_rule() {
-    let s = fixture();
+both_engines! {
+fn refusals_and_deferrals_are_grouped_by_rule(s) {
+    let s = fixture_in(s);
     let r = build(&s, None).unwrap();
     assert_eq!(
         r.deferred_by_rule,
@@ -375,11 +380,11 @@ fn refusals_and_deferrals_are_grouped_by_rule() {
         ("2026-05-28T20:00:00Z", 7, 4, 1, 3)
     );
     assert_eq!(r.hours[1].delivered, 1);
-}
+}}
 
-#[test]
-fn opt_outs_by_keyword_tier_and_source() {
-    let s = fixture();
+both_engines! {
+fn opt_outs_by_keyword_tier_and_source(s) {
+    let s = fixture_in(s);
     let r = build(&s, None).unwrap();
     let o = |keyword: Option<&str>, tier: Option<i64>, count| OptOutCount {
         keyword: keyword.map(String::from),
@@ -440,11 +445,11 @@ fn opt_outs_by_keyword_tier_and_source() {
             (None, 1, None)
         ]
     );
-}
+}}
 
-#[test]
-fn csv_parses_back_with_stable_metric_names() {
-    let s = fixture();
+both_engines! {
+fn csv_parses_back_with_stable_metric_names(s) {
+    let s = fixture_in(s);
     let text = render(&build(&s, None).unwrap(), Format::Csv);
     let mut reader = ::csv::Reader::from_reader(text.as_bytes());
     assert_eq!(reader.headers().unwrap(), vec!["metric", "value"]);
@@ -497,7 +502,7 @@ fn csv_parses_back_with_stable_metric_names() {
     );
     assert!(empty.contains("\ndelivery_rate,\n"), "{empty}");
     assert!(empty.contains("\nlatency.p50_s,\n"));
-}
+}}
 
 #[test]
 fn html_is_self_contained_with_charts_and_escapes_names() {
@@ -590,9 +595,9 @@ fn table_fits_80_columns() {
     assert!(empty.contains("No jobs."));
 }
 
-#[test]
-fn unknown_campaigns_are_named_errors() {
-    let s = fixture();
+both_engines! {
+fn unknown_campaigns_are_named_errors(s) {
+    let s = fixture_in(s);
     let err = build(&s, Some("winter")).unwrap_err();
     assert!(err.contains("\"winter\""), "{err}");
     assert!(
@@ -601,7 +606,7 @@ fn unknown_campaigns_are_named_errors() {
     );
     let err = build(&Store::open_in_memory().unwrap(), Some("winter")).unwrap_err();
     assert!(err.contains("no campaigns yet"), "{err}");
-}
+}}
 
 #[test]
 fn formats_parse_in_any_case() {

@@ -167,7 +167,7 @@ impl Store {
         Ok(self
             .db
             .query_row(
-                &format!("SELECT {VIEW} FROM jobs WHERE id = ?1 AND (?2 IS NULL OR origin = ?2)"),
+                &format!("SELECT {VIEW} FROM jobs WHERE id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR origin = ?2)"),
                 params![id, origin],
                 view,
             )
@@ -191,9 +191,9 @@ impl Store {
     pub fn message_views(&self, f: &MessageFilter<'_>) -> Result<Vec<MessageView>> {
         let mut st = self.db.prepare_cached(format!(
             "SELECT {VIEW} FROM jobs
-             WHERE (?1 IS NULL OR origin = ?1) AND (?2 IS NULL OR state = ?2)
-               AND (?3 IS NULL OR number = ?3) AND (?4 IS NULL OR created_at >= ?4)
-               AND (?5 IS NULL OR id < ?5)
+             WHERE (CAST(?1 AS TEXT) IS NULL OR origin = ?1) AND (CAST(?2 AS TEXT) IS NULL OR state = ?2)
+               AND (CAST(?3 AS TEXT) IS NULL OR number = ?3) AND (CAST(?4 AS BIGINT) IS NULL OR created_at >= ?4)
+               AND (CAST(?5 AS BIGINT) IS NULL OR id < ?5)
              ORDER BY id DESC LIMIT ?6"
         ))?;
         let rows = st.query_map(
@@ -250,7 +250,9 @@ impl Store {
     pub fn add_webhook(&mut self, w: &WebhookRow, now: UtcInstant) -> Result<()> {
         self.transaction(|tx| {
             tx.execute(
-                "INSERT OR REPLACE INTO webhooks (id, client, url, event, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO webhooks (id, client, url, event, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET client = excluded.client, url = excluded.url,
+                     event = excluded.event, created_at = excluded.created_at",
                 params![w.id, w.client, w.url, w.event, now.0],
             )?;
             Ok(())
@@ -260,7 +262,7 @@ impl Store {
     /// The webhooks `client` registered (all when `None`).
     pub fn webhooks(&self, client: Option<&str>) -> Result<Vec<WebhookRow>> {
         let mut st = self.db.prepare_cached(
-            "SELECT id, client, url, event FROM webhooks WHERE ?1 IS NULL OR client = ?1 ORDER BY created_at, id",
+            "SELECT id, client, url, event FROM webhooks WHERE CAST(?1 AS TEXT) IS NULL OR client = ?1 ORDER BY created_at, id",
         )?;
         let rows = st.query_map(params![client], |r| {
             Ok(WebhookRow {
@@ -288,7 +290,7 @@ impl Store {
         let mut st = self.db.prepare_cached(
             "SELECT id, kind, event, job_id, inbound_id, url, state, attempts, last_status,
                     last_error, created_at, due_at
-             FROM callbacks WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC LIMIT ?2",
+             FROM callbacks WHERE CAST(?1 AS TEXT) IS NULL OR state = ?1 ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = st.query_map(params![state, limit], |r| {
             Ok(CallbackView {

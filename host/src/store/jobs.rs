@@ -19,7 +19,7 @@
 //! attempt (the device dedupes), new for a retry after a temporary failure and after a
 //! release.
 
-use super::db::{Db, DbResult, OptionalExt as _, Row, params};
+use super::db::{Db, DbResult, Engine, OptionalExt as _, Row, params};
 use relais_core::compliance::decision::{Class, ConsentStatus};
 use relais_core::compliance::tz::{UtcInstant, Zone};
 use relais_core::link::msg::JobKey;
@@ -484,12 +484,16 @@ impl Store {
         // device for one brand is never starved by other brands' jobs) and the
         // statement stays cacheable.
         let brands = serde_json::to_string(brands).unwrap_or_else(|_| "[]".into());
+        let brand_in = match self.db.engine() {
+            Engine::Sqlite => "SELECT value FROM json_each(?3)",
+            Engine::Postgres => "SELECT json_array_elements_text(CAST(?3 AS json))",
+        };
         let mut st = self.db.prepare_cached(format!(
             "SELECT {COLUMNS} FROM jobs
              WHERE state IN ('queued', 'deferred', 'retry') AND due_at <= ?1
                AND (campaign_id IS NULL OR campaign_id IN (SELECT id FROM campaigns WHERE status = 'running'))
-               AND (?3 = '[]' OR brand IN (SELECT value FROM json_each(?3)))
-               AND (?4 IS NULL OR via IS NULL OR via = ?4)
+               AND (?3 = '[]' OR brand IN ({brand_in}))
+               AND (CAST(?4 AS TEXT) IS NULL OR via IS NULL OR via = ?4)
              ORDER BY class = 'marketing', due_at, id LIMIT ?2"
         ))?;
         let rows = st.query_map(params![now.0, limit as i64, brands, device], job_row)?;
@@ -546,7 +550,7 @@ impl Store {
     /// Counts of jobs per state, for one campaign or all.
     pub fn job_counts(&self, campaign: Option<i64>) -> Result<Vec<(JobState, u64)>> {
         let mut st = self.db.prepare(
-            "SELECT state, count(*) FROM jobs WHERE ?1 IS NULL OR campaign_id = ?1 GROUP BY state",
+            "SELECT state, count(*) FROM jobs WHERE CAST(?1 AS BIGINT) IS NULL OR campaign_id = ?1 GROUP BY state",
         )?;
         let rows = st.query_map([campaign], |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)))?;
         let mut out = Vec::new();
@@ -582,7 +586,7 @@ impl Store {
         self.transaction(|tx| {
             let ids: Vec<i64> = tx.query_map(
                 "SELECT id FROM jobs WHERE state IN ('queued', 'deferred', 'retry')
-                 AND (?1 IS NULL OR campaign_id = ?1) AND (?2 IS NULL OR id = ?2)",
+                 AND (CAST(?1 AS BIGINT) IS NULL OR campaign_id = ?1) AND (CAST(?2 AS BIGINT) IS NULL OR id = ?2)",
                 params![campaign, job],
                 |r| r.get(0),
             )?;

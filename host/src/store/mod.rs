@@ -21,6 +21,8 @@ mod events;
 mod http;
 mod jobs;
 pub mod schema;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -942,21 +944,7 @@ impl Store {
     ) -> Result<()> {
         self.transaction(|tx| {
             ensure_device(tx, device, now)?;
-            // The handshake and the status reports say different things: keep both.
-            let old: String =
-                tx.query_row("SELECT status FROM devices WHERE name = ?1", [device], |r| {
-                    r.get(0)
-                })?;
-            let mut merged = serde_json::from_str(&old).unwrap_or(serde_json::json!({}));
-            match (merged.as_object_mut(), status.as_object()) {
-                (Some(m), Some(new)) => m.extend(new.clone()),
-                _ => merged = status.clone(),
-            }
-            tx.execute(
-                "UPDATE devices SET status = ?2, boot = coalesce(?3, boot), updated_at = ?4 WHERE name = ?1",
-                params![device, merged.to_string(), boot, now.0],
-            )?;
-            Ok(())
+            merge_status(tx, device, status, boot, now)
         })
     }
 
@@ -975,11 +963,13 @@ impl Store {
                 "INSERT INTO device_log (device, up, detail, at) VALUES (?1, ?2, ?3, ?4)",
                 params![device, up, detail, now.0],
             )?;
-            tx.execute(
-                "UPDATE devices SET status = json_set(status, '$.connected', json(?2)), updated_at = ?3 WHERE name = ?1",
-                params![device, if up { "true" } else { "false" }, now.0],
-            )?;
-            Ok(())
+            merge_status(
+                tx,
+                device,
+                &serde_json::json!({ "connected": up }),
+                None,
+                now,
+            )
         })
     }
 
@@ -1026,8 +1016,8 @@ pub(crate) fn switch_epoch(
     }
     let previous = current.map(|e| EventEpoch(e as u32));
     tx.execute(
-        "INSERT OR IGNORE INTO device_epochs (device, epoch, previous, last_before, at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO device_epochs (device, epoch, previous, last_before, at)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
         params![device, epoch_value, current, last, now.0],
     )?;
     match current {
@@ -1044,9 +1034,31 @@ pub(crate) fn switch_epoch(
     Ok(previous.map(|p| (p, last.map(|l| EventId(l as u32)))))
 }
 
+/// Merges `status` (a JSON object) into what `device` said before (the handshake and
+/// the status reports say different things: keep both), and its boot when given.
+fn merge_status(
+    tx: &Db,
+    device: &str,
+    status: &serde_json::Value,
+    boot: Option<u32>,
+    now: UtcInstant,
+) -> Result<()> {
+    let old: String = tx.query_value("SELECT status FROM devices WHERE name = ?1", [device])?;
+    let mut merged = serde_json::from_str(&old).unwrap_or(serde_json::json!({}));
+    match (merged.as_object_mut(), status.as_object()) {
+        (Some(m), Some(new)) => m.extend(new.clone()),
+        _ => merged = status.clone(),
+    }
+    tx.execute(
+        "UPDATE devices SET status = ?2, boot = coalesce(?3, boot), updated_at = ?4 WHERE name = ?1",
+        params![device, merged.to_string(), boot, now.0],
+    )?;
+    Ok(())
+}
+
 fn ensure_device(tx: &Db, device: &str, now: UtcInstant) -> Result<()> {
     tx.execute(
-        "INSERT OR IGNORE INTO devices (name, updated_at) VALUES (?1, ?2)",
+        "INSERT INTO devices (name, updated_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         params![device, now.0],
     )?;
     Ok(())
@@ -1151,8 +1163,8 @@ pub(crate) fn set_consent(tx: &Db, record: &ConsentRecord) -> Result<()> {
 
 pub(crate) fn add_optout(tx: &Db, o: &OptOut) -> Result<bool> {
     let n = tx.execute(
-        "INSERT OR IGNORE INTO optouts (number, brand, keyword, tier, source, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO optouts (number, brand, keyword, tier, source, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
         params![o.number, o.brand, o.keyword, o.tier, o.source, o.at.0],
     )?;
     tx.execute(

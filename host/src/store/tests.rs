@@ -16,6 +16,8 @@ fn temp(name: &str) -> PathBuf {
     dir.join("relais.db")
 }
 
+use crate::store::testing::both_engines;
+
 const T0: UtcInstant = UtcInstant(1_780_000_000);
 const EPOCH: EventEpoch = EventEpoch(0x1234);
 
@@ -112,9 +114,8 @@ fn a_locked_database_is_reported_as_locked() {
     }
 }
 
-#[test]
-fn optouts_cover_a_brand_or_every_brand() {
-    let mut s = Store::open_in_memory().unwrap();
+both_engines! {
+fn optouts_cover_a_brand_or_every_brand(s) {
     let o = |brand: &str| OptOut {
         number: "+33612345678".into(),
         brand: brand.into(),
@@ -140,11 +141,10 @@ fn optouts_cover_a_brand_or_every_brand() {
             .unwrap()
     );
     assert_eq!(s.opted_out_of("+33612345678", "Other").unwrap(), None);
-}
+}}
 
-#[test]
-fn jobs_wait_for_their_campaign_to_run() {
-    let mut s = Store::open_in_memory().unwrap();
+both_engines! {
+fn jobs_wait_for_their_campaign_to_run(s) {
     let campaign = NewCampaign {
         name: "spring".into(),
         template: "Hello".into(),
@@ -168,7 +168,7 @@ fn jobs_wait_for_their_campaign_to_run() {
         s.set_campaign_status("autumn", CampaignStatus::Running)
             .is_err()
     );
-}
+}}
 
 fn sent_job(s: &mut Store) -> (i64, JobKey) {
     let id = s.insert_job(&job("+33612345678"), T0).unwrap();
@@ -187,9 +187,8 @@ fn sent_job(s: &mut Store) -> (i64, JobKey) {
     (id, key_of(id, 0))
 }
 
-#[test]
-fn events_are_applied_once_in_one_transaction_each() {
-    let mut s = Store::open_in_memory().unwrap();
+both_engines! {
+fn events_are_applied_once_in_one_transaction_each(s) {
     let (id, key) = sent_job(&mut s);
     let brands = BrandNames::new(["Acme"]);
     let retry = RetryPolicy::default();
@@ -213,11 +212,10 @@ fn events_are_applied_once_in_one_transaction_each() {
     let history = s.history(id).unwrap();
     let states: Vec<&str> = history.iter().map(|h| h.1.as_str()).collect();
     assert_eq!(states, ["queued", "submitted", "accepted", "sent"]);
-}
+}}
 
-#[test]
-fn temporary_failures_retry_with_a_new_key_then_fail() {
-    let mut s = Store::open_in_memory().unwrap();
+both_engines! {
+fn temporary_failures_retry_with_a_new_key_then_fail(s) {
     let (id, key) = sent_job(&mut s);
     let brands = BrandNames::default();
     let retry = RetryPolicy {
@@ -258,11 +256,10 @@ fn temporary_failures_retry_with_a_new_key_then_fail() {
     )
     .unwrap();
     assert_eq!(s.job(id).unwrap().unwrap().state, JobState::Failed);
-}
+}}
 
-#[test]
-fn keywords_update_the_optout_list() {
-    let mut s = Store::open_in_memory().unwrap();
+both_engines! {
+fn keywords_update_the_optout_list(s) {
     let brands = BrandNames::new(["Acme"]);
     let retry = RetryPolicy::default();
     let from = Msisdn::parse("+33612345678").unwrap();
@@ -297,11 +294,10 @@ fn keywords_update_the_optout_list() {
     )
     .unwrap();
     assert_eq!(s.opted_out_of("+33612345678", "Acme").unwrap(), None);
-}
+}}
 
-#[test]
-fn a_device_for_one_brand_is_not_starved_by_other_brands_jobs() {
-    let mut s = Store::open_in_memory().unwrap();
+both_engines! {
+fn a_device_for_one_brand_is_not_starved_by_other_brands_jobs(s) {
     for i in 0..100 {
         s.insert_job(&job(&format!("+336123450{i:02}")), T0)
             .unwrap();
@@ -318,7 +314,7 @@ fn a_device_for_one_brand_is_not_starved_by_other_brands_jobs() {
         s.due_jobs(T0.plus(1), &["Acme".into()], 200).unwrap().len(),
         100
     );
-}
+}}
 
 #[test]
 fn events_of_a_new_device_store_are_applied_though_their_ids_were_seen() {
@@ -401,9 +397,8 @@ fn events_of_a_new_device_store_are_applied_though_their_ids_were_seen() {
     assert_eq!(texts.len(), 5, "{texts:?}");
 }
 
-#[test]
-fn opt_ins_list_only_numbers_not_opted_out_again() {
-    let mut s = Store::open_in_memory().unwrap();
+both_engines! {
+fn opt_ins_list_only_numbers_not_opted_out_again(s) {
     let optout = |number: &str| OptOut {
         number: number.into(),
         brand: "Acme".into(),
@@ -425,7 +420,7 @@ fn opt_ins_list_only_numbers_not_opted_out_again() {
         s.opt_ins().unwrap(),
         [("+33612345001".to_string(), "Acme".to_string())]
     );
-}
+}}
 
 #[test]
 fn a_delivery_report_about_no_job_is_kept_unattributed() {
@@ -498,9 +493,8 @@ fn a_delivery_report_about_no_job_is_kept_unattributed() {
     assert_eq!(rows(&s), [want]);
 }
 
-#[test]
-fn transactional_jobs_are_due_before_marketing_jobs_due_earlier() {
-    let mut s = Store::open_in_memory().unwrap();
+both_engines! {
+fn transactional_jobs_are_due_before_marketing_jobs_due_earlier(s) {
     let campaign = NewCampaign {
         name: "winter".into(),
         template: "Soldes".into(),
@@ -544,11 +538,10 @@ fn transactional_jobs_are_due_before_marketing_jobs_due_earlier() {
     // With room for one only, the one-time code's class wins.
     let first = s.due_jobs(T0.plus(60), &[], 1).unwrap();
     assert_eq!(first[0].id, chat);
-}
+}}
 
-#[test]
-fn a_job_the_device_gives_back_waits_in_the_host_and_goes_again_under_a_new_key() {
-    let mut s = Store::open_in_memory().unwrap();
+both_engines! {
+fn a_job_the_device_gives_back_waits_in_the_host_and_goes_again_under_a_new_key(s) {
     let (id, key) = sent_job(&mut s);
     let brands = BrandNames::default();
     let retry = RetryPolicy {
@@ -638,7 +631,7 @@ fn a_job_the_device_gives_back_waits_in_the_host_and_goes_again_under_a_new_key(
     )
     .unwrap();
     assert_eq!(s.job(id).unwrap().unwrap().state, JobState::Failed);
-}
+}}
 
 #[test]
 fn a_job_given_back_with_a_past_until_waits_a_minute() {
@@ -660,9 +653,8 @@ fn a_job_given_back_with_a_past_until_waits_a_minute() {
     assert!(s.due_jobs(T0.plus(59), &[], 16).unwrap().is_empty());
 }
 
-#[test]
-fn a_job_for_one_device_is_not_handed_to_another() {
-    let mut s = Store::open_in_memory().unwrap();
+both_engines! {
+fn a_job_for_one_device_is_not_handed_to_another(s) {
     let pinned = s
         .insert_job_from(
             &job("+33612345001"),
@@ -685,4 +677,4 @@ fn a_job_for_one_device_is_not_handed_to_another() {
     assert_eq!(ids(Some("desk")), [pinned, free]);
     assert_eq!(ids(Some("field")), [free]);
     assert_eq!(ids(None), [pinned, free]);
-}
+}}

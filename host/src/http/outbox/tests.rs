@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::*;
 use crate::http::config::{HttpService, WebhookConfig};
 use crate::store::db::params;
+use crate::store::testing::both_engines;
 use crate::store::{Change, JobState, NewJob, Store};
 
 const T0: i64 = 1_767_261_600; // 2026-01-01T10:00:00Z
@@ -40,8 +41,13 @@ struct Host {
 
 impl Host {
     fn new() -> Arc<Host> {
+        Host::on(Store::open_in_memory().unwrap())
+    }
+
+    /// A host over `store`.
+    fn on(store: Store) -> Arc<Host> {
         let host = Arc::new(Host {
-            store: Mutex::new(Store::open_in_memory().unwrap()),
+            store: Mutex::new(store),
             now: AtomicI64::new(T0),
             answers: Mutex::new(Vec::new()),
         });
@@ -273,9 +279,9 @@ impl Receiver {
 
 // ----- the producer -----------------------------------------------------------------
 
-#[test]
-fn a_delivered_job_makes_the_dlr_calls_its_mask_asks_for() {
-    let host = Host::new();
+both_engines! {
+fn a_delivered_job_makes_the_dlr_calls_its_mask_asks_for(s) {
+    let host = Host::on(s);
     let all = job(&host, "+33612345678");
     let one = job(&host, "+33698765432");
     let template =
@@ -346,11 +352,11 @@ fn a_delivered_job_makes_the_dlr_calls_its_mask_asks_for() {
     // Nothing twice.
     assert_eq!(produce_now(&host, &cfg()), 0);
     assert_eq!(rows(&host).len(), 3);
-}
+}}
 
-#[test]
-fn every_kannel_report_type() {
-    let host = Host::new();
+both_engines! {
+fn every_kannel_report_type(s) {
+    let host = Host::on(s);
     let cases = [
         (JobState::Deferred, Some(4)),
         (JobState::Held, Some(4)),
@@ -377,11 +383,11 @@ fn every_kannel_report_type() {
         .filter_map(|(_, k)| k.map(|k| format!("http://a.example/?t={k}")))
         .collect();
     assert_eq!(types, expected);
-}
+}}
 
-#[test]
-fn held_then_deferred_is_one_buffered_report() {
-    let host = Host::new();
+both_engines! {
+fn held_then_deferred_is_one_buffered_report(s) {
+    let host = Host::on(s);
     let id = job(&host, "+33612345678");
     set_dlr(&host, id, "http://a.example/?t=%d", 4);
     go(&host, id, JobState::Submitted, "");
@@ -391,12 +397,12 @@ fn held_then_deferred_is_one_buffered_report() {
     go(&host, id, JobState::Held, "deferred by the device again");
     produce_now(&host, &cfg());
     assert_eq!(rows(&host).len(), 2);
-}
+}}
 
-#[test]
-fn the_first_run_starts_at_the_newest_entries() {
+both_engines! {
+fn the_first_run_starts_at_the_newest_entries(s) {
     let host = Arc::new(Host {
-        store: Mutex::new(Store::open_in_memory().unwrap()),
+        store: Mutex::new(s),
         now: AtomicI64::new(T0),
         answers: Mutex::default(),
     });
@@ -450,12 +456,12 @@ fn the_first_run_starts_at_the_newest_entries() {
     assert_eq!(r[1].kind, "webhook");
     assert_eq!(r[1].json()["message"]["text"], "Hi there");
     assert_eq!(cursors(&host)[1], ("inbound".to_string(), 3));
-}
+}}
 
-#[test]
-fn marks_set_at_start_up_make_what_comes_next_news() {
+both_engines! {
+fn marks_set_at_start_up_make_what_comes_next_news(s) {
     let host = Arc::new(Host {
-        store: Mutex::new(Store::open_in_memory().unwrap()),
+        store: Mutex::new(s),
         now: AtomicI64::new(T0),
         answers: Mutex::default(),
     });
@@ -492,11 +498,11 @@ fn marks_set_at_start_up_make_what_comes_next_news() {
         ]
     );
     assert_eq!(produce_now(&host, &c), 0);
-}
+}}
 
-#[test]
-fn a_failed_transaction_keeps_neither_callbacks_nor_cursors() {
-    let host = Host::new();
+both_engines! {
+fn a_failed_transaction_keeps_neither_callbacks_nor_cursors(s) {
+    let host = Host::on(s);
     let id = job(&host, "+33612345678");
     set_dlr(&host, id, "http://a.example/?t=%d", 31);
     go(&host, id, JobState::Sent, "sent");
@@ -512,11 +518,11 @@ fn a_failed_transaction_keeps_neither_callbacks_nor_cursors() {
     // The next run produces it, once.
     assert_eq!(produce_now(&host, &cfg()), 1);
     assert_eq!(produce_now(&host, &cfg()), 0);
-}
+}}
 
-#[test]
-fn small_batches_catch_up_in_order() {
-    let host = Host::new();
+both_engines! {
+fn small_batches_catch_up_in_order(s) {
+    let host = Host::on(s);
     let mut c = cfg();
     c.produce_batch = 2;
     let id = job(&host, "+33612345678");
@@ -544,11 +550,11 @@ fn small_batches_catch_up_in_order() {
             "http://a.example/?t=1"
         ]
     );
-}
+}}
 
-#[test]
-fn inbound_messages_go_to_the_service_of_their_keyword() {
-    let host = Host::new();
+both_engines! {
+fn inbound_messages_go_to_the_service_of_their_keyword(s) {
+    let host = Host::on(s);
     let mut c = cfg();
     c.services = vec![
         HttpService {
@@ -600,11 +606,11 @@ fn inbound_messages_go_to_the_service_of_their_keyword() {
         route(&c.services, "").map(|s| s.keyword.as_str()),
         Some("default")
     );
-}
+}}
 
-#[test]
-fn webhook_bodies_carry_their_row_id() {
-    let host = Host::new();
+both_engines! {
+fn webhook_bodies_carry_their_row_id(s) {
+    let host = Host::on(s);
     let mut c = cfg();
     c.webhook_secret = Some("api-secret".into());
     c.webhooks = vec![
@@ -770,7 +776,7 @@ fn webhook_bodies_carry_their_row_id() {
             "device": { "name": "modem1", "detail": "Eof" },
         })
     );
-}
+}}
 
 // ----- signatures -------------------------------------------------------------------
 
