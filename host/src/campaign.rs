@@ -426,6 +426,7 @@ pub fn parse_class(text: &str) -> Result<Class, String> {
 mod tests {
     use super::*;
     use crate::store::JobState;
+    use crate::store::testing::both_engines;
 
     const T0: UtcInstant = UtcInstant(1_780_000_000);
 
@@ -471,8 +472,8 @@ mod tests {
         assert_eq!(placeholders("{a} {b}").unwrap(), ["a", "b"]);
     }
 
-    #[test]
-    fn bad_rows_are_rejected_with_reasons_and_good_ones_stored() {
+    both_engines! {
+    fn bad_rows_are_rejected_with_reasons_and_good_ones_stored(s) {
         let csv = "number,first_name,consent,department\n\
                    +33612345678,Léa,yes,75\n\
                    0612345678,Tom,yes,\n\
@@ -481,7 +482,6 @@ mod tests {
                    +33612345678,Léa again,yes,\n\
                    ,Nobody,yes,\n\
                    +33612345681,Max,opted-in,67\n";
-        let mut s = Store::open_in_memory().unwrap();
         let out = import(
             &mut s,
             csv.as_bytes(),
@@ -517,12 +517,11 @@ mod tests {
                 .status,
             ConsentStatus::OptedIn
         );
-    }
+    }}
 
-    #[test]
-    fn a_missing_field_rejects_the_row_and_strict_mode_stores_nothing() {
+    both_engines! {
+    fn a_missing_field_rejects_the_row_and_strict_mode_stores_nothing(s) {
         let csv = "number,first_name\n+33612345678,Léa\n+33612345679,\n";
-        let mut s = Store::open_in_memory().unwrap();
         let mut strict = spec("Hi {first_name}, {city}");
         let err = import(&mut s, csv.as_bytes(), &strict, T0, &mut |_| {}).unwrap_err();
         assert!(err.contains("no row could be imported"), "{err}");
@@ -539,11 +538,10 @@ mod tests {
         assert!(err.contains("--strict"), "{err}");
         assert!(err.contains("bytes"), "{err}");
         assert_eq!(s.contact_count().unwrap(), 0);
-    }
+    }}
 
-    #[test]
-    fn no_number_column_and_empty_template_are_errors() {
-        let mut s = Store::open_in_memory().unwrap();
+    both_engines! {
+    fn no_number_column_and_empty_template_are_errors(s) {
         let err = import(
             &mut s,
             "name\nLéa\n".as_bytes(),
@@ -562,5 +560,5 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("empty"), "{err}");
-    }
+    }}
 }

@@ -21,7 +21,8 @@ pub const EXAMPLE: &str = r#"# relais configuration. Every key is optional; the 
 # unless marked "example". Durations are a whole number and a unit (ms, s, m, h, d),
 # or several added up: "500ms", "30s", "1h30m".
 
-# The SQLite store, relative to this file.
+# The store: a SQLite file, relative to this file; or a PostgreSQL database shared by
+# several hosts (docs/postgres.md), e.g. "postgres://relais@db.example/relais".
 database = "relais.db"
 
 [scheduler]
@@ -91,9 +92,10 @@ rate = 50                            # requests per second (0: no limit)
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The store file (relative to the configuration file).
+    /// The store: a SQLite file (relative to the configuration file) or a
+    /// `postgres://` URL.
     #[serde(default = "default_database")]
-    pub database: PathBuf,
+    pub database: String,
     /// Scheduler settings.
     #[serde(default)]
     pub scheduler: SchedulerConfig,
@@ -117,8 +119,8 @@ pub struct Config {
     pub base: PathBuf,
 }
 
-fn default_database() -> PathBuf {
-    PathBuf::from("relais.db")
+fn default_database() -> String {
+    "relais.db".into()
 }
 
 /// `[scheduler]`.
@@ -403,9 +405,10 @@ impl Config {
         Ok(())
     }
 
-    /// The store's path.
-    pub fn database_path(&self) -> PathBuf {
-        self.base.join(&self.database)
+    /// Where the store lives: `database`, a file relative to the configuration file
+    /// or a PostgreSQL URL.
+    pub fn database(&self) -> crate::store::Location {
+        crate::store::Location::parse(&self.database, &self.base)
     }
 
     /// True when `brand` is configured (any brand is accepted when none is).
@@ -522,7 +525,7 @@ mod tests {
         assert_eq!(c.retry().unwrap(), RetryPolicy::default());
         let d = Config::parse("").unwrap();
         assert!(d.devices.is_empty());
-        assert_eq!(d.database, PathBuf::from("relais.db"));
+        assert_eq!(d.database, "relais.db");
     }
 
     #[test]

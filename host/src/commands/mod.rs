@@ -27,17 +27,21 @@ pub struct Common {
     /// Configuration file (default: ./relais.toml when it exists; see `relais config example`).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Database file (default: `database` from the configuration, else ./relais.db).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub db: Option<PathBuf>,
+    /// The store: a SQLite file or a postgres:// URL (default: `database` from the
+    /// configuration, else ./relais.db).
+    #[arg(long, global = true, value_name = "FILE|URL")]
+    pub db: Option<String>,
 }
 
 impl Common {
     /// The configuration and the store it names.
     pub fn open(&self) -> Result<(Config, Store), String> {
         let config = Config::load(self.config.as_deref())?;
-        let path = self.db.clone().unwrap_or_else(|| config.database_path());
-        let store = Store::open(&path).map_err(|e| e.to_string())?;
+        let location = match &self.db {
+            Some(db) => crate::store::Location::parse(db, std::path::Path::new("")),
+            None => config.database(),
+        };
+        let store = Store::open_at(&location).map_err(|e| e.to_string())?;
         Ok((config, store))
     }
 }
@@ -979,7 +983,7 @@ pub fn config(a: ConfigArgs) -> Result<(), String> {
         }
         ConfigCommand::Check => {
             let c = Config::load(a.config.as_deref())?;
-            println!("database: {}", c.database_path().display());
+            println!("database: {}", c.database());
             println!("brands: {}", c.brand_names().join(", "));
             for d in &c.devices {
                 println!(

@@ -1110,7 +1110,8 @@ pub(crate) fn upsert_contact(tx: &Db, c: &NewContact, now: UtcInstant) -> Result
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(number) DO UPDATE SET first_name = excluded.first_name,
              last_name = excluded.last_name, fields = excluded.fields,
-             zone = coalesce(excluded.zone, zone), department = coalesce(excluded.department, department)",
+             zone = coalesce(excluded.zone, contacts.zone),
+             department = coalesce(excluded.department, contacts.department)",
     )?
     .execute(params![
         c.number,
