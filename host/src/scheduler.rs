@@ -29,8 +29,8 @@ use relais_core::compliance::decision::{CategorySet, Outcome, evaluate};
 use relais_core::compliance::number::Msisdn;
 use relais_core::compliance::tz::UtcInstant;
 use relais_core::link::msg::{
-    BrandId, EventEpoch, EventId, Identity, Job, MAX_TEXT, Scope, Settings, SuppressionOp, bounded,
-    digest_entry, refusal_code,
+    BrandId, Event, EventEpoch, EventId, Identity, Job, KeywordKind, MAX_TEXT, Scope, Settings,
+    SuppressionOp, bounded, digest_entry, refusal_code,
 };
 use tokio::sync::watch;
 
@@ -85,6 +85,12 @@ pub struct Context {
     busy: Mutex<std::collections::BTreeMap<String, bool>>,
     /// Devices whose link is up now.
     up: Mutex<std::collections::BTreeSet<String>>,
+    /// Opt-outs and opt-ins stored since start, for every device's suppression list
+    /// at once (the periodic comparison of lists stays the safety net).
+    optouts: tokio::sync::broadcast::Sender<SuppressionOp>,
+    /// The store tells of every host's opt-out changes (PostgreSQL); otherwise this
+    /// host publishes those its own devices report.
+    hears_optouts: bool,
 }
 
 impl std::fmt::Debug for Context {
@@ -101,6 +107,15 @@ impl Context {
         config: &crate::config::Config,
     ) -> Result<Context, String> {
         let settings = config.settings()?;
+        let (optouts, _) = tokio::sync::broadcast::channel(4096);
+        let tx = optouts.clone();
+        let hears_optouts = store
+            .on_optout_change(move |number, brand, out| {
+                if let Some(op) = suppression_op(number, brand, out) {
+                    let _ = tx.send(op);
+                }
+            })
+            .map_err(|e| format!("cannot listen for opt-outs: {e}"))?;
         Ok(Context {
             store: Mutex::new(store),
             clock,
@@ -113,7 +128,19 @@ impl Context {
                 .map_err(|e| format!("scheduler.poll: {e}"))?,
             busy: Mutex::new(Default::default()),
             up: Mutex::new(Default::default()),
+            optouts,
+            hears_optouts,
         })
+    }
+
+    /// Passes an opt-out change one of this host's devices reported to the others
+    /// (when the store does not tell of it already).
+    fn publish_optout(&self, number: &str, brand: &str, out: bool) {
+        if !self.hears_optouts
+            && let Some(op) = suppression_op(number, brand, out)
+        {
+            let _ = self.optouts.send(op);
+        }
     }
 
     /// The devices whose link is up now (handshake done, not lost since).
@@ -123,7 +150,7 @@ impl Context {
 
     /// Notes that `device`'s link came up or went down, in memory and in the store's
     /// device log (only on a change).
-    fn link_changed(&self, device: &str, up: bool, detail: &str) -> Result<(), String> {
+    fn link_changed(&self, device: &str, up: bool, detail: &str) -> Result<(), StoreError> {
         let changed = {
             let mut set = self.up.lock().unwrap_or_else(|p| p.into_inner());
             if up {
@@ -132,10 +159,19 @@ impl Context {
                 set.remove(device)
             }
         };
-        if changed {
-            self.store()
+        if changed
+            && let Err(e) = self
+                .store()
                 .log_device(device, up, detail, self.clock.now())
-                .map_err(|e| e.to_string())?;
+        {
+            // Not logged: the next call tries again.
+            let mut set = self.up.lock().unwrap_or_else(|p| p.into_inner());
+            if up {
+                set.remove(device);
+            } else {
+                set.insert(device.to_string());
+            }
+            return Err(e);
         }
         Ok(())
     }
@@ -351,25 +387,48 @@ impl Target {
 pub fn next_job(ctx: &Context, target: &Target) -> Result<Option<Job>, StoreError> {
     let now = ctx.clock.now();
     let mut store = ctx.store();
-    loop {
-        let due = store.due_jobs_for(now, Some(&target.name), &target.brands, 16)?;
-        if due.is_empty() {
-            return Ok(None);
-        }
-        for row in &due {
-            match precheck(
-                &mut store,
-                row,
-                &target.identity,
-                &target.name,
-                &ctx.options,
-                now,
-            )? {
-                Verdict::Submit(job) => return Ok(Some(*job)),
-                Verdict::Deferred(_) | Verdict::Ended(_) => {}
+    // One transaction: the claimed rows stay locked against other hosts until each is
+    // submitted, deferred or ended.
+    store.batch(|store| {
+        loop {
+            let due = store.claim_due(now, Some(&target.name), &target.brands, 16)?;
+            if due.is_empty() {
+                return Ok(None);
+            }
+            for row in &due {
+                match precheck(
+                    store,
+                    row,
+                    &target.identity,
+                    &target.name,
+                    &ctx.options,
+                    now,
+                )? {
+                    Verdict::Submit(job) => return Ok(Some(*job)),
+                    Verdict::Deferred(_) | Verdict::Ended(_) => {}
+                }
             }
         }
+    })
+}
+
+/// The scope of an opt-out for `brand` ([`ALL_BRANDS`]: every brand).
+fn scope_of(brand: &str) -> Scope {
+    if brand == ALL_BRANDS {
+        Scope::All
+    } else {
+        Scope::Brand(BrandId::of(brand))
     }
+}
+
+/// The device's change for an opt-out (`out`) or opt-in of `number` for `brand`.
+fn suppression_op(number: &str, brand: &str, out: bool) -> Option<SuppressionOp> {
+    let n = Msisdn::parse(number).ok()?;
+    Some(if out {
+        SuppressionOp::Add(n, scope_of(brand))
+    } else {
+        SuppressionOp::Remove(n, scope_of(brand))
+    })
 }
 
 /// A suppression list as the device keeps it: (count, digest, entries).
@@ -382,12 +441,7 @@ pub fn suppression_list(store: &Store) -> Result<SuppressionList, StoreError> {
         let Ok(n) = Msisdn::parse(&o.number) else {
             continue;
         };
-        let scope = if o.brand == ALL_BRANDS {
-            Scope::All
-        } else {
-            Scope::Brand(BrandId::of(&o.brand))
-        };
-        entries.push((n, scope));
+        entries.push((n, scope_of(&o.brand)));
     }
     entries.sort_by_key(|(n, s)| (n.to_string(), *s));
     entries.dedup();
@@ -467,19 +521,81 @@ pub fn opt_in_list(store: &Store) -> Result<Vec<(Msisdn, Scope)>, StoreError> {
     let mut entries: Vec<(Msisdn, Scope)> = store
         .opt_ins()?
         .into_iter()
-        .filter_map(|(number, brand)| {
-            let n = Msisdn::parse(&number).ok()?;
-            let scope = if brand == ALL_BRANDS {
-                Scope::All
-            } else {
-                Scope::Brand(BrandId::of(&brand))
-            };
-            Some((n, scope))
-        })
+        .filter_map(|(number, brand)| Some((Msisdn::parse(&number).ok()?, scope_of(&brand))))
         .collect();
     entries.sort_by_key(|(n, s)| (n.to_string(), *s));
     entries.dedup();
     Ok(entries)
+}
+
+/// Why a device message could not be handled.
+#[derive(Debug)]
+enum Failure {
+    /// The database cannot be reached: keep the message, in order, and try again.
+    Unreachable(String),
+    /// Anything else: the device's task ends.
+    Fatal(String),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        if e.is_unreachable() {
+            Failure::Unreachable(e.to_string())
+        } else {
+            Failure::Fatal(e.to_string())
+        }
+    }
+}
+
+/// While the database cannot be reached: since when, what is held, when it was last
+/// said.
+#[derive(Debug)]
+struct Outage {
+    since: tokio::time::Instant,
+    told: tokio::time::Instant,
+}
+
+impl Outage {
+    /// Says (at most every 10 s) that the database is unreachable and what waits.
+    fn note(outage: &mut Option<Outage>, device: &str, why: &str, held: usize) {
+        let now = tokio::time::Instant::now();
+        match outage {
+            Some(o) if now - o.told < Duration::from_secs(10) => {}
+            Some(o) => {
+                o.told = now;
+                tracing::error!(
+                    device,
+                    held,
+                    down_for_s = (now - o.since).as_secs(),
+                    "database still unreachable ({why}); the device's events are held in order \
+                     and acknowledged only once stored; no new jobs meanwhile"
+                );
+            }
+            None => {
+                tracing::error!(
+                    device,
+                    held,
+                    "database unreachable ({why}); holding the device's events in order and \
+                     retrying; no new jobs until it is back"
+                );
+                *outage = Some(Outage {
+                    since: now,
+                    told: now,
+                });
+            }
+        }
+    }
+
+    /// Says that the database is back, if it was away.
+    fn over(outage: &mut Option<Outage>, device: &str) {
+        if let Some(o) = outage.take() {
+            tracing::info!(
+                device,
+                down_for_s = o.since.elapsed().as_secs(),
+                "database reachable again; held events stored"
+            );
+        }
+    }
 }
 
 type Pending = std::pin::Pin<
@@ -538,6 +654,10 @@ pub async fn serve(
     let mut conn = Connection::default();
     let mut last_sync = tokio::time::Instant::now();
     let mut ack_task: Option<tokio::task::JoinHandle<()>> = None;
+    let mut optouts = ctx.optouts.subscribe();
+    // Device messages not handled yet, in arrival order (the database was away).
+    let mut held: std::collections::VecDeque<Incoming> = Default::default();
+    let mut outage: Option<Outage> = None;
     loop {
         if *stop.borrow() {
             break;
@@ -548,9 +668,9 @@ pub async fn serve(
             _ = stop.changed() => continue,
             msg = incoming.recv() => {
                 let Some(msg) = msg else { return Err(format!("{name}: link task ended")) };
-                handle(&ctx, &target, &client, msg, &mut conn, &mut resubmit).await?;
+                hold(&mut held, msg);
                 while let Ok(msg) = incoming.try_recv() {
-                    handle(&ctx, &target, &client, msg, &mut conn, &mut resubmit).await?;
+                    hold(&mut held, msg);
                 }
             }
             r = async { pending.as_mut().expect("guarded").await }, if pending.is_some() => {
@@ -559,7 +679,44 @@ pub async fn serve(
                     tracing::warn!(device = %name, "submit: {e}");
                 }
             }
-            _ = tokio::time::sleep(ctx.poll) => {}
+            op = optouts.recv() => match op {
+                // Another device's STOP (this host's or, on PostgreSQL, any host's):
+                // this device has it at once rather than at the next comparison.
+                Ok(op) if conn.up => {
+                    tracing::info!(device = %name, ?op, "opt-out change passed on");
+                    if let Err(e) = client.suppression(op).await {
+                        tracing::warn!(device = %name, "suppression change: {e}");
+                        conn.sync_due = true;
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => conn.sync_due = true,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {}
+            },
+            _ = tokio::time::sleep(if outage.is_some() { ctx.poll.max(Duration::from_secs(1)) } else { ctx.poll }) => {}
+        }
+        // Handle what arrived, in order; what the database was not there for waits.
+        while let Some(msg) = held.front() {
+            match handle(
+                &ctx,
+                &target,
+                &client,
+                msg.clone(),
+                &mut conn,
+                &mut resubmit,
+            )
+            .await
+            {
+                Ok(()) => {
+                    held.pop_front();
+                    Outage::over(&mut outage, &name);
+                }
+                Err(Failure::Unreachable(why)) => {
+                    Outage::note(&mut outage, &name, &why, held.len());
+                    break;
+                }
+                Err(Failure::Fatal(e)) => return Err(e),
+            }
         }
         if let (Some(epoch), Some(upto)) = (conn.epoch, conn.stored)
             && conn.stored > conn.acked
@@ -571,7 +728,7 @@ pub async fn serve(
             }));
             conn.acked = conn.stored;
         }
-        if !conn.up || !conn.caught_up() {
+        if !conn.up || !conn.caught_up() || !held.is_empty() {
             continue;
         }
         if last_sync.elapsed() > Duration::from_secs(60) {
@@ -586,7 +743,14 @@ pub async fn serve(
         if pending.is_none() {
             let job = match resubmit.pop_front() {
                 Some(j) => Some(j),
-                None => next_job(&ctx, &target).map_err(|e| e.to_string())?,
+                None => match next_job(&ctx, &target) {
+                    Ok(job) => job,
+                    Err(e) if e.is_unreachable() => {
+                        Outage::note(&mut outage, &name, &e.to_string(), held.len());
+                        None
+                    }
+                    Err(e) => return Err(e.to_string()),
+                },
             };
             if let Some(job) = job {
                 tracing::debug!(device = %name, key = job.key.0, to = %job.to, "submit");
@@ -594,15 +758,30 @@ pub async fn serve(
                 pending = Some(Box::pin(async move { c.submit(job).await }));
             }
         }
-        let busy = pending.is_some()
-            || ctx
-                .store()
-                .on_device_count(&name)
-                .map_err(|e| e.to_string())?
-                > 0;
-        report_idle(&ctx, &name, busy)?;
+        let on_device = match ctx.store().on_device_count(&name) {
+            Ok(n) => n,
+            Err(e) if e.is_unreachable() => {
+                Outage::note(&mut outage, &name, &e.to_string(), held.len());
+                continue;
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        report_idle(&ctx, &name, pending.is_some() || on_device > 0)?;
     }
     Ok(())
+}
+
+/// Queues a device message for [`handle`]; an event already waiting (sent again by
+/// the device while the database was away) is not queued twice.
+fn hold(held: &mut std::collections::VecDeque<Incoming>, msg: Incoming) {
+    if let Incoming::Event(id, _) = &msg
+        && held
+            .iter()
+            .any(|m| matches!(m, Incoming::Event(other, _) if other == id))
+    {
+        return;
+    }
+    held.push_back(msg);
 }
 
 /// Tells the clock when every device is idle.
@@ -613,8 +792,12 @@ fn report_idle(ctx: &Context, name: &str, busy: bool) -> Result<(), String> {
         b.values().all(|v| !v)
     };
     if all_idle {
-        let next = ctx.store().next_due().map_err(|e| e.to_string())?;
-        ctx.clock.idle(next);
+        match ctx.store().next_due() {
+            Ok(next) => ctx.clock.idle(next),
+            // Not idle as far as anyone can tell: the next pass asks again.
+            Err(e) if e.is_unreachable() => {}
+            Err(e) => return Err(e.to_string()),
+        }
     } else {
         ctx.clock.busy();
     }
@@ -628,17 +811,29 @@ async fn handle(
     msg: Incoming,
     conn: &mut Connection,
     resubmit: &mut std::collections::VecDeque<Job>,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let name = &target.name;
     match msg {
         Incoming::Event(id, event) => {
             let now = ctx.clock.now();
             // The link delivers events only after a handshake.
             let epoch = conn.epoch.unwrap_or_default();
-            let applied = ctx
-                .store()
-                .apply_event(name, (epoch, id), &event, now, &ctx.brands, &ctx.retry)
-                .map_err(|e| e.to_string())?;
+            let applied =
+                ctx.store()
+                    .apply_event(name, (epoch, id), &event, now, &ctx.brands, &ctx.retry)?;
+            if let (
+                Applied::Stored(_),
+                Event::Keyword {
+                    from,
+                    kind: kind @ (KeywordKind::OptOut | KeywordKind::OptIn),
+                    scope: Some(scope),
+                    ..
+                },
+            ) = (&applied, &event)
+            {
+                let brand = ctx.brands.scope_name(*scope);
+                ctx.publish_optout(&from.to_string(), &brand, *kind == KeywordKind::OptOut);
+            }
             match applied {
                 Applied::Stored(Some((job, state))) => {
                     tracing::info!(device = %name, job, state = state.name(), "job")
@@ -653,10 +848,7 @@ async fn handle(
         Incoming::Connected(info) => {
             tracing::info!(device = %name, firmware = %info.firmware, boot = info.boot.0, "connected");
             let now = ctx.clock.now();
-            let changed = ctx
-                .store()
-                .note_epoch(name, info.epoch, now)
-                .map_err(|e| e.to_string())?;
+            let changed = ctx.store().note_epoch(name, info.epoch, now)?;
             if let Some((old, last)) = changed {
                 tracing::warn!(
                     device = %name,
@@ -670,8 +862,7 @@ async fn handle(
             }
             let stored = ctx
                 .store()
-                .last_event(name)
-                .map_err(|e| e.to_string())?
+                .last_event(name)?
                 .filter(|(e, _)| *e == info.epoch)
                 .map(|(_, id)| id);
             *conn = Connection {
@@ -695,8 +886,7 @@ async fn handle(
                 "halted": null,
             });
             ctx.store()
-                .set_device_status(name, Some(info.boot.0), &status, now)
-                .map_err(|e| e.to_string())?;
+                .set_device_status(name, Some(info.boot.0), &status, now)?;
             if let Err(e) = client.configure(target.settings(&ctx.settings)).await {
                 tracing::warn!(device = %name, "configure: {e}");
             }
@@ -729,9 +919,7 @@ async fn handle(
                 "halted": status.halted.map(|h| h.as_str()),
                 "counters": serde_json::to_value(counters).unwrap_or_default(),
             });
-            ctx.store()
-                .set_device_status(name, None, &v, now)
-                .map_err(|e| e.to_string())?;
+            ctx.store().set_device_status(name, None, &v, now)?;
         }
         Incoming::Fault(f) => tracing::warn!(device = %name, ?f, "link fault"),
     }
@@ -743,10 +931,10 @@ fn requeue(
     ctx: &Context,
     target: &Target,
     resubmit: &mut std::collections::VecDeque<Job>,
-) -> Result<(), String> {
+) -> Result<(), StoreError> {
     resubmit.clear();
     let store = ctx.store();
-    for row in store.on_device(&target.name).map_err(|e| e.to_string())? {
+    for row in store.on_device(&target.name)? {
         let (Ok(to), Ok(categories)) = (
             Msisdn::parse(&row.number),
             parse_categories(&row.categories),

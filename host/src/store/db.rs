@@ -42,6 +42,9 @@ pub enum DbError {
     Postgres(tokio_postgres::Error),
     /// A statement expected one row and found none.
     NoRow,
+    /// The connection to the server was lost inside a transaction: the transaction
+    /// is gone, and statements fail until it is ended.
+    ConnectionLost(String),
     /// A column did not hold what the code reads from it.
     Decode {
         /// The column's position.
@@ -61,6 +64,7 @@ impl DbError {
                     || e.as_db_error().is_some_and(is_admin_shutdown)
                     || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
             }
+            DbError::ConnectionLost(_) => true,
             _ => false,
         }
     }
@@ -89,6 +93,7 @@ impl fmt::Display for DbError {
                 None => write!(f, "{e}"),
             },
             DbError::NoRow => f.write_str("no row where one was expected"),
+            DbError::ConnectionLost(why) => write!(f, "connection lost: {why}"),
             DbError::Decode { column, detail } => write!(f, "column {column}: {detail}"),
         }
     }
@@ -538,7 +543,7 @@ pub struct Db {
 
 enum Inner {
     Sqlite(rusqlite::Connection),
-    Postgres(PgConn),
+    Postgres(Box<PgConn>),
 }
 
 impl fmt::Debug for Db {
@@ -558,10 +563,24 @@ impl Db {
     }
 
     /// Connects to PostgreSQL (`postgres://...` or `host=... dbname=...`).
-    pub fn postgres(config: &str, listen: Option<Listener>) -> DbResult<Db> {
+    pub fn postgres(config: &str) -> DbResult<Db> {
         Ok(Db {
-            inner: Inner::Postgres(PgConn::connect(config, listen)?),
+            inner: Inner::Postgres(Box::new(PgConn::connect(config)?)),
         })
+    }
+
+    /// PostgreSQL: calls `listener` with each notification on `channel` (`LISTEN`),
+    /// from the connection's thread, again after reconnects. Returns false on SQLite,
+    /// which has no notifications.
+    pub fn listen(&self, channel: &str, listener: Listener) -> DbResult<bool> {
+        match &self.inner {
+            Inner::Sqlite(_) => Ok(false),
+            Inner::Postgres(p) => {
+                *p.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(listener);
+                p.batch(&format!("LISTEN {channel}"))?;
+                Ok(true)
+            }
+        }
     }
 
     /// Which engine this is.
@@ -747,17 +766,34 @@ fn copy_text(out: &mut BytesMut, cell: Cell<'_>) {
 
 // ----- PostgreSQL -----------------------------------------------------------------------
 
-/// Called with each `NOTIFY` payload on a channel the connection listens to.
-pub type Listener = Box<dyn Fn(&str, &str) + Send>;
+/// Called with each `NOTIFY` (channel, payload) the connection receives.
+pub type Listener = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
+/// A PostgreSQL connection that comes back after the server restarts or the network
+/// drops: a lost connection fails the statement that found it lost (and, inside a
+/// transaction, every statement until the transaction's end, so that nothing of it is
+/// ever run outside it); the next statement outside a transaction connects again and
+/// says `LISTEN` again on the channels it listened to.
 struct PgConn {
+    config: tokio_postgres::Config,
+    /// Shared with the connection's thread, which calls it.
+    listener: Arc<std::sync::Mutex<Option<Listener>>>,
+    live: RefCell<Option<Live>>,
+    /// Inside `BEGIN` ... `COMMIT`/`ROLLBACK`.
+    in_transaction: std::cell::Cell<bool>,
+    /// Channels to listen to again after a reconnect.
+    channels: RefCell<Vec<String>>,
+}
+
+/// One live connection and its prepared statements.
+struct Live {
     client: tokio_postgres::Client,
-    statements: RefCell<HashMap<String, tokio_postgres::Statement>>,
+    statements: HashMap<String, tokio_postgres::Statement>,
     _done: mpsc::Receiver<()>,
 }
 
 impl PgConn {
-    fn connect(config: &str, listen: Option<Listener>) -> DbResult<PgConn> {
+    fn connect(config: &str) -> DbResult<PgConn> {
         let mut config: tokio_postgres::Config = config.parse()?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
@@ -765,6 +801,26 @@ impl PgConn {
         if config.get_application_name().is_none() {
             config.application_name("relais");
         }
+        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            // Notice a server that went away within a minute, not two hours.
+            config.keepalives_idle(Duration::from_secs(30));
+        }
+        let conn = PgConn {
+            config,
+            listener: Arc::default(),
+            live: RefCell::new(None),
+            in_transaction: std::cell::Cell::new(false),
+            channels: RefCell::new(Vec::new()),
+        };
+        conn.with_live(|_| Ok(()))?;
+        Ok(conn)
+    }
+
+    /// Opens a connection: its socket work on a thread of its own, which also passes
+    /// notifications to the listener.
+    fn open(&self) -> DbResult<Live> {
+        let config = self.config.clone();
+        let listener = self.listener.clone();
         let (client_tx, client_rx) = mpsc::channel();
         let (done_tx, done_rx) = mpsc::channel::<()>();
         std::thread::Builder::new()
@@ -795,7 +851,8 @@ impl PgConn {
                     loop {
                         match std::future::poll_fn(|cx| conn.poll_message(cx)).await {
                             Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
-                                if let Some(l) = &listen {
+                                let l = listener.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                                if let Some(l) = l {
                                     l(n.channel(), n.payload());
                                 }
                             }
@@ -825,38 +882,96 @@ impl PgConn {
                 });
             }
         };
-        Ok(PgConn {
+        let live = Live {
             client,
-            statements: RefCell::new(HashMap::new()),
+            statements: HashMap::new(),
             _done: done_rx,
-        })
+        };
+        for channel in self.channels.borrow().iter() {
+            block_on(live.client.batch_execute(&format!("LISTEN {channel}")))?;
+        }
+        Ok(live)
     }
 
-    fn statement(&self, sql: &str) -> DbResult<tokio_postgres::Statement> {
-        if let Some(st) = self.statements.borrow().get(sql) {
-            return Ok(st.clone());
+    /// Runs `f` on the live connection: connects again when it was lost, unless a
+    /// transaction was open on the lost one.
+    fn with_live<T>(&self, f: impl FnOnce(&mut Live) -> DbResult<T>) -> DbResult<T> {
+        let lost = self
+            .live
+            .borrow()
+            .as_ref()
+            .is_none_or(|l| l.client.is_closed());
+        if lost {
+            if self.in_transaction.get() {
+                return Err(DbError::ConnectionLost(
+                    "the transaction in progress was rolled back".into(),
+                ));
+            }
+            let fresh = self.open()?;
+            if self.live.borrow().is_some() {
+                tracing::info!("database connection restored");
+            }
+            *self.live.borrow_mut() = Some(fresh);
         }
-        let st = block_on(self.client.prepare(&postgres_sql(sql)))?;
-        self.statements
-            .borrow_mut()
-            .insert(sql.to_owned(), st.clone());
-        Ok(st)
+        let mut live = self.live.borrow_mut();
+        f(live.as_mut().expect("connected above"))
     }
 
     fn batch(&self, sql: &str) -> DbResult<()> {
-        Ok(block_on(self.client.batch_execute(sql))?)
+        let text = sql.trim_start();
+        let word = text
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let ends = word == "COMMIT" || (word == "ROLLBACK" && !text.contains(" TO "));
+        if ends && self.in_transaction.replace(false) {
+            let live = self.live.borrow();
+            let Some(l) = live.as_ref().filter(|l| !l.client.is_closed()) else {
+                return Err(DbError::ConnectionLost(
+                    "the transaction was rolled back".into(),
+                ));
+            };
+            return Ok(block_on(l.client.batch_execute(sql))?);
+        }
+        self.with_live(|l| Ok(block_on(l.client.batch_execute(sql))?))?;
+        if word == "BEGIN" {
+            self.in_transaction.set(true);
+        }
+        if word == "LISTEN" {
+            let channel = text[word.len()..].trim().trim_end_matches(';').to_string();
+            let mut channels = self.channels.borrow_mut();
+            if !channels.contains(&channel) {
+                channels.push(channel);
+            }
+        }
+        Ok(())
+    }
+
+    /// The prepared form of `sql` on `live` (prepared once per connection).
+    fn prepared(live: &mut Live, sql: &str) -> DbResult<tokio_postgres::Statement> {
+        if let Some(st) = live.statements.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = block_on(live.client.prepare(&postgres_sql(sql)))?;
+        live.statements.insert(sql.to_owned(), st.clone());
+        Ok(st)
     }
 
     fn execute(&self, sql: &str, cells: &[Cell<'_>]) -> DbResult<usize> {
-        let st = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = cells.iter().map(|c| c as _).collect();
-        Ok(block_on(self.client.execute(&st, &refs))? as usize)
+        self.with_live(|l| {
+            let st = Self::prepared(l, sql)?;
+            Ok(block_on(l.client.execute(&st, &refs))? as usize)
+        })
     }
 
     fn query(&self, sql: &str, cells: &[Cell<'_>]) -> DbResult<Vec<tokio_postgres::Row>> {
-        let st = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = cells.iter().map(|c| c as _).collect();
-        Ok(block_on(self.client.query(&st, &refs))?)
+        self.with_live(|l| {
+            let st = Self::prepared(l, sql)?;
+            Ok(block_on(l.client.query(&st, &refs))?)
+        })
     }
 
     fn copy_in<'r>(
@@ -864,31 +979,36 @@ impl PgConn {
         into: &str,
         rows: impl IntoIterator<Item = Vec<Cell<'r>>>,
     ) -> DbResult<u64> {
+        self.with_live(|l| block_on(Self::copy_rows(&l.client, into, rows)))
+    }
+
+    async fn copy_rows<'r>(
+        client: &tokio_postgres::Client,
+        into: &str,
+        rows: impl IntoIterator<Item = Vec<Cell<'r>>>,
+    ) -> DbResult<u64> {
         use futures_util::SinkExt as _;
-        block_on(async {
-            let sink = self
-                .client
-                .copy_in::<_, bytes::Bytes>(&format!("COPY {into} FROM STDIN"))
-                .await?;
-            let mut sink = std::pin::pin!(sink);
-            let mut buf = BytesMut::with_capacity(1 << 17);
-            for row in rows {
-                for (i, cell) in row.into_iter().enumerate() {
-                    if i > 0 {
-                        buf.extend_from_slice(b"\t");
-                    }
-                    copy_text(&mut buf, cell);
+        let sink = client
+            .copy_in::<_, bytes::Bytes>(&format!("COPY {into} FROM STDIN"))
+            .await?;
+        let mut sink = std::pin::pin!(sink);
+        let mut buf = BytesMut::with_capacity(1 << 17);
+        for row in rows {
+            for (i, cell) in row.into_iter().enumerate() {
+                if i > 0 {
+                    buf.extend_from_slice(b"\t");
                 }
-                buf.extend_from_slice(b"\n");
-                if buf.len() >= 1 << 16 {
-                    sink.send(buf.split().freeze()).await?;
-                }
+                copy_text(&mut buf, cell);
             }
-            if !buf.is_empty() {
+            buf.extend_from_slice(b"\n");
+            if buf.len() >= 1 << 16 {
                 sink.send(buf.split().freeze()).await?;
             }
-            Ok(sink.finish().await?)
-        })
+        }
+        if !buf.is_empty() {
+            sink.send(buf.split().freeze()).await?;
+        }
+        Ok(sink.finish().await?)
     }
 }
 

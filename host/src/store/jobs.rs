@@ -480,13 +480,43 @@ impl Store {
         brands: &[String],
         limit: usize,
     ) -> Result<Vec<JobRow>> {
+        self.due(now, device, brands, limit, false)
+    }
+
+    /// [`Store::due_jobs_for`], claimed for this transaction: on PostgreSQL the rows
+    /// are locked until it ends and other hosts' claims skip them (`FOR UPDATE SKIP
+    /// LOCKED`), so two hosts never hand the same job to their devices; SQLite's
+    /// immediate transaction already holds the only write lock. Call it inside
+    /// [`Store::batch`] and move each job on (submitted, deferred, ended) before the
+    /// batch ends.
+    pub fn claim_due(
+        &self,
+        now: UtcInstant,
+        device: Option<&str>,
+        brands: &[String],
+        limit: usize,
+    ) -> Result<Vec<JobRow>> {
+        self.due(now, device, brands, limit, true)
+    }
+
+    fn due(
+        &self,
+        now: UtcInstant,
+        device: Option<&str>,
+        brands: &[String],
+        limit: usize,
+        claim: bool,
+    ) -> Result<Vec<JobRow>> {
         // The brand list goes in as a JSON array so that the filter runs in SQL (a
         // device for one brand is never starved by other brands' jobs) and the
         // statement stays cacheable.
         let brands = serde_json::to_string(brands).unwrap_or_else(|_| "[]".into());
-        let brand_in = match self.db.engine() {
-            Engine::Sqlite => "SELECT value FROM json_each(?3)",
-            Engine::Postgres => "SELECT json_array_elements_text(CAST(?3 AS json))",
+        let (brand_in, lock) = match self.db.engine() {
+            Engine::Sqlite => ("SELECT value FROM json_each(?3)", ""),
+            Engine::Postgres => (
+                "SELECT json_array_elements_text(CAST(?3 AS json))",
+                if claim { "FOR UPDATE SKIP LOCKED" } else { "" },
+            ),
         };
         let mut st = self.db.prepare_cached(format!(
             "SELECT {COLUMNS} FROM jobs
@@ -494,7 +524,7 @@ impl Store {
                AND (campaign_id IS NULL OR campaign_id IN (SELECT id FROM campaigns WHERE status = 'running'))
                AND (?3 = '[]' OR brand IN ({brand_in}))
                AND (CAST(?4 AS TEXT) IS NULL OR via IS NULL OR via = ?4)
-             ORDER BY class = 'marketing', due_at, id LIMIT ?2"
+             ORDER BY class = 'marketing', due_at, id LIMIT ?2 {lock}"
         ))?;
         let rows = st.query_map(params![now.0, limit as i64, brands, device], job_row)?;
         Ok(rows)

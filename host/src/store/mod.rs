@@ -26,6 +26,7 @@ pub(crate) mod testing;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use relais_core::compliance::decision::{
@@ -45,6 +46,9 @@ pub use jobs::{Change, JobRow, JobState, NewJob, Origin, key_of, split_key};
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = schema::MIGRATIONS.len() as u32;
+
+/// The PostgreSQL notification channel of opt-out changes: `opt-out|opt-in NUMBER BRAND`.
+pub const OPTOUT_CHANNEL: &str = "relais_optouts";
 
 /// Brand name that stands for every brand in the opt-out table (STOPALL).
 pub const ALL_BRANDS: &str = "*";
@@ -470,12 +474,6 @@ impl Store {
     /// exist; the schema is created in it on first use. Both: a store from a newer
     /// relais is refused.
     pub fn open_at(location: &Location) -> Result<Store> {
-        Store::open_with(location, None)
-    }
-
-    /// [`Store::open_at`], with `listen` called for each PostgreSQL notification this
-    /// connection receives (see [`Store::listen`]).
-    pub fn open_with(location: &Location, listen: Option<db::Listener>) -> Result<Store> {
         let err = |e| classify(location, e);
         let db = match location {
             Location::File(path) => {
@@ -489,7 +487,7 @@ impl Store {
             }
             Location::Memory => Db::sqlite(rusqlite::Connection::open_in_memory()?),
             Location::Postgres(config) => {
-                Db::postgres(config, listen).map_err(|e| StoreError::Unreachable {
+                Db::postgres(config).map_err(|e| StoreError::Unreachable {
                     at: location.to_string(),
                     detail: e.to_string(),
                 })?
@@ -680,6 +678,25 @@ impl Store {
             self.db.execute_batch("PRAGMA synchronous = FULL")?;
         }
         Ok(())
+    }
+
+    /// Calls `f` with (number, brand, opted out) for every opt-out and opt-in any
+    /// process commits to this store from now on (PostgreSQL `LISTEN`, on the
+    /// connection's thread; again after reconnects). False on SQLite, whose other
+    /// processes cannot tell: there the periodic comparison of lists finds them.
+    pub fn on_optout_change(
+        &self,
+        f: impl Fn(&str, &str, bool) + Send + Sync + 'static,
+    ) -> Result<bool> {
+        let listener: db::Listener = Arc::new(move |_channel: &str, payload: &str| {
+            let mut words = payload.splitn(3, ' ');
+            if let (Some(action), Some(number), Some(brand)) =
+                (words.next(), words.next(), words.next())
+            {
+                f(number, brand, action == "opt-out");
+            }
+        });
+        Ok(self.db.listen(OPTOUT_CHANNEL, listener)?)
     }
 
     /// The database connection, for reports and the HTTP gateway's own tables.
@@ -1173,6 +1190,9 @@ pub(crate) fn add_optout(tx: &Db, o: &OptOut) -> Result<bool> {
          VALUES (?1, ?2, 'opt-out', ?3, ?4, ?5, ?6)",
         params![o.number, o.brand, o.keyword, o.tier, o.source, o.at.0],
     )?;
+    if n > 0 {
+        notify_optout(tx, "opt-out", &o.number, &o.brand)?;
+    }
     Ok(n > 0)
 }
 
@@ -1196,7 +1216,19 @@ pub(crate) fn remove_optout(
          VALUES (?1, ?2, 'opt-in', ?3, NULL, ?4, ?5)",
         params![number, brand, keyword, source, at.0],
     )?;
+    notify_optout(tx, "opt-in", number, brand)?;
     Ok(n > 0)
+}
+
+/// PostgreSQL: tells every listening host of an opt-out change, when `tx` commits.
+fn notify_optout(tx: &Db, action: &str, number: &str, brand: &str) -> Result<()> {
+    if tx.engine() == Engine::Postgres {
+        tx.execute(
+            "SELECT pg_notify(?1, ?2)",
+            params![OPTOUT_CHANNEL, format!("{action} {number} {brand}")],
+        )?;
+    }
+    Ok(())
 }
 
 /// The stored name of a consent status.

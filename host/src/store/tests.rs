@@ -678,3 +678,137 @@ fn a_job_for_one_device_is_not_handed_to_another(s) {
     assert_eq!(ids(Some("field")), [free]);
     assert_eq!(ids(None), [pinned, free]);
 }}
+
+/// A PostgreSQL store whose server restarts: the statement that finds the connection
+/// lost fails as `Unreachable`, a transaction cut by the loss leaves nothing, and the
+/// next statement connects again by itself.
+#[test]
+fn a_postgres_store_comes_back_after_its_server_restarts() {
+    let Some(server) = relais_testkit::postgres::Server::start_or_skip(
+        "store::a_postgres_store_comes_back_after_its_server_restarts",
+    ) else {
+        return;
+    };
+    let url = server.fresh_database().unwrap();
+    let mut s = Store::open_at(&Location::Postgres(url)).unwrap();
+    s.insert_job(&job("+33612345678"), T0).unwrap();
+
+    // Lost in the middle of a transaction: none of it stays.
+    let err = s
+        .transaction(|tx| {
+            super::jobs::insert(tx, None, &job("+33612345679"), T0)?;
+            server.restart().unwrap();
+            super::jobs::insert(tx, None, &job("+33612345680"), T0)?;
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(err.is_unreachable(), "{err:?}");
+
+    // Then it comes back without being reopened (the first try may still meet the
+    // old connection).
+    let mut counts = None;
+    for _ in 0..50 {
+        match s.job_counts(None) {
+            Ok(c) => {
+                counts = Some(c);
+                break;
+            }
+            Err(e) => {
+                assert!(e.is_unreachable(), "{e:?}");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    }
+    assert_eq!(
+        counts,
+        Some(vec![(JobState::Queued, 1)]),
+        "only the first job"
+    );
+    s.insert_job(&job("+33612345681"), T0).unwrap();
+    assert_eq!(s.job_counts(None).unwrap(), vec![(JobState::Queued, 2)]);
+
+    // A server that stays down is `Unreachable`, and so is opening a store on it.
+    server.stop().unwrap();
+    assert!(s.job_counts(None).unwrap_err().is_unreachable());
+    let again = Store::open_at(s.location());
+    assert!(again.unwrap_err().is_unreachable());
+}
+
+/// Two hosts on one PostgreSQL store claim due jobs at the same moment: each gets
+/// its own, none both (the claim locks its rows; the other skips them).
+#[test]
+fn two_hosts_never_claim_the_same_job() {
+    let Some(s) =
+        crate::store::testing::postgres_store("store::two_hosts_never_claim_the_same_job")
+    else {
+        return;
+    };
+    let mut a = s;
+    let mut b = Store::open_at(a.location()).unwrap();
+    for n in 0..5 {
+        a.insert_job(&job(&format!("+3361234567{n}")), T0).unwrap();
+    }
+    let (mine, theirs) = a
+        .batch(|a| {
+            let mine = a.claim_due(T0, None, &[], 3)?;
+            // Another host, inside the first one's claim.
+            let theirs = b.batch(|b| b.claim_due(T0, None, &[], 10))?;
+            Ok((mine, theirs))
+        })
+        .unwrap();
+    let ids = |rows: &[JobRow]| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(mine.len(), 3);
+    assert_eq!(
+        theirs.len(),
+        2,
+        "the other host skips the three locked jobs"
+    );
+    assert!(ids(&mine).iter().all(|id| !ids(&theirs).contains(id)));
+    // Once the first claim ends (nothing moved on), every job is claimable again.
+    assert_eq!(
+        b.batch(|b| b.claim_due(T0, None, &[], 10)).unwrap().len(),
+        5
+    );
+}
+
+/// An opt-out committed by one host reaches another host's listener; one rolled
+/// back does not.
+#[test]
+fn an_optout_on_one_host_is_heard_by_another() {
+    let Some(a) =
+        crate::store::testing::postgres_store("store::an_optout_on_one_host_is_heard_by_another")
+    else {
+        return;
+    };
+    let b = Store::open_at(a.location()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    assert!(
+        b.on_optout_change(move |n, brand, out| {
+            let _ = tx.send((n.to_string(), brand.to_string(), out));
+        })
+        .unwrap()
+    );
+    let mut a = a;
+    let stop = |number: &str| OptOut {
+        number: number.into(),
+        brand: "Acme".into(),
+        keyword: Some("STOP".into()),
+        tier: Some(1),
+        source: "sms:dev".into(),
+        at: T0,
+    };
+    let _ = a.transaction(|tx| {
+        add_optout(tx, &stop("+33600000001"))?;
+        Err::<(), _>(StoreError::Invalid("rolled back".into()))
+    });
+    let t = std::time::Instant::now();
+    a.add_optout(&stop("+33600000002")).unwrap();
+    let heard = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let latency = t.elapsed();
+    assert_eq!(heard, ("+33600000002".into(), "Acme".into(), true));
+    a.remove_optout("+33600000002", "Acme", "cli", T0).unwrap();
+    let heard = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!(heard, ("+33600000002".into(), "Acme".into(), false));
+    assert!(rx.try_recv().is_err(), "nothing of the rolled-back opt-out");
+    eprintln!("opt-out heard by the other host in {latency:?}");
+}
