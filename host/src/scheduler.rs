@@ -683,7 +683,10 @@ pub async fn serve(
                 // Another device's STOP (this host's or, on PostgreSQL, any host's):
                 // this device has it at once rather than at the next comparison.
                 Ok(op) if conn.up => {
-                    tracing::info!(device = %name, ?op, "opt-out change passed on");
+                    if let SuppressionOp::Add(n, scope) | SuppressionOp::Remove(n, scope) = op {
+                        let add = matches!(op, SuppressionOp::Add(..));
+                        tracing::info!(device = %name, number = %n, ?scope, add, "opt-out change passed on");
+                    }
                     if let Err(e) = client.suppression(op).await {
                         tracing::warn!(device = %name, "suppression change: {e}");
                         conn.sync_due = true;
