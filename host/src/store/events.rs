@@ -168,6 +168,7 @@ fn apply(
             at,
             truncated,
         } => {
+            super::log_order(tx)?;
             tx.execute(
                 "INSERT INTO inbound (device, sender, text, at, truncated) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![device, from.as_str(), text.as_str(), at.0, truncated],

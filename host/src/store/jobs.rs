@@ -328,6 +328,7 @@ pub(super) fn history(
     state: JobState,
     detail: &str,
 ) -> Result<()> {
+    super::log_order(tx)?;
     tx.prepare_cached(
         "INSERT INTO job_history (job_id, at, state, detail) VALUES (?1, ?2, ?3, ?4)",
     )?

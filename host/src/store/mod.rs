@@ -976,6 +976,7 @@ impl Store {
     ) -> Result<()> {
         self.transaction(|tx| {
             ensure_device(tx, device, now)?;
+            log_order(tx)?;
             tx.execute(
                 "INSERT INTO device_log (device, up, detail, at) VALUES (?1, ?2, ?3, ?4)",
                 params![device, up, detail, now.0],
@@ -1218,6 +1219,33 @@ pub(crate) fn remove_optout(
     )?;
     notify_optout(tx, "opt-in", number, brand)?;
     Ok(n > 0)
+}
+
+/// Key of the advisory lock that keeps the logs (`job_history`, `inbound`,
+/// `device_log`) readable in id order ("relais-log").
+const LOG_LOCK: i64 = 0x7265_6c61_6973_6c;
+
+/// Before a row goes into a log read by id (the callbacks' producer keeps a cursor
+/// there): on PostgreSQL several hosts' transactions draw ids at once and may commit
+/// them out of order, so a reader could pass an id that commits later. Writers hold
+/// this lock shared until they commit; [`Store::read_logs_in_order`] takes it
+/// exclusively, so it reads only when every id drawn so far is committed or gone.
+/// SQLite has one writer at a time: nothing to do.
+pub(crate) fn log_order(tx: &Db) -> Result<()> {
+    if tx.engine() == Engine::Postgres {
+        tx.execute("SELECT pg_advisory_xact_lock_shared(?1)", [LOG_LOCK])?;
+    }
+    Ok(())
+}
+
+/// Inside a transaction that reads the logs by id: waits until every log row whose id
+/// is drawn is committed (or rolled back), and keeps new ones from being drawn until
+/// the transaction ends (see [`log_order`]).
+pub(crate) fn read_logs_in_order(tx: &Db) -> Result<()> {
+    if tx.engine() == Engine::Postgres {
+        tx.execute("SELECT pg_advisory_xact_lock(?1)", [LOG_LOCK])?;
+    }
+    Ok(())
 }
 
 /// PostgreSQL: tells every listening host of an opt-out change, when `tx` commits.

@@ -812,3 +812,49 @@ fn an_optout_on_one_host_is_heard_by_another() {
     assert!(rx.try_recv().is_err(), "nothing of the rolled-back opt-out");
     eprintln!("opt-out heard by the other host in {latency:?}");
 }
+
+/// On PostgreSQL a log reader never passes an id that commits later: while a writer
+/// that drew a lower id is still open, the reader waits for it.
+#[test]
+fn a_log_reader_waits_for_a_lower_id_that_is_not_committed_yet() {
+    let Some(mut a) = crate::store::testing::postgres_store(
+        "store::a_log_reader_waits_for_a_lower_id_that_is_not_committed_yet",
+    ) else {
+        return;
+    };
+    let id = a.insert_job(&job("+33612345678"), T0).unwrap();
+    let mut b = Store::open_at(a.location()).unwrap();
+    let reader = Store::open_at(a.location()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let result = a.transaction(|ta| {
+        // A draws the lower id and stays open ...
+        super::jobs::history(ta, id, T0, JobState::Queued, "first")?;
+        // ... B draws the next one and commits.
+        b.transaction(|tb| super::jobs::history(tb, id, T0, JobState::Queued, "second"))?;
+        let mut reader = reader;
+        std::thread::spawn(move || {
+            let seen = reader.transaction(|tr| {
+                read_logs_in_order(tr)?;
+                Ok(tr.query_map(
+                    "SELECT detail FROM job_history WHERE job_id = ?1 ORDER BY id",
+                    [id],
+                    |r| r.get::<String>(0),
+                )?)
+            });
+            let _ = tx.send(seen);
+        });
+        // The reader must not have read while A is open.
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(500))
+                .is_err(),
+            "the reader read past an id not committed yet"
+        );
+        Ok(())
+    });
+    result.unwrap();
+    let seen = rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen, ["created", "first", "second"]);
+}

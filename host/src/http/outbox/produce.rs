@@ -322,6 +322,7 @@ pub(super) fn produce_some(
     cfg: &OutboxConfig,
     now: UtcInstant,
 ) -> Result<Produced, StoreError> {
+    crate::store::read_logs_in_order(tx)?;
     let targets = targets(tx, cfg)?;
     let limit = cfg.produce_batch.max(1) as i64;
     let mut out = Produced::default();
