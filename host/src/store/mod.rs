@@ -1223,7 +1223,7 @@ pub(crate) fn remove_optout(
 
 /// Key of the advisory lock that keeps the logs (`job_history`, `inbound`,
 /// `device_log`) readable in id order ("relais-log").
-const LOG_LOCK: i64 = 0x7265_6c61_6973_6c;
+const LOG_LOCK: i64 = 0x0072_656c_6169_736c;
 
 /// Before a row goes into a log read by id (the callbacks' producer keeps a cursor
 /// there): on PostgreSQL several hosts' transactions draw ids at once and may commit
