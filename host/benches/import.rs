@@ -94,5 +94,49 @@ fn main() {
         before as f64 / 1024.0,
         db as f64 / 1048576.0
     );
+    postgres(&csv_path, &spec, rows);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The same import into PostgreSQL (a server of the bench's own: COPY into a
+/// temporary table, then one statement per table), when PostgreSQL is installed.
+fn postgres(csv_path: &std::path::Path, spec: &ImportSpec, rows: u64) {
+    let server = match relais_testkit::postgres::Server::start() {
+        Ok(s) => s,
+        Err(e) => {
+            println!("import (PostgreSQL): not measured: {e}");
+            return;
+        }
+    };
+    let url = server.fresh_database().expect("database");
+    let mut store =
+        Store::open_at(&relais::store::Location::Postgres(url)).expect("PostgreSQL store");
+    let file =
+        std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(csv_path).expect("open"));
+    let start = Instant::now();
+    let outcome = import(
+        &mut store,
+        file,
+        spec,
+        UtcInstant(1_780_000_000),
+        &mut |_| {},
+    )
+    .expect("import into PostgreSQL");
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(outcome.accepted, rows, "every generated row is valid");
+    let size: i64 = store
+        .db()
+        .query_value(
+            "SELECT pg_database_size(current_database())",
+            relais::store::db::params![],
+        )
+        .unwrap_or(0);
+    println!(
+        "import (PostgreSQL {}): {rows} rows in {secs:.2} s = {:.0} rows/s; COPY into a temporary table, then contacts, consent, jobs and their history, one transaction; database {:.1} MiB",
+        server
+            .sql("postgres", "SHOW server_version")
+            .unwrap_or_default(),
+        rows as f64 / secs,
+        size as f64 / 1048576.0
+    );
 }

@@ -688,21 +688,61 @@ impl Db {
         self.prepare_cached(sql)
     }
 
-    /// PostgreSQL: streams `rows` into `COPY <into> FROM STDIN` (text format; `into`
-    /// is `table (col, ...)`), each row's cells in the column order. Returns the count.
-    /// SQLite has no COPY: there the caller inserts row by row.
-    pub fn copy_in<'r>(
+    /// PostgreSQL: `COPY <into> FROM STDIN` (text format; `into` is `table (col, ...)`)
+    /// with the rows `fill` writes, streamed in 64 KiB pieces; returns what `fill`
+    /// returned and the number of rows. `fill` must not use this connection (it is
+    /// busy with the COPY). SQLite has no COPY: there the caller inserts row by row.
+    pub fn copy_in<T>(
         &self,
         into: &str,
-        rows: impl IntoIterator<Item = Vec<Cell<'r>>>,
-    ) -> DbResult<u64> {
+        fill: impl FnOnce(&mut CopyWriter<'_>) -> DbResult<T>,
+    ) -> DbResult<(T, u64)> {
         match &self.inner {
             Inner::Sqlite(_) => Err(DbError::Decode {
                 column: 0,
                 detail: "COPY is PostgreSQL's".into(),
             }),
-            Inner::Postgres(p) => p.copy_in(into, rows),
+            Inner::Postgres(p) => p.copy_in(into, fill),
         }
+    }
+}
+
+/// Rows on their way into a `COPY` ([`Db::copy_in`]).
+pub struct CopyWriter<'c> {
+    sink: std::pin::Pin<Box<tokio_postgres::CopyInSink<bytes::Bytes>>>,
+    buf: BytesMut,
+    _client: std::marker::PhantomData<&'c ()>,
+}
+
+impl fmt::Debug for CopyWriter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CopyWriter").finish_non_exhaustive()
+    }
+}
+
+impl CopyWriter<'_> {
+    /// Writes one row: its cells in the column order of the `COPY`.
+    pub fn row(&mut self, cells: &[Cell<'_>]) -> DbResult<()> {
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                self.buf.extend_from_slice(b"\t");
+            }
+            copy_text(&mut self.buf, *cell);
+        }
+        self.buf.extend_from_slice(b"\n");
+        if self.buf.len() >= 1 << 16 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> DbResult<()> {
+        use futures_util::SinkExt as _;
+        if !self.buf.is_empty() {
+            let chunk = self.buf.split().freeze();
+            block_on(self.sink.send(chunk))?;
+        }
+        Ok(())
     }
 }
 
@@ -974,41 +1014,27 @@ impl PgConn {
         })
     }
 
-    fn copy_in<'r>(
+    fn copy_in<T>(
         &self,
         into: &str,
-        rows: impl IntoIterator<Item = Vec<Cell<'r>>>,
-    ) -> DbResult<u64> {
-        self.with_live(|l| block_on(Self::copy_rows(&l.client, into, rows)))
-    }
-
-    async fn copy_rows<'r>(
-        client: &tokio_postgres::Client,
-        into: &str,
-        rows: impl IntoIterator<Item = Vec<Cell<'r>>>,
-    ) -> DbResult<u64> {
-        use futures_util::SinkExt as _;
-        let sink = client
-            .copy_in::<_, bytes::Bytes>(&format!("COPY {into} FROM STDIN"))
-            .await?;
-        let mut sink = std::pin::pin!(sink);
-        let mut buf = BytesMut::with_capacity(1 << 17);
-        for row in rows {
-            for (i, cell) in row.into_iter().enumerate() {
-                if i > 0 {
-                    buf.extend_from_slice(b"\t");
-                }
-                copy_text(&mut buf, cell);
-            }
-            buf.extend_from_slice(b"\n");
-            if buf.len() >= 1 << 16 {
-                sink.send(buf.split().freeze()).await?;
-            }
-        }
-        if !buf.is_empty() {
-            sink.send(buf.split().freeze()).await?;
-        }
-        Ok(sink.finish().await?)
+        fill: impl FnOnce(&mut CopyWriter<'_>) -> DbResult<T>,
+    ) -> DbResult<(T, u64)> {
+        self.with_live(|l| {
+            let sink = block_on(
+                l.client
+                    .copy_in::<_, bytes::Bytes>(&format!("COPY {into} FROM STDIN")),
+            )?;
+            let mut w = CopyWriter {
+                sink: Box::pin(sink),
+                buf: BytesMut::with_capacity(1 << 17),
+                _client: std::marker::PhantomData,
+            };
+            // On an error the sink is dropped unfinished: the server aborts the COPY.
+            let out = fill(&mut w)?;
+            w.flush()?;
+            let n = block_on(w.sink.as_mut().finish())?;
+            Ok((out, n))
+        })
     }
 }
 
