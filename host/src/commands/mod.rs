@@ -869,6 +869,13 @@ pub fn calendar_warnings(store: &Store, now: UtcInstant) -> Result<Vec<String>, 
 
 /// The one-screen status the daemon also prints.
 pub fn status_screen(store: &Store) -> Result<String, String> {
+    // Every line from the same instant (other hosts may write meanwhile).
+    store
+        .snapshot(|s| Ok(status_lines(s)))
+        .map_err(|e| e.to_string())?
+}
+
+fn status_lines(store: &Store) -> Result<String, String> {
     use std::fmt::Write as _;
     let e = |e: crate::store::StoreError| e.to_string();
     let mut out = String::new();

@@ -858,3 +858,51 @@ fn a_log_reader_waits_for_a_lower_id_that_is_not_committed_yet() {
         .unwrap();
     assert_eq!(seen, ["created", "first", "second"]);
 }
+
+/// A PostgreSQL store written by a newer relais is refused, as a newer SQLite file is,
+/// and left as it is.
+#[test]
+fn a_newer_postgres_schema_is_refused() {
+    let Some(s) =
+        crate::store::testing::postgres_store("store::a_newer_postgres_schema_is_refused")
+    else {
+        return;
+    };
+    s.db()
+        .execute(
+            "UPDATE relais_schema SET version = ?1",
+            [SCHEMA_VERSION + 1],
+        )
+        .unwrap();
+    let err = Store::open_at(s.location()).unwrap_err();
+    assert!(matches!(err, StoreError::Newer { .. }), "{err:?}");
+    assert!(!err.to_string().contains("SECRET"), "{err}");
+    let version: i64 = s
+        .db()
+        .query_value("SELECT version FROM relais_schema", params![])
+        .unwrap();
+    assert_eq!(version, i64::from(SCHEMA_VERSION + 1), "left as it was");
+}
+
+#[test]
+fn postgres_passwords_are_not_shown() {
+    let l = Location::parse(
+        "postgres://relais:SECRET@db.example/relais?sslmode=disable",
+        Path::new(""),
+    );
+    assert_eq!(
+        l.to_string(),
+        "postgres://relais:***@db.example/relais?sslmode=disable"
+    );
+    assert_eq!(l.engine(), db::Engine::Postgres);
+    let l = Location::parse("relais.db", Path::new("/etc/relais"));
+    assert_eq!(l, Location::File(PathBuf::from("/etc/relais/relais.db")));
+    assert_eq!(
+        redact_password("host=/run/postgresql password=SECRET dbname=relais"),
+        "host=/run/postgresql password=*** dbname=relais"
+    );
+    assert_eq!(
+        redact_password("postgres://relais@/x?host=/tmp"),
+        "postgres://relais@/x?host=/tmp"
+    );
+}
