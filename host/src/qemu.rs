@@ -86,11 +86,6 @@ impl Qemu {
             .map_err(|e| format!("{}: {e}", qemu.display()))?;
         Ok(Qemu { child })
     }
-
-    /// True while QEMU runs.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
 }
 
 impl Drop for Qemu {

@@ -40,6 +40,55 @@ use crate::store::{
     StoreError, refusal_name,
 };
 
+/// What stops the scheduler, or one device's part of it.
+#[derive(Debug)]
+pub enum SchedulerError {
+    /// The configuration cannot be used (a setting, the retry policy, the poll interval).
+    Config(String),
+    /// The store refused (an unreachable database is not this: the scheduler waits
+    /// that out).
+    Store(StoreError),
+    /// A call over the device link failed.
+    Link(crate::link::ClientError),
+    /// The device's link task ended.
+    LinkEnded {
+        /// The device.
+        device: String,
+    },
+}
+
+impl std::fmt::Display for SchedulerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SchedulerError::Config(e) => f.write_str(e),
+            SchedulerError::Store(e) => write!(f, "{e}"),
+            SchedulerError::Link(e) => write!(f, "device link: {e}"),
+            SchedulerError::LinkEnded { device } => write!(f, "{device}: link task ended"),
+        }
+    }
+}
+
+impl std::error::Error for SchedulerError {}
+
+impl From<StoreError> for SchedulerError {
+    fn from(e: StoreError) -> Self {
+        SchedulerError::Store(e)
+    }
+}
+
+impl From<crate::link::ClientError> for SchedulerError {
+    fn from(e: crate::link::ClientError) -> Self {
+        SchedulerError::Link(e)
+    }
+}
+
+/// For the command layer, whose errors are lines of text.
+impl From<SchedulerError> for String {
+    fn from(e: SchedulerError) -> Self {
+        e.to_string()
+    }
+}
+
 /// The scheduler's time: the wall clock, or the simulator's virtual clock in the demo.
 pub trait Clock: Send + Sync {
     /// Now, UTC.
@@ -105,27 +154,25 @@ impl Context {
         store: Store,
         clock: Arc<dyn Clock>,
         config: &crate::config::Config,
-    ) -> Result<Context, String> {
-        let settings = config.settings()?;
+    ) -> Result<Context, SchedulerError> {
+        let settings = config.settings().map_err(SchedulerError::Config)?;
         let (optouts, _) = tokio::sync::broadcast::channel(4096);
         let tx = optouts.clone();
-        let hears_optouts = store
-            .on_optout_change(move |number, brand, out| {
-                if let Some(op) = suppression_op(number, brand, out) {
-                    let _ = tx.send(op);
-                }
-            })
-            .map_err(|e| format!("cannot listen for opt-outs: {e}"))?;
+        let hears_optouts = store.on_optout_change(move |number, brand, out| {
+            if let Some(op) = suppression_op(number, brand, out) {
+                let _ = tx.send(op);
+            }
+        })?;
         Ok(Context {
             store: Mutex::new(store),
             clock,
             options: settings.options(),
             settings,
-            retry: config.retry()?,
+            retry: config.retry().map_err(SchedulerError::Config)?,
             brands: BrandNames::new(config.brand_names()),
             poll: crate::config::parse_duration(&config.scheduler.poll)
                 .map(|d| d.max(Duration::from_millis(10)))
-                .map_err(|e| format!("scheduler.poll: {e}"))?,
+                .map_err(|e| SchedulerError::Config(format!("scheduler.poll: {e}")))?,
             busy: Mutex::new(Default::default()),
             up: Mutex::new(Default::default()),
             optouts,
@@ -470,17 +517,14 @@ pub async fn sync_suppression(
     ctx: &Context,
     client: &LinkClient,
     mark: &mut SyncMark,
-) -> Result<bool, String> {
-    let (count, digest, entries) = suppression_list(&ctx.store()).map_err(|e| e.to_string())?;
+) -> Result<bool, SchedulerError> {
+    let (count, digest, entries) = suppression_list(&ctx.store())?;
     let ours = (count, digest);
-    let theirs = client
-        .suppression_digest()
-        .await
-        .map_err(|e| e.to_string())?;
+    let theirs = client.suppression_digest().await?;
     if theirs == ours || *mark == Some((theirs, ours)) {
         return Ok(false);
     }
-    let opted_in = opt_in_list(&ctx.store()).map_err(|e| e.to_string())?;
+    let opted_in = opt_in_list(&ctx.store())?;
     tracing::info!(
         device_entries = theirs.0,
         store_entries = count,
@@ -488,21 +532,12 @@ pub async fn sync_suppression(
         "suppression list differs; sending the store's opt-outs and opt-ins"
     );
     for (n, s) in opted_in {
-        client
-            .suppression(SuppressionOp::Remove(n, s))
-            .await
-            .map_err(|e| e.to_string())?;
+        client.suppression(SuppressionOp::Remove(n, s)).await?;
     }
     for (n, s) in entries {
-        client
-            .suppression(SuppressionOp::Add(n, s))
-            .await
-            .map_err(|e| e.to_string())?;
+        client.suppression(SuppressionOp::Add(n, s)).await?;
     }
-    let after = client
-        .suppression_digest()
-        .await
-        .map_err(|e| e.to_string())?;
+    let after = client.suppression_digest().await?;
     if after != ours {
         tracing::warn!(
             device_entries = after.0,
@@ -534,7 +569,7 @@ enum Failure {
     /// The database cannot be reached: keep the message, in order, and try again.
     Unreachable(String),
     /// Anything else: the device's task ends.
-    Fatal(String),
+    Fatal(SchedulerError),
 }
 
 impl From<StoreError> for Failure {
@@ -542,7 +577,7 @@ impl From<StoreError> for Failure {
         if e.is_unreachable() {
             Failure::Unreachable(e.to_string())
         } else {
-            Failure::Fatal(e.to_string())
+            Failure::Fatal(SchedulerError::Store(e))
         }
     }
 }
@@ -647,7 +682,7 @@ pub async fn serve(
     client: LinkClient,
     mut incoming: IncomingReceiver,
     mut stop: watch::Receiver<bool>,
-) -> Result<(), String> {
+) -> Result<(), SchedulerError> {
     let name = target.name.clone();
     let mut resubmit: std::collections::VecDeque<Job> = Default::default();
     let mut pending: Option<Pending> = None;
@@ -667,7 +702,7 @@ pub async fn serve(
             biased;
             _ = stop.changed() => continue,
             msg = incoming.recv() => {
-                let Some(msg) = msg else { return Err(format!("{name}: link task ended")) };
+                let Some(msg) = msg else { return Err(SchedulerError::LinkEnded { device: name }) };
                 hold(&mut held, msg);
                 while let Ok(msg) = incoming.try_recv() {
                     hold(&mut held, msg);
@@ -752,7 +787,7 @@ pub async fn serve(
                         Outage::note(&mut outage, &name, &e.to_string(), held.len());
                         None
                     }
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(e.into()),
                 },
             };
             if let Some(job) = job {
@@ -767,7 +802,7 @@ pub async fn serve(
                 Outage::note(&mut outage, &name, &e.to_string(), held.len());
                 continue;
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         };
         report_idle(&ctx, &name, pending.is_some() || on_device > 0)?;
     }
@@ -788,7 +823,7 @@ fn hold(held: &mut std::collections::VecDeque<Incoming>, msg: Incoming) {
 }
 
 /// Tells the clock when every device is idle.
-fn report_idle(ctx: &Context, name: &str, busy: bool) -> Result<(), String> {
+fn report_idle(ctx: &Context, name: &str, busy: bool) -> Result<(), SchedulerError> {
     let all_idle = {
         let mut b = ctx.busy.lock().unwrap_or_else(|p| p.into_inner());
         b.insert(name.to_string(), busy);
@@ -799,7 +834,7 @@ fn report_idle(ctx: &Context, name: &str, busy: bool) -> Result<(), String> {
             Ok(next) => ctx.clock.idle(next),
             // Not idle as far as anyone can tell: the next pass asks again.
             Err(e) if e.is_unreachable() => {}
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
     } else {
         ctx.clock.busy();

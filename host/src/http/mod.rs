@@ -8,15 +8,15 @@
 //! - [`dashboard`]: the page for people at `/`.
 //! - [`config`]: `[http]` of the configuration.
 
-pub mod android;
-pub mod api;
+pub(crate) mod android;
+pub(crate) mod api;
 pub mod auth;
 pub mod config;
 pub mod dashboard;
 pub mod escapes;
 pub mod kannel;
 pub mod outbox;
-pub mod reply;
-pub mod sendsms;
+pub(crate) mod reply;
+pub(crate) mod sendsms;
 pub mod server;
-pub mod writer;
+pub(crate) mod writer;

@@ -41,8 +41,8 @@
 //! # Ok(()) }
 //! ```
 
-pub mod flash;
-pub mod serial;
+pub(crate) mod flash;
+pub(crate) mod serial;
 pub mod sim;
 #[cfg(test)]
 mod tests;

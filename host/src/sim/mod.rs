@@ -10,14 +10,14 @@
 //!
 //! docs/sim.md is the user documentation.
 
-pub mod control;
+pub(crate) mod control;
 #[cfg(test)]
 mod driver_peer;
 pub mod modem;
 pub mod operator;
-pub mod pdu;
+pub(crate) mod pdu;
 pub mod peer;
-pub mod rng;
+pub(crate) mod rng;
 pub mod scenario;
 pub mod time;
 pub mod transport;
