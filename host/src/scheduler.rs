@@ -130,6 +130,9 @@ pub struct Context {
     pub brands: BrandNames,
     /// Idle poll interval (real time).
     pub poll: Duration,
+    /// This host, as the store's `devices.host` names it: the machine and the
+    /// configuration's directory (a host restarted from the same place is the same).
+    pub host: String,
     /// Devices busy with a job (for [`Clock::idle`]).
     busy: Mutex<std::collections::BTreeMap<String, bool>>,
     /// Devices whose link is up now.
@@ -173,6 +176,7 @@ impl Context {
             poll: crate::config::parse_duration(&config.scheduler.poll)
                 .map(|d| d.max(Duration::from_millis(10)))
                 .map_err(|e| SchedulerError::Config(format!("scheduler.poll: {e}")))?,
+            host: host_id(&config.base),
             busy: Mutex::new(Default::default()),
             up: Mutex::new(Default::default()),
             optouts,
@@ -227,6 +231,66 @@ impl Context {
     /// transaction).
     pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// This machine's name and `base` (made absolute): who drives a device.
+pub fn host_id(base: &std::path::Path) -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `len` bytes into the buffer it is given.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let machine = if ok {
+        String::from_utf8_lossy(&buf[..len]).into_owned()
+    } else {
+        "localhost".into()
+    };
+    let dir = std::fs::canonicalize(if base.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        base
+    })
+    .unwrap_or_else(|_| base.to_path_buf());
+    format!("{machine}:{}", dir.display())
+}
+
+/// A device another host said it drives less than this long ago is that host's.
+pub const DEVICE_LEASE_S: i64 = 60;
+
+/// How often a host says again that it drives its devices.
+const DEVICE_RENEW: Duration = Duration::from_secs(15);
+
+/// Makes this host the one driving `device`, waiting out an unreachable database
+/// (until `stop`); another host's device is an error.
+async fn claim_device(
+    ctx: &Context,
+    device: &str,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<bool, SchedulerError> {
+    let mut outage = None;
+    loop {
+        let claimed = ctx
+            .store()
+            .claim_device(device, &ctx.host, ctx.clock.now(), DEVICE_LEASE_S);
+        match claimed {
+            Ok(None) => {
+                Outage::over(&mut outage, device);
+                return Ok(true);
+            }
+            Ok(Some((other, seen))) => {
+                return Err(SchedulerError::Config(format!(
+                    "device {device} is driven by another host ({other}, last seen at {seen});                      every device name must be unique among the hosts that share a store                      (docs/postgres.md)"
+                )));
+            }
+            Err(e) if e.is_unreachable() => {
+                Outage::note(&mut outage, device, &e.to_string(), 0);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return Ok(false),
+        }
     }
 }
 
@@ -684,6 +748,10 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), SchedulerError> {
     let name = target.name.clone();
+    if !claim_device(&ctx, &name, &mut stop).await? {
+        return Ok(());
+    }
+    let mut renewed = tokio::time::Instant::now();
     let mut resubmit: std::collections::VecDeque<Job> = Default::default();
     let mut pending: Option<Pending> = None;
     let mut conn = Connection::default();
@@ -805,7 +873,22 @@ pub async fn serve(
             Err(e) => return Err(e.into()),
         };
         report_idle(&ctx, &name, pending.is_some() || on_device > 0)?;
+        if renewed.elapsed() >= DEVICE_RENEW {
+            match ctx.store().renew_device(&name, &ctx.host, ctx.clock.now()) {
+                Ok(true) => renewed = tokio::time::Instant::now(),
+                Ok(false) => {
+                    return Err(SchedulerError::Config(format!(
+                        "device {name} was taken over by another host while this one could not \
+                         say it drove it; stopping it here"
+                    )));
+                }
+                Err(e) if e.is_unreachable() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
+    // Stopped cleanly: another host may take the device at once.
+    let _ = ctx.store().release_device(&name, &ctx.host);
     Ok(())
 }
 

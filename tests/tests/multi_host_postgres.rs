@@ -427,6 +427,36 @@ fn three_hosts_share_one_postgres_store_through_kills_and_a_database_restart() {
         "every device of every host sent some: {per_device:?}"
     );
 
+    // A fourth host configured with host B's device name is refused before it opens
+    // the modem's port (which host B's agent is using).
+    let d = root.join("d");
+    std::fs::create_dir_all(&d).unwrap();
+    let b_config = config(&url, 1, &sim.dir);
+    std::fs::write(d.join("relais.toml"), &b_config).unwrap();
+    let mut intruder = Command::new(relais_binary())
+        .current_dir(&d)
+        .args(["direct", "--config", "relais.toml"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let wait = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = intruder.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > wait {
+            let _ = intruder.kill();
+            panic!("a host with another host's device name kept running");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut intruder.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("is driven by another host"), "{err}");
+
     // A marketing message to the number that said STOP, with only host B running:
     // refused by host B's pre-check, never in the ledger.
     for (i, h) in hosts.iter_mut().enumerate() {

@@ -101,11 +101,38 @@ pub fn target(config: &Config, d: &DeviceConfig) -> Result<Target, String> {
     })
 }
 
+/// Makes this host the one driving each device of `list` before any of their ports is
+/// opened: a device name another host drives (it said so within the last minute) is an
+/// error, and nothing is touched.
+pub fn claim_devices(
+    store: &mut crate::store::Store,
+    config: &Config,
+    list: &[DeviceConfig],
+) -> Result<(), String> {
+    let host = scheduler::host_id(&config.base);
+    let now = scheduler::Clock::now(&SystemClock);
+    for d in list {
+        if let Some((other, seen)) = store
+            .claim_device(&d.name, &host, now, scheduler::DEVICE_LEASE_S)
+            .map_err(|e| e.to_string())?
+        {
+            return Err(format!(
+                "device {} is driven by another host ({other}, last seen at {seen}); every \
+                 device name must be unique among the hosts that share a store \
+                 (docs/postgres.md); nothing was opened",
+                d.name
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Runs `relais run`.
 pub fn run(a: RunArgs) -> Result<(), String> {
     init_tracing();
-    let (config, store) = a.common.open()?;
+    let (config, mut store) = a.common.open()?;
     let list = devices(&config, &a.device, &a.sender, a.baud)?;
+    claim_devices(&mut store, &config, &list)?;
     let links = list
         .iter()
         .map(|d| Link::Port(d.clone()))
@@ -256,6 +283,9 @@ pub fn serve_all(
             };
             tasks.push(task);
         }
+        // When every device has stopped by itself (a device another host drives, a
+        // link task that ended), there is nothing left to wait for.
+        let finished: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
         let watcher = {
             let ctx = ctx.clone();
             async move {
@@ -268,8 +298,11 @@ pub fn serve_all(
                                 tracing::info!("status\n{s}");
                             }
                         }
-                        _ = tokio::time::sleep(std::time::Duration::from_millis(500)), if until_idle => {
-                            if idle(&ctx) { break; }
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {
+                            if until_idle && idle(&ctx) { break; }
+                            if !finished.is_empty() && finished.iter().all(|t| t.is_finished()) {
+                                break;
+                            }
                         }
                     }
                 }
@@ -298,17 +331,24 @@ pub fn serve_all(
             }
         };
         let _ = stop_tx.send(true);
+        let mut failed = None;
         for t in tasks {
             match t.await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!("{e}"),
+                Ok(Err(e)) => {
+                    tracing::error!("{e}");
+                    failed.get_or_insert(e.to_string());
+                }
                 Err(e) => tracing::error!("device task: {e}"),
             }
         }
         if let Ok(s) = super::status_screen(&ctx.store()) {
             print!("{s}");
         }
-        service_result
+        match failed {
+            Some(e) if service_result.is_ok() => Err(e),
+            _ => service_result,
+        }
     });
     for device in locals {
         match device.stop() {
@@ -393,6 +433,8 @@ pub fn direct(a: DirectArgs) -> Result<(), String> {
             a.profile
         )
     })?;
+    let mut store = store;
+    claim_devices(&mut store, &config, &list)?;
     let mut links = Vec::new();
     for d in list {
         let state = match (&a.state, a.modem.is_some()) {

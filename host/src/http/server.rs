@@ -184,6 +184,7 @@ pub fn run(a: ServeArgs) -> Result<(), String> {
     store
         .transaction(super::outbox::start_marks)
         .map_err(|e| e.to_string())?;
+    daemon::claim_devices(&mut store, &config, &config.devices.clone())?;
     let mut links = Vec::new();
     for d in &config.devices {
         match d.kind {

@@ -991,6 +991,60 @@ impl Store {
         })
     }
 
+    /// Makes `host` the one driving `device` (see `v5_hosts.sql`), unless another host
+    /// said it drives it less than `stale_after` seconds ago: then returns that host and
+    /// when it said so, and changes nothing.
+    pub fn claim_device(
+        &mut self,
+        device: &str,
+        host: &str,
+        now: UtcInstant,
+        stale_after: i64,
+    ) -> Result<Option<(String, UtcInstant)>> {
+        self.transaction(|tx| {
+            ensure_device(tx, device, now)?;
+            let taken = tx.execute(
+                "UPDATE devices SET host = ?2, host_seen = ?3 WHERE name = ?1
+                   AND (host IS NULL OR host = ?2 OR host_seen IS NULL OR host_seen < ?4)",
+                params![device, host, now.0, now.0 - stale_after],
+            )?;
+            if taken == 1 {
+                return Ok(None);
+            }
+            let (other, seen): (Option<String>, Option<i64>) = tx.query_row(
+                "SELECT host, host_seen FROM devices WHERE name = ?1",
+                [device],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok(Some((
+                other.unwrap_or_default(),
+                UtcInstant(seen.unwrap_or(0)),
+            )))
+        })
+    }
+
+    /// Says again that `host` drives `device`; false when another host has taken it.
+    pub fn renew_device(&mut self, device: &str, host: &str, now: UtcInstant) -> Result<bool> {
+        self.transaction(|tx| {
+            Ok(tx.execute(
+                "UPDATE devices SET host_seen = ?3 WHERE name = ?1 AND host = ?2",
+                params![device, host, now.0],
+            )? == 1)
+        })
+    }
+
+    /// `host` no longer drives `device` (it stops cleanly): another host may take it
+    /// at once.
+    pub fn release_device(&mut self, device: &str, host: &str) -> Result<()> {
+        self.transaction(|tx| {
+            tx.execute(
+                "UPDATE devices SET host = NULL, host_seen = NULL WHERE name = ?1 AND host = ?2",
+                params![device, host],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Every device the store has heard of.
     pub fn devices(&self) -> Result<Vec<DeviceRow>> {
         let mut st = self.db.prepare(

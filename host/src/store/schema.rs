@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("v2_epochs.sql"),
     include_str!("v3_unmatched_reports.sql"),
     include_str!("v4_http.sql"),
+    include_str!("v5_hosts.sql"),
 ];
 
 /// Brings a SQLite store from version `from` to the last one, inside the caller's

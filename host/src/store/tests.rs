@@ -482,6 +482,7 @@ fn a_delivery_report_about_no_job_is_kept_unattributed() {
                  ALTER TABLE jobs DROP COLUMN dlr_url; ALTER TABLE jobs DROP COLUMN dlr_mask;
                  ALTER TABLE jobs DROP COLUMN meta; ALTER TABLE jobs DROP COLUMN message_id;
                  ALTER TABLE jobs DROP COLUMN via;
+                 ALTER TABLE devices DROP COLUMN host; ALTER TABLE devices DROP COLUMN host_seen;
                  PRAGMA user_version = 2;",
         )
         .unwrap();
@@ -906,3 +907,24 @@ fn postgres_passwords_are_not_shown() {
         "postgres://relais@/x?host=/tmp"
     );
 }
+
+both_engines! {
+fn a_device_is_driven_by_one_host_at_a_time(s) {
+    // Host one takes it; host two is told who has it and when it said so.
+    assert_eq!(s.claim_device("north-1", "one", T0, 60).unwrap(), None);
+    assert_eq!(
+        s.claim_device("north-1", "two", T0.plus(30), 60).unwrap(),
+        Some(("one".to_string(), T0))
+    );
+    // Host one, restarted from the same place, takes it back at once; it says so again.
+    assert_eq!(s.claim_device("north-1", "one", T0.plus(31), 60).unwrap(), None);
+    assert!(s.renew_device("north-1", "one", T0.plus(50)).unwrap());
+    assert!(s.claim_device("north-1", "two", T0.plus(100), 60).unwrap().is_some());
+    // Silent for longer than the lease: host two may take it, and host one then
+    // learns it lost it.
+    assert_eq!(s.claim_device("north-1", "two", T0.plus(111), 60).unwrap(), None);
+    assert!(!s.renew_device("north-1", "one", T0.plus(112)).unwrap());
+    // A clean stop lets the other take it at once.
+    s.release_device("north-1", "two").unwrap();
+    assert_eq!(s.claim_device("north-1", "one", T0.plus(113), 60).unwrap(), None);
+}}
