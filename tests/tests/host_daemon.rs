@@ -6,6 +6,7 @@
 
 mod sim_support;
 
+use relais_tests::lcg::Lcg;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -59,19 +60,6 @@ sender = "longnum:+33700000001"
 "#,
         port.display()
     )
-}
-
-/// A small deterministic generator (the kills must be reproducible from the seed).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % below
-    }
 }
 
 fn relais(dir: &Path, args: &[&str]) -> std::process::Output {

@@ -16,6 +16,7 @@
 mod http_support;
 mod sim_support;
 
+use relais_tests::lcg::Lcg;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -883,19 +884,6 @@ fn stored_texts(db: &Path) -> BTreeSet<String> {
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap()
-}
-
-/// A small deterministic generator (the kills must be reproducible from the seed).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % below
-    }
 }
 
 #[test]

@@ -9,6 +9,7 @@
 
 mod sim_support;
 
+use relais_tests::lcg::Lcg;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -87,19 +88,6 @@ name = "Acme"
         ));
     }
     s
-}
-
-/// A small deterministic generator (the kills must be reproducible from the seed).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % below
-    }
 }
 
 /// One host: its directory (configuration, agents' state files, log) and its process.
