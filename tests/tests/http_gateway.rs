@@ -1627,3 +1627,77 @@ password = "stranger-pw"
     assert!(a.body.is_empty());
     assert_eq!(list(&auth).json(), json!([]));
 }
+
+/// `relais serve` on a PostgreSQL store (a server the test starts): Kannel's sendsms
+/// and the JSON API queue into it, the modem sends, the delivery report and an inbound
+/// message are stored there and read back through the API.
+#[test]
+fn the_gateway_runs_on_a_postgres_store() {
+    let test = "http_gateway_postgres";
+    let Some(server) = relais_testkit::postgres::Server::start_or_skip(test) else {
+        return;
+    };
+    let url = server.fresh_database().unwrap();
+    let sim = Sim::start(test, http_support::SCENARIO, &[]);
+    let dir = sim.dir.join("host");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = http_support::gateway_config(
+        Some((DEVICE, &sim.link())),
+        &format!(
+            r#"
+[[http.user]]
+name = "kuser"
+password = "kpass"
+
+[[http.token]]
+name = "app"
+token = "{TOKEN}"
+"#
+        ),
+    )
+    .replace("database = \"relais.db\"", &format!("database = \"{url}\""));
+    let serve = http_support::Serve::start(&dir, &config);
+    http_support::wait_until_up(&serve, 1);
+
+    let a = serve.get(
+        &format!(
+            "{SENDSMS}?username=kuser&password=kpass&to=%2B33612345201&text=Kannel+on+PostgreSQL"
+        ),
+        &[],
+    );
+    kannel(&a, 202, ACCEPTED, "sendsms into PostgreSQL");
+    let sent = queued(&http_support::api_send(
+        &serve,
+        TOKEN,
+        &json!({"to": "+33612345202", "text": "API on PostgreSQL"}),
+        Some("pg-1"),
+    ));
+    assert_eq!(sent.len(), 1);
+    wait_ledger(&sim, "+33612345201", "Kannel on PostgreSQL");
+    wait_ledger(&sim, "+33612345202", "API on PostgreSQL");
+    let path = format!("/api/v1/messages/{}", sent[0].0);
+    let state = http_support::wait_for("the delivery report", WAIT, || {
+        let v = http_support::api_get(&serve, TOKEN, &path).json();
+        (v["state"] == "delivered").then_some(v)
+    });
+    assert_eq!(state["to"], "+33612345202", "{state}");
+    http_support::receive_sms(&sim, "+33612345203", "Réponse sur PostgreSQL");
+    let inbound = http_support::wait_for("the inbound message", WAIT, || {
+        let v = http_support::api_get(&serve, TOKEN, "/api/v1/inbound").json();
+        let found = v["inbound"]
+            .as_array()?
+            .iter()
+            .any(|m| m["text"] == "Réponse sur PostgreSQL");
+        found.then_some(v)
+    });
+    assert!(inbound["inbound"].as_array().is_some_and(|a| !a.is_empty()));
+    // The store the gateway wrote is PostgreSQL's, not a file beside it.
+    assert!(!dir.join("relais.db").exists());
+    let store = relais::store::Store::open_at(&relais::store::Location::Postgres(url)).unwrap();
+    let counts = store.job_counts(None).unwrap();
+    assert_eq!(
+        counts,
+        vec![(relais::store::JobState::Delivered, 2)],
+        "both delivered, in PostgreSQL"
+    );
+}
