@@ -26,6 +26,9 @@ pub struct Server {
     dir: PathBuf,
     bin: PathBuf,
     port: u16,
+    /// Also on TCP 127.0.0.1 with TLS (a certificate for `localhost` from a CA of the
+    /// test's own, [`Server::ca_file`]).
+    tls: bool,
     /// The system user the server runs as (`postgres` when the tests run as root).
     run_as: Option<(u32, u32)>,
 }
@@ -89,6 +92,17 @@ fn describe(what: &str, out: &Output) -> String {
 impl Server {
     /// Initialises and starts a new server, or says why it cannot.
     pub fn start() -> Result<Server, String> {
+        Server::start_with(false)
+    }
+
+    /// A server that also listens on TCP 127.0.0.1 with TLS (certificates made with
+    /// `openssl`): connect to `localhost` at [`Server::port`] with
+    /// `sslrootcert=`[`Server::ca_file`].
+    pub fn start_tls() -> Result<Server, String> {
+        Server::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Result<Server, String> {
         let bin =
             find_bin().ok_or_else(|| "PostgreSQL's pg_ctl and initdb not found".to_string())?;
         let run_as = if is_root() {
@@ -113,13 +127,22 @@ impl Server {
                 ));
             }
         }
-        // Ports only name the socket file here (no TCP): any number will do, one per
-        // server so that two servers of one process never share a name.
-        let port = 15432 + (n % 1000) as u16;
+        // Without TLS, ports only name the socket file (no TCP): any number will do,
+        // one per server so that two servers of one process never share a name. With
+        // TLS the server listens on TCP too: a port free now.
+        let port = if tls {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| format!("no free TCP port: {e}"))?
+                .port()
+        } else {
+            15432 + (n % 1000) as u16
+        };
         let server = Server {
             dir,
             bin,
             port,
+            tls,
             run_as,
         };
         let out = server
@@ -139,6 +162,9 @@ impl Server {
             .map_err(|e| format!("cannot run initdb: {e}"))?;
         if !out.status.success() {
             return Err(describe("initdb", &out));
+        }
+        if tls {
+            server.make_certificates()?;
         }
         server.start_again()?;
         Ok(server)
@@ -183,6 +209,87 @@ impl Server {
 
     fn data(&self) -> PathBuf {
         self.dir.join("data")
+    }
+
+    /// The PEM file of the CA that signed the server's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// A CA, and a certificate for `localhost` it signs, in the server's directory
+    /// (the key readable by the server's user only, as PostgreSQL demands).
+    fn make_certificates(&self) -> Result<(), String> {
+        let run = |args: &[&str]| -> Result<(), String> {
+            let out = Command::new("openssl")
+                .current_dir(&self.dir)
+                .args(args)
+                .output()
+                .map_err(|e| format!("cannot run openssl: {e}"))?;
+            if !out.status.success() {
+                return Err(describe(&format!("openssl {}", args[0]), &out));
+            }
+            Ok(())
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=relais test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ])?;
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ])?;
+        std::fs::write(
+            self.dir.join("san.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .map_err(|e| e.to_string())?;
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.crt",
+        ])?;
+        for file in ["server.key", "server.crt"] {
+            let path = self.dir.join(file);
+            let c = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+            // SAFETY: a valid C string path.
+            unsafe { libc::chmod(c.as_ptr(), 0o600) };
+            if let Some((uid, gid)) = self.run_as {
+                // SAFETY: a valid C string path.
+                unsafe { libc::chown(c.as_ptr(), uid, gid) };
+            }
+        }
+        Ok(())
     }
 
     /// A command of the server's bin directory, run as the server's user.
@@ -254,11 +361,20 @@ impl Server {
             .arg("-l")
             .arg(self.dir.join("log"))
             .arg("-o")
-            .arg(format!(
-                "-c listen_addresses='' -k {} -p {} -F -c max_connections=200",
-                self.dir.display(),
-                self.port
-            ))
+            .arg(if self.tls {
+                format!(
+                    "-c listen_addresses=127.0.0.1 -k {dir} -p {} -F -c max_connections=200 \
+                     -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key",
+                    self.port,
+                    dir = self.dir.display(),
+                )
+            } else {
+                format!(
+                    "-c listen_addresses='' -k {} -p {} -F -c max_connections=200",
+                    self.dir.display(),
+                    self.port
+                )
+            })
             .args(["-w", "-t", "60", "start"])
             .output()
             .map_err(|e| format!("cannot run pg_ctl: {e}"))?;

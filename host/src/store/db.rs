@@ -45,6 +45,8 @@ pub enum DbError {
     /// The connection to the server was lost inside a transaction: the transaction
     /// is gone, and statements fail until it is ended.
     ConnectionLost(String),
+    /// The connection settings cannot be used (a bad `sslrootcert`, no thread).
+    Config(String),
     /// A column did not hold what the code reads from it.
     Decode {
         /// The column's position.
@@ -94,6 +96,7 @@ impl fmt::Display for DbError {
             },
             DbError::NoRow => f.write_str("no row where one was expected"),
             DbError::ConnectionLost(why) => write!(f, "connection lost: {why}"),
+            DbError::Config(why) => f.write_str(why),
             DbError::Decode { column, detail } => write!(f, "column {column}: {detail}"),
         }
     }
@@ -816,6 +819,7 @@ pub type Listener = Arc<dyn Fn(&str, &str) + Send + Sync>;
 /// says `LISTEN` again on the channels it listened to.
 struct PgConn {
     config: tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     /// Shared with the connection's thread, which calls it.
     listener: Arc<std::sync::Mutex<Option<Listener>>>,
     live: RefCell<Option<Live>>,
@@ -834,6 +838,8 @@ struct Live {
 
 impl PgConn {
     fn connect(config: &str) -> DbResult<PgConn> {
+        let (config, root_cert) = take_sslrootcert(config);
+        let tls = tls_connector(root_cert.as_deref().map(std::path::Path::new))?;
         let mut config: tokio_postgres::Config = config.parse()?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
@@ -847,6 +853,7 @@ impl PgConn {
         }
         let conn = PgConn {
             config,
+            tls,
             listener: Arc::default(),
             live: RefCell::new(None),
             in_transaction: std::cell::Cell::new(false),
@@ -860,6 +867,7 @@ impl PgConn {
     /// notifications to the listener.
     fn open(&self) -> DbResult<Live> {
         let config = self.config.clone();
+        let tls = self.tls.clone();
         let listener = self.listener.clone();
         let (client_tx, client_rx) = mpsc::channel();
         let (done_tx, done_rx) = mpsc::channel::<()>();
@@ -878,48 +886,48 @@ impl PgConn {
                     }
                 };
                 rt.block_on(async move {
-                    let (client, mut conn) = match config.connect(tokio_postgres::NoTls).await {
-                        Ok(pair) => pair,
-                        Err(e) => {
-                            let _ = client_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    if client_tx.send(Ok(client)).is_err() {
-                        return;
-                    }
-                    loop {
-                        match std::future::poll_fn(|cx| conn.poll_message(cx)).await {
-                            Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
-                                let l = listener.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                                if let Some(l) = l {
-                                    l(n.channel(), n.payload());
+                    // TLS does not go over unix sockets: the server never offers it
+                    // there, and the socket's path is no name to check a certificate of.
+                    let unix_only = config
+                        .get_hosts()
+                        .iter()
+                        .all(|h| matches!(h, tokio_postgres::config::Host::Unix(_)));
+                    if unix_only {
+                        match config.connect(tokio_postgres::NoTls).await {
+                            Ok((client, conn)) => {
+                                if client_tx.send(Ok(client)).is_ok() {
+                                    drive(conn, &listener).await;
                                 }
                             }
-                            Some(Ok(tokio_postgres::AsyncMessage::Notice(n))) => {
-                                tracing::debug!("postgres: {}", n.message());
+                            Err(e) => {
+                                let _ = client_tx.send(Err(e));
                             }
-                            Some(Ok(_)) => {}
-                            Some(Err(e)) => {
-                                tracing::debug!("postgres connection ended: {e}");
-                                break;
+                        }
+                    } else {
+                        match config.connect(tls).await {
+                            Ok((client, conn)) => {
+                                if client_tx.send(Ok(client)).is_ok() {
+                                    drive(conn, &listener).await;
+                                }
                             }
-                            None => break,
+                            Err(e) => {
+                                let _ = client_tx.send(Err(e));
+                            }
                         }
                     }
                 });
             })
-            .map_err(|e| DbError::Decode {
-                column: 0,
-                detail: format!("cannot start the PostgreSQL connection thread: {e}"),
+            .map_err(|e| {
+                DbError::Config(format!(
+                    "cannot start the PostgreSQL connection thread: {e}"
+                ))
             })?;
         let client = match client_rx.recv() {
             Ok(r) => r?,
             Err(_) => {
-                return Err(DbError::Decode {
-                    column: 0,
-                    detail: "the PostgreSQL connection thread ended before connecting".into(),
-                });
+                return Err(DbError::Config(
+                    "the PostgreSQL connection thread ended before connecting".into(),
+                ));
             }
         };
         let live = Live {
@@ -1038,6 +1046,114 @@ impl PgConn {
     }
 }
 
+/// Drives a connection's socket until it ends, passing notifications to the listener.
+async fn drive<S, T>(
+    mut conn: tokio_postgres::Connection<S, T>,
+    listener: &std::sync::Mutex<Option<Listener>>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        match std::future::poll_fn(|cx| conn.poll_message(cx)).await {
+            Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                let l = listener.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                if let Some(l) = l {
+                    l(n.channel(), n.payload());
+                }
+            }
+            Some(Ok(tokio_postgres::AsyncMessage::Notice(n))) => {
+                tracing::debug!("postgres: {}", n.message());
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                tracing::debug!("postgres connection ended: {e}");
+                break;
+            }
+            None => break,
+        }
+    }
+}
+
+/// Takes libpq's `sslrootcert` (a PEM file of CA certificates to trust besides the
+/// system's) out of a connection string, which tokio-postgres would refuse; returns
+/// the rest and the file.
+fn take_sslrootcert(config: &str) -> (String, Option<String>) {
+    if let Some((head, query)) = config.split_once('?')
+        && config.contains("://")
+    {
+        let mut file = None;
+        let rest: Vec<&str> = query
+            .split('&')
+            .filter(|kv| match kv.strip_prefix("sslrootcert=") {
+                Some(v) => {
+                    file = Some(
+                        percent_encoding::percent_decode_str(v)
+                            .decode_utf8_lossy()
+                            .into_owned(),
+                    );
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        let out = if rest.is_empty() {
+            head.to_string()
+        } else {
+            format!("{head}?{}", rest.join("&"))
+        };
+        return (out, file);
+    }
+    let mut file = None;
+    let rest: Vec<&str> = config
+        .split_whitespace()
+        .filter(|kv| match kv.strip_prefix("sslrootcert=") {
+            Some(v) => {
+                file = Some(v.trim_matches('\'').to_string());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    (rest.join(" "), file)
+}
+
+/// TLS for the connection (used as `sslmode` says: `prefer`, the default, takes it when
+/// the server offers it): rustls with the system's CA store, plus `root_cert`'s.
+fn tls_connector(
+    root_cert: Option<&std::path::Path>,
+) -> DbResult<tokio_postgres_rustls::MakeRustlsConnect> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = root_cert {
+        let bad =
+            |e: &dyn fmt::Display| DbError::Config(format!("sslrootcert {}: {e}", path.display()));
+        let mut n = 0;
+        for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))? {
+            roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(bad(&"no certificate in the file"));
+        }
+    }
+    // ring, the provider reqwest's rustls already builds here; rustls 0.23.48 marks it
+    // deprecated for lacking post-quantum key exchange, and aws-lc-rs would add a C
+    // build with cmake to every machine that builds relais.
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DbError::Config(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
 /// Wakes the thread that waits in [`block_on`].
 struct ThreadWaker(std::thread::Thread);
 
@@ -1064,6 +1180,33 @@ fn block_on<F: Future>(fut: F) -> F::Output {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sslrootcert_is_taken_out_of_both_forms() {
+        assert_eq!(
+            take_sslrootcert("postgres://u@h/db?sslmode=require&sslrootcert=%2Fetc%2Fca.pem&x=1"),
+            (
+                "postgres://u@h/db?sslmode=require&x=1".to_string(),
+                Some("/etc/ca.pem".to_string())
+            )
+        );
+        assert_eq!(
+            take_sslrootcert("postgres://u@h/db?sslrootcert=/ca.pem"),
+            ("postgres://u@h/db".to_string(), Some("/ca.pem".to_string()))
+        );
+        assert_eq!(
+            take_sslrootcert("host=h sslrootcert='/ca.pem' dbname=d"),
+            ("host=h dbname=d".to_string(), Some("/ca.pem".to_string()))
+        );
+        assert_eq!(
+            take_sslrootcert("postgres://u@/db?host=/tmp"),
+            ("postgres://u@/db?host=/tmp".to_string(), None)
+        );
+        assert!(matches!(
+            tls_connector(Some(std::path::Path::new("/nonexistent/ca.pem"))),
+            Err(DbError::Config(_))
+        ));
+    }
 
     #[test]
     fn numbered_parameters_become_dollars_outside_quotes() {

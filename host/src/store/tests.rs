@@ -928,3 +928,37 @@ fn a_device_is_driven_by_one_host_at_a_time(s) {
     s.release_device("north-1", "two").unwrap();
     assert_eq!(s.claim_device("north-1", "one", T0.plus(113), 60).unwrap(), None);
 }}
+
+/// A PostgreSQL store over TCP with `sslmode=require`: the connection is encrypted,
+/// the server's certificate is checked against `sslrootcert`, and a certificate no
+/// trusted CA signed is refused.
+#[test]
+fn a_postgres_store_over_tls_checks_the_server() {
+    let test = "store::a_postgres_store_over_tls_checks_the_server";
+    let server = match relais_testkit::postgres::Server::start_tls() {
+        Ok(s) => s,
+        Err(e) => {
+            relais_testkit::tier::skip(test, &e, relais_testkit::postgres::INSTALL);
+            return;
+        }
+    };
+    server.sql("postgres", "CREATE DATABASE tls").unwrap();
+    let base = format!(
+        "postgres://relais@localhost:{}/tls?sslmode=require",
+        server.port()
+    );
+    let ca = server.ca_file();
+    let url = format!("{base}&sslrootcert={}", ca.display());
+    let s = Store::open_at(&Location::Postgres(url)).unwrap();
+    let ssl: bool = s
+        .db()
+        .query_value(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            params![],
+        )
+        .unwrap();
+    assert!(ssl, "the connection is encrypted");
+    // Without the CA the certificate is not trusted: nothing is sent in clear instead.
+    let err = Store::open_at(&Location::Postgres(base)).unwrap_err();
+    assert!(err.is_unreachable(), "{err:?}");
+}
