@@ -472,7 +472,14 @@ impl<'a> FromSql<'a> for PgCell<'a> {
 /// digit count, weight, sign, scale, then base-10000 digits. Whole numbers that fit
 /// come back as integers, the rest as reals.
 fn numeric(raw: &[u8]) -> Result<Cell<'static>, BoxError> {
-    let word = |i: usize| -> Result<i16, BoxError> {
+    decode_numeric(raw).map_err(Into::into)
+}
+
+/// PostgreSQL's binary NUMERIC (as the server sends `sum()` of a `BIGINT` column) as a
+/// cell: whole numbers that fit are integers, the rest reals; a short or inconsistent
+/// value is an error, never a panic.
+pub fn decode_numeric(raw: &[u8]) -> Result<Cell<'static>, String> {
+    let word = |i: usize| -> Result<i16, String> {
         let b = raw.get(i * 2..i * 2 + 2).ok_or("short NUMERIC")?;
         Ok(i16::from_be_bytes([b[0], b[1]]))
     };
@@ -487,17 +494,19 @@ fn numeric(raw: &[u8]) -> Result<Cell<'static>, BoxError> {
         let power = i32::from(weight) - i as i32;
         value += f64::from(d) * 10000f64.powi(power);
         whole = match (whole, power >= 0) {
-            (Some(w), true) => {
-                w.checked_add(i128::from(d) * 10000i128.checked_pow(power as u32).unwrap_or(0))
-            }
+            (Some(w), true) => 10000i128
+                .checked_pow(power as u32)
+                .and_then(|p| p.checked_mul(i128::from(d)))
+                .and_then(|v| w.checked_add(v)),
             (w, false) if d == 0 => w,
             _ => None,
         };
     }
     let negative = sign == 0x4000;
     if scale == 0 || whole.is_some() {
-        if let Some(w) = whole.and_then(|w| i64::try_from(w).ok()) {
-            return Ok(Cell::Int(if negative { -w } else { w }));
+        let signed = whole.and_then(|w| if negative { w.checked_neg() } else { Some(w) });
+        if let Some(w) = signed.and_then(|w| i64::try_from(w).ok()) {
+            return Ok(Cell::Int(w));
         }
     }
     Ok(Cell::Real(if negative { -value } else { value }))
@@ -1243,6 +1252,17 @@ mod tests {
         let raw = numeric_bytes(2, 0, 0, 1, &[1, 5000]);
         assert_eq!(numeric(&raw).unwrap(), Cell::Real(1.5));
         assert!(numeric(&[0, 1]).is_err());
+        // Found by fuzzing: a weight that makes the whole part overflow is a real,
+        // not a panic.
+        let raw = [10, 51, 0, 10, 10, 10, 0, 0, 0, 0, 115, 0, 0, 10, 51];
+        assert!(
+            decode_numeric(&raw).is_err(),
+            "short: 2563 digits announced"
+        );
+        let raw = numeric_bytes(2, 12, 0, 0, &[32767, 9999]);
+        assert!(matches!(decode_numeric(&raw).unwrap(), Cell::Real(_)));
+        let raw = numeric_bytes(1, 5, 0x4000, 0, &[922]);
+        assert!(matches!(decode_numeric(&raw).unwrap(), Cell::Real(_)));
     }
 
     #[test]
