@@ -131,8 +131,7 @@ impl Host {
         }
     }
 
-    /// Starts it again if it is not running (a host that found the database away at
-    /// start exits, as a service manager would restart it).
+    /// Starts it again if it is not running, as a service manager would.
     fn keep_running(&mut self) {
         let exited = self
             .child
@@ -514,6 +513,42 @@ fn three_hosts_share_one_postgres_store_through_kills_and_a_database_restart() {
             |r| r.get(0),
         )
         .unwrap();
+    // A host that starts while the database is down waits for it, and says so.
+    hosts[1].kill();
+    server.stop().expect("stop PostgreSQL");
+    let log_has = |h: &Host, what: &str| {
+        std::fs::read_to_string(h.log())
+            .unwrap_or_default()
+            .contains(what)
+    };
+    hosts[2].kill();
+    hosts[2].start();
+    let wait = Instant::now() + Duration::from_secs(30);
+    while !log_has(&hosts[2], "waiting for it") {
+        assert!(
+            Instant::now() < wait,
+            "host C did not say it waits for the database"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        hosts[2]
+            .child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none()),
+        "host C gave up instead of waiting"
+    );
+    server.start_again().expect("start PostgreSQL again");
+    let wait = Instant::now() + Duration::from_secs(30);
+    while !log_has(&hosts[2], "database reachable; starting") {
+        assert!(
+            Instant::now() < wait,
+            "host C did not start once the database was back"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    hosts[2].kill();
+
     let logs: String = hosts
         .iter()
         .map(|h| std::fs::read_to_string(h.log()).unwrap_or_default())

@@ -130,7 +130,7 @@ pub fn claim_devices(
 /// Runs `relais run`.
 pub fn run(a: RunArgs) -> Result<(), String> {
     init_tracing();
-    let (config, mut store) = a.common.open()?;
+    let (config, mut store) = a.common.open_waiting()?;
     let list = devices(&config, &a.device, &a.sender, a.baud)?;
     claim_devices(&mut store, &config, &list)?;
     let links = list
@@ -400,7 +400,7 @@ pub struct DirectArgs {
 /// Runs `relais direct`.
 pub fn direct(a: DirectArgs) -> Result<(), String> {
     init_tracing();
-    let (config, store) = a.common.open()?;
+    let (config, store) = a.common.open_waiting()?;
     let list: Vec<DeviceConfig> = match &a.modem {
         Some(port) => vec![DeviceConfig {
             name: std::path::Path::new(port)

@@ -37,12 +37,49 @@ impl Common {
     /// The configuration and the store it names.
     pub fn open(&self) -> Result<(Config, Store), String> {
         let config = Config::load(self.config.as_deref())?;
-        let location = match &self.db {
+        let store = Store::open_at(&self.location(&config)).map_err(|e| e.to_string())?;
+        Ok((config, store))
+    }
+
+    /// [`Common::open`] for a daemon: a database server that cannot be reached yet
+    /// (a host that boots before it, a restart) is waited for, with a line every 10 s;
+    /// any other error ends it at once.
+    pub fn open_waiting(&self) -> Result<(Config, Store), String> {
+        let config = Config::load(self.config.as_deref())?;
+        let location = self.location(&config);
+        let started = std::time::Instant::now();
+        let mut told: Option<std::time::Instant> = None;
+        loop {
+            match Store::open_at(&location) {
+                Ok(store) => {
+                    if told.is_some() {
+                        tracing::info!(
+                            waited_s = started.elapsed().as_secs(),
+                            "database reachable; starting"
+                        );
+                    }
+                    return Ok((config, store));
+                }
+                Err(e) if e.is_unreachable() => {
+                    if told.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(10)) {
+                        tracing::error!(
+                            waited_s = started.elapsed().as_secs(),
+                            "{e}; waiting for it (Ctrl-C to give up)"
+                        );
+                        told = Some(std::time::Instant::now());
+                    }
+                    std::thread::sleep(std::time::Duration::from_secs(2));
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    fn location(&self, config: &Config) -> crate::store::Location {
+        match &self.db {
             Some(db) => crate::store::Location::parse(db, std::path::Path::new("")),
             None => config.database(),
-        };
-        let store = Store::open_at(&location).map_err(|e| e.to_string())?;
-        Ok((config, store))
+        }
     }
 }
 

@@ -172,7 +172,7 @@ impl super::outbox::OutboxHost for Host {
 /// Runs `relais serve`.
 pub fn run(a: ServeArgs) -> Result<(), String> {
     daemon::init_tracing();
-    let (mut config, mut store) = a.common.open()?;
+    let (mut config, mut store) = a.common.open_waiting()?;
     if let Some(l) = a.listen {
         config.http.listen = l;
     }
