@@ -70,15 +70,6 @@ impl DbError {
             _ => false,
         }
     }
-
-    /// The SQLSTATE of a PostgreSQL error, or SQLite's extended code as text.
-    pub fn code(&self) -> Option<String> {
-        match self {
-            DbError::Postgres(e) => e.code().map(|c| c.code().to_string()),
-            DbError::Sqlite(e) => e.sqlite_error_code().map(|c| format!("{c:?}")),
-            _ => None,
-        }
-    }
 }
 
 /// `57P01 admin_shutdown` and friends: the server is going away.
@@ -619,6 +610,16 @@ impl Db {
         }
     }
 
+    /// PostgreSQL: holds the advisory lock `key` in shared mode until the transaction
+    /// ends, taken once per transaction however often it is asked for. SQLite: nothing
+    /// (one writer at a time).
+    pub fn advisory_lock_shared(&self, key: i64) -> DbResult<()> {
+        match &self.inner {
+            Inner::Sqlite(_) => Ok(()),
+            Inner::Postgres(p) => p.lock_shared(key),
+        }
+    }
+
     /// Runs one statement; returns the number of rows it changed.
     pub fn execute(&self, sql: &str, params: impl Params) -> DbResult<usize> {
         let cells = params.cells();
@@ -836,6 +837,8 @@ struct PgConn {
     in_transaction: std::cell::Cell<bool>,
     /// Channels to listen to again after a reconnect.
     channels: RefCell<Vec<String>>,
+    /// Advisory locks this transaction holds in shared mode (taken once each).
+    shared_locks: RefCell<Vec<i64>>,
 }
 
 /// One live connection and its prepared statements.
@@ -867,6 +870,7 @@ impl PgConn {
             live: RefCell::new(None),
             in_transaction: std::cell::Cell::new(false),
             channels: RefCell::new(Vec::new()),
+            shared_locks: RefCell::new(Vec::new()),
         };
         conn.with_live(|_| Ok(()))?;
         Ok(conn)
@@ -982,6 +986,10 @@ impl PgConn {
             .unwrap_or("")
             .to_ascii_uppercase();
         let ends = word == "COMMIT" || (word == "ROLLBACK" && !text.contains(" TO "));
+        // A lock taken after a savepoint goes with it when the savepoint is rolled back.
+        if ends || word == "BEGIN" || text.contains("ROLLBACK TO") {
+            self.shared_locks.borrow_mut().clear();
+        }
         if ends && self.in_transaction.replace(false) {
             let live = self.live.borrow();
             let Some(l) = live.as_ref().filter(|l| !l.client.is_closed()) else {
@@ -1001,6 +1009,20 @@ impl PgConn {
             if !channels.contains(&channel) {
                 channels.push(channel);
             }
+        }
+        Ok(())
+    }
+
+    /// Takes the transaction-level advisory lock `key` in shared mode, once per
+    /// transaction: a second call in the same transaction costs no round trip.
+    fn lock_shared(&self, key: i64) -> DbResult<()> {
+        let in_tx = self.in_transaction.get();
+        if in_tx && self.shared_locks.borrow().contains(&key) {
+            return Ok(());
+        }
+        self.execute("SELECT pg_advisory_xact_lock_shared(?1)", &[Cell::Int(key)])?;
+        if in_tx {
+            self.shared_locks.borrow_mut().push(key);
         }
         Ok(())
     }

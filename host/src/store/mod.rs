@@ -77,14 +77,6 @@ impl Location {
             Location::File(base.join(t))
         }
     }
-
-    /// The engine that serves this location.
-    pub fn engine(&self) -> Engine {
-        match self {
-            Location::File(_) | Location::Memory => Engine::Sqlite,
-            Location::Postgres(_) => Engine::Postgres,
-        }
-    }
 }
 
 impl fmt::Display for Location {
@@ -1286,10 +1278,7 @@ const LOG_LOCK: i64 = 0x0072_656c_6169_736c;
 /// exclusively, so it reads only when every id drawn so far is committed or gone.
 /// SQLite has one writer at a time: nothing to do.
 pub(crate) fn log_order(tx: &Db) -> Result<()> {
-    if tx.engine() == Engine::Postgres {
-        tx.execute("SELECT pg_advisory_xact_lock_shared(?1)", [LOG_LOCK])?;
-    }
-    Ok(())
+    Ok(tx.advisory_lock_shared(LOG_LOCK)?)
 }
 
 /// Inside a transaction that reads the logs by id: waits until every log row whose id

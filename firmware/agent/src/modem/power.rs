@@ -261,6 +261,16 @@ mod tests {
         }
     }
 
+    /// A key of `level` and timing `t` on the bench `b`, reading `status`.
+    fn key_on<'b, S: PowerStatus>(
+        b: &'b RefCell<Bench>,
+        level: KeyLevel,
+        t: KeyTiming,
+        status: S,
+    ) -> PowerKey<Key<'b>, S, Delay<'b>> {
+        PowerKey::new(Key(b, level, t), level, status, Delay(b), t)
+    }
+
     fn bench(on: bool) -> RefCell<Bench> {
         RefCell::new(Bench {
             module_on: on,
@@ -272,13 +282,7 @@ mod tests {
     fn the_key_is_released_at_start_and_pressed_for_the_datasheet_length() {
         let b = bench(false);
         let t = KeyTiming::SIM800;
-        let mut key = PowerKey::new(
-            Key(&b, KeyLevel::ActiveHigh, t),
-            KeyLevel::ActiveHigh,
-            StatusPin(Status(&b)),
-            Delay(&b),
-            t,
-        );
+        let mut key = key_on(&b, KeyLevel::ActiveHigh, t, StatusPin(Status(&b)));
         key.power_on();
         let b = b.borrow();
         // Released (low) at start, pressed (high) at 0, released 1.2 s later.
@@ -291,13 +295,7 @@ mod tests {
         for level in [KeyLevel::ActiveLow, KeyLevel::ActiveHigh] {
             let b = bench(true);
             let t = KeyTiming::SIM7600;
-            let mut key = PowerKey::new(
-                Key(&b, level, t),
-                level,
-                StatusPin(Status(&b)),
-                Delay(&b),
-                t,
-            );
+            let mut key = key_on(&b, level, t, StatusPin(Status(&b)));
             key.power_off();
             assert!(!b.borrow().module_on, "{level:?}: off after the off press");
             key.power_on();
@@ -310,13 +308,7 @@ mod tests {
     fn with_status_nothing_is_pressed_when_the_module_is_already_there() {
         let b = bench(false);
         let t = KeyTiming::A7670;
-        let mut key = PowerKey::new(
-            Key(&b, KeyLevel::ActiveLow, t),
-            KeyLevel::ActiveLow,
-            StatusPin(Status(&b)),
-            Delay(&b),
-            t,
-        );
+        let mut key = key_on(&b, KeyLevel::ActiveLow, t, StatusPin(Status(&b)));
         key.power_off();
         assert_eq!(
             key.presses(),
@@ -338,13 +330,7 @@ mod tests {
         // A hung module is on: the first cycle turns it off, the second on again.
         let b = bench(true);
         let t = KeyTiming::SIM800;
-        let mut key = PowerKey::new(
-            Key(&b, KeyLevel::ActiveHigh, t),
-            KeyLevel::ActiveHigh,
-            NoStatus,
-            Delay(&b),
-            t,
-        );
+        let mut key = key_on(&b, KeyLevel::ActiveHigh, t, NoStatus);
         key.power_off();
         assert_eq!(key.presses(), 0);
         key.power_on();
@@ -354,13 +340,7 @@ mod tests {
         assert!(b.borrow().module_on);
         // A module that starts off comes up in the first cycle.
         let b = bench(false);
-        let mut key = PowerKey::new(
-            Key(&b, KeyLevel::ActiveHigh, t),
-            KeyLevel::ActiveHigh,
-            NoStatus,
-            Delay(&b),
-            t,
-        );
+        let mut key = key_on(&b, KeyLevel::ActiveHigh, t, NoStatus);
         key.power_off();
         key.power_on();
         assert!(b.borrow().module_on);
