@@ -192,3 +192,86 @@ fn two_devices_share_the_queue_and_send_each_job_once() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A STOP one device of a host receives reaches the host's other devices at once (not
+/// at the next comparison of lists, a minute later): the scheduler passes the stored
+/// opt-out on to every device it drives.
+#[test]
+fn a_stop_on_one_device_reaches_the_other_at_once() {
+    let config = Config::parse(CONFIG).unwrap();
+    let mut devices = Vec::new();
+    let mut sims = Vec::new();
+    for (name, msisdn) in [("left", "+33700000001"), ("right", "+33700000002")] {
+        let (device, handle) = LocalDevice::spawn_sim(
+            name,
+            SimSetup::new(scenario(msisdn), None),
+            MemStore::<64, 64, 64>::new(),
+        )
+        .unwrap();
+        sims.push(handle);
+        devices.push(device);
+    }
+    let clock = Arc::new(SimClock {
+        time: sims[0].time().clone(),
+        end: UtcInstant(i64::MAX / 2000),
+    });
+    let ctx = Arc::new(Context::new(Store::open_in_memory().unwrap(), clock, &config).unwrap());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let mut tasks = Vec::new();
+        let mut clients = Vec::new();
+        for device in &devices {
+            let d = config.device(device.name()).unwrap();
+            let target = Target {
+                name: d.name.clone(),
+                brands: Vec::new(),
+                identity: config.identity(d, "Acme").unwrap(),
+                sim_pin: None,
+            };
+            let (client, incoming) = connect(device.connector()).await.unwrap();
+            clients.push(client.clone());
+            tasks.push(tokio::spawn(scheduler::serve(
+                ctx.clone(),
+                target,
+                client,
+                incoming,
+                stop.clone(),
+            )));
+        }
+        // Both lists empty and compared at the handshake; then a STOP on the left.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(clients[1].suppression_digest().await.unwrap().0, 0);
+        sims[0].inject_sms(0, "+33612345678", "STOP").unwrap();
+        let start = tokio::time::Instant::now();
+        loop {
+            let (count, _) = clients[1].suppression_digest().await.unwrap();
+            if count == 1 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the right device did not hear of the left one's STOP; store: {:?}",
+                ctx.store().optouts()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            ctx.store()
+                .opted_out_of("+33612345678", "Acme")
+                .unwrap()
+                .is_some(),
+            "stored too"
+        );
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+    });
+    for d in devices {
+        d.stop().unwrap();
+    }
+}
